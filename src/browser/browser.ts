@@ -1,0 +1,139 @@
+/**
+ * One Chromium per process, shared by all requests; each request gets its own browser context.
+ * If Chromium dies the next caller launches a new one; after `recycleAfter` captures the browser is
+ * replaced, the old one closed once its last capture ends.
+ */
+import puppeteer, { type Browser, type BrowserContext } from 'puppeteer-core';
+import { chromiumFlags } from './flags.js';
+import type { ChromiumBinary } from './locate.js';
+
+type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+
+export interface BrowserManagerOptions {
+  locate: () => Promise<ChromiumBinary>;
+  proxyUrl: string;
+  recycleAfter: number;
+  log: Log;
+}
+
+interface Live {
+  browser: Browser;
+  captures: number;
+  inFlight: number;
+  retiring: boolean;
+}
+
+export class BrowserManager {
+  private live?: Live;
+  private launching?: Promise<Live>;
+  private binary?: ChromiumBinary;
+  private closed = false;
+  private readonly all = new Set<Browser>();
+
+  constructor(private readonly opts: BrowserManagerOptions) {}
+
+  /** Launches Chromium now (server start, FC initializer) so the first caller does not pay for it. */
+  async warm(): Promise<void> {
+    await this.current();
+  }
+
+  private current(): Promise<Live> {
+    if (this.closed) return Promise.reject(new Error('browser manager is closed'));
+    if (this.live && this.live.browser.connected && !this.live.retiring) return Promise.resolve(this.live);
+    this.launching ??= this.launch().finally(() => {
+      this.launching = undefined;
+    });
+    return this.launching;
+  }
+
+  private async launch(): Promise<Live> {
+    this.binary ??= await this.opts.locate();
+    const started = Date.now();
+    const browser = await puppeteer.launch({
+      executablePath: this.binary.path,
+      headless: 'shell',
+      pipe: true,
+      args: chromiumFlags(this.opts.proxyUrl),
+      env: { ...process.env, ...this.binary.env },
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      protocolTimeout: 60_000,
+    });
+    const live: Live = { browser, captures: 0, inFlight: 0, retiring: false };
+    this.all.add(browser);
+    browser.once('disconnected', () => {
+      this.all.delete(browser);
+      if (this.live === live) this.live = undefined;
+      if (!live.retiring && !this.closed) this.opts.log.warn({ pid: browser.process()?.pid }, 'chromium disconnected');
+    });
+    this.live = live;
+    this.opts.log.info(
+      { source: this.binary.source, path: this.binary.path, pid: browser.process()?.pid, ms: Date.now() - started },
+      'chromium launched',
+    );
+    return live;
+  }
+
+  /** Where the running Chromium came from (null before the first launch). */
+  get source(): ChromiumBinary | undefined {
+    return this.binary;
+  }
+
+  /** The browser process's pid, for tests and health checks. */
+  get pid(): number | undefined {
+    return this.live?.browser.process()?.pid;
+  }
+
+  /**
+   * Runs `fn` in a fresh browser context (no cookies, cache or storage shared with any other caller)
+   * and closes the context afterwards, whatever happens.
+   */
+  async withContext<T>(fn: (context: BrowserContext) => Promise<T>): Promise<T> {
+    const live = await this.current();
+    live.inFlight += 1;
+    live.captures += 1;
+    if (this.opts.recycleAfter > 0 && live.captures >= this.opts.recycleAfter) live.retiring = true;
+    let context: BrowserContext | undefined;
+    try {
+      context = await live.browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
+      return await fn(context);
+    } finally {
+      live.inFlight -= 1;
+      await context?.close().catch(() => undefined);
+      if (live.retiring && live.inFlight === 0) await this.retire(live);
+    }
+  }
+
+  private async retire(live: Live): Promise<void> {
+    if (this.live === live) this.live = undefined;
+    this.opts.log.info({ captures: live.captures }, 'chromium recycled');
+    await closeBrowser(live.browser);
+  }
+
+  /** True when Chromium answers a trivial command. */
+  async ready(): Promise<boolean> {
+    const live = this.live;
+    if (!live?.browser.connected) return false;
+    try {
+      await live.browser.version();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.launching?.catch(() => undefined);
+    await Promise.all([...this.all].map(closeBrowser));
+    this.live = undefined;
+  }
+}
+
+/** Closes politely, then makes sure: no Chromium outlives us. */
+async function closeBrowser(browser: Browser): Promise<void> {
+  const proc = browser.process();
+  await Promise.race([browser.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+  if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+}

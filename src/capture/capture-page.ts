@@ -1,0 +1,97 @@
+/**
+ * Drives one page in one browser context: viewport, navigation, waits, screenshot. Returns
+ * Chromium's PNG bytes; encoding to the asked format is encode.ts's job.
+ */
+import type { BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
+import type { Deadline } from '../deadline.js';
+import { badGateway, blocked } from '../errors.js';
+import type { CaptureOptions } from '../options.js';
+import { LIMITS } from '../options.js';
+import { BLOCKED_HEADER } from '../policy/egress-proxy.js';
+
+export interface PageCapture {
+  png: Buffer;
+  /** Sub-resources the egress guard refused. */
+  blockedRequests: number;
+  /** HTTP status of the main document. */
+  targetStatus?: number;
+}
+
+/** Chromium's error when the proxy refused a CONNECT tunnel (our egress guard, or DNS failure). */
+const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
+
+/**
+ * Called when navigation failed because the proxy refused the tunnel: says whether the URL the
+ * main frame ended on is a blocked destination (a redirect to an internal host) and why.
+ */
+export type BlockedReason = (url: string) => Promise<string | undefined>;
+
+function guardPage(page: Page, counter: { blocked: number }): void {
+  page.on('dialog', (dialog) => void dialog.dismiss().catch(() => undefined));
+  page.on('popup', (popup) => void popup?.close().catch(() => undefined));
+  page.on('response', (response) => {
+    if (response.headers()[BLOCKED_HEADER]) counter.blocked += 1;
+  });
+  page.on('requestfailed', (request) => {
+    if (request.failure()?.errorText === TUNNEL_REFUSED) counter.blocked += 1;
+  });
+}
+
+async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason) {
+  let lastMainUrl = opts.url;
+  page.on('request', (request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) lastMainUrl = request.url();
+  });
+  let response: HTTPResponse | null;
+  try {
+    response = await page.goto(opts.url, { waitUntil: opts.waitUntil, timeout: deadline.remaining() });
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    if ((err as Error).name === 'TimeoutError') throw err;
+    if (message.includes(TUNNEL_REFUSED)) {
+      const reason = await whyBlocked(lastMainUrl);
+      if (reason) throw blocked(reason);
+    }
+    if (/net::ERR_|Navigation failed|Protocol error|Target closed|Session closed/i.test(message)) {
+      throw badGateway(message.split('\n')[0]!);
+    }
+    throw err;
+  }
+  const blockedReason = response?.headers()[BLOCKED_HEADER];
+  if (blockedReason && response?.request().frame() === page.mainFrame()) throw blocked(blockedReason);
+  return response;
+}
+
+async function fullPageClip(page: Page, width: number) {
+  const height = await page.evaluate(() =>
+    Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0),
+  );
+  return { x: 0, y: 0, width, height: Math.min(Math.max(height, 1), LIMITS.fullPageHeight) };
+}
+
+export async function capturePage(
+  context: BrowserContext,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  whyBlocked: BlockedReason,
+): Promise<PageCapture> {
+  const counter = { blocked: 0 };
+  const page = await deadline.step('page', () => context.newPage());
+  guardPage(page, counter);
+  await page.setViewport({ width: opts.width, height: opts.height, deviceScaleFactor: opts.scale });
+
+  const response = await deadline.step('navigate', () => navigate(page, opts, deadline, whyBlocked));
+  if (opts.delay > 0) {
+    await deadline.step('delay', () => new Promise((resolve) => setTimeout(resolve, opts.delay)));
+  }
+  const png = await deadline.step('capture', async () => {
+    const clip = opts.fullPage ? await fullPageClip(page, opts.width) : undefined;
+    const bytes = await page.screenshot({
+      type: 'png',
+      optimizeForSpeed: true,
+      ...(clip ? { clip, captureBeyondViewport: true } : { captureBeyondViewport: false }),
+    });
+    return Buffer.from(bytes);
+  });
+  return { png, blockedRequests: counter.blocked, targetStatus: response?.status() };
+}

@@ -1,0 +1,84 @@
+/**
+ * One deadline per request, covering queue, navigation, waits, capture and encoding. Each phase is
+ * run through `step`, which records its duration (for Server-Timing and logs) and gives up the moment
+ * the deadline passes or the client goes away; the abort signal lets the phase's owner stop its work.
+ */
+import { deadlineExceeded, HttpError } from './errors.js';
+
+export class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+    this.name = 'ClientGone';
+  }
+}
+
+export class Deadline {
+  readonly at: number;
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private phase = 'queue';
+  readonly timings: Record<string, number> = {};
+
+  constructor(ms: number) {
+    this.at = Date.now() + ms;
+    this.timer = setTimeout(() => this.controller.abort(deadlineExceeded(this.phase)), ms);
+    this.timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  remaining(): number {
+    return Math.max(0, this.at - Date.now());
+  }
+
+  /** The client disconnected: stop whatever phase is running. */
+  clientGone(): void {
+    this.controller.abort(new ClientGone());
+  }
+
+  /** Settles with `work`, or rejects as soon as the deadline passes or the client goes away. */
+  race<T>(work: Promise<T>): Promise<T> {
+    const signal = this.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Runs one phase against the deadline and records how long it took. */
+  async step<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    this.phase = phase;
+    const started = performance.now();
+    try {
+      this.signal.throwIfAborted();
+      return await this.race(work());
+    } catch (err) {
+      // puppeteer's own timeouts within a phase are this deadline running out, too.
+      if (err instanceof Error && err.name === 'TimeoutError') throw deadlineExceeded(phase);
+      throw err;
+    } finally {
+      this.record(phase, performance.now() - started);
+    }
+  }
+
+  record(phase: string, ms: number): void {
+    this.timings[phase] = (this.timings[phase] ?? 0) + ms;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** `queue;dur=1.2, navigate;dur=110.4, …` */
+  serverTiming(): string {
+    return Object.entries(this.timings)
+      .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
+      .join(', ');
+  }
+}
+
+export const isDeadline = (err: unknown): err is HttpError => err instanceof HttpError && err.statusCode === 504;

@@ -1,0 +1,46 @@
+/**
+ * The errors a caller can see. Each carries its HTTP status and the JSON body it is answered with:
+ * `{"error": code, "message": text, "field"?: option, "reason"?: why, "phase"?: where time ran out}`.
+ */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  field?: string;
+  reason?: string;
+  phase?: string;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly body: ErrorBody,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(body.message);
+    this.name = 'HttpError';
+  }
+}
+
+/** 400: an option the caller sent is wrong. */
+export const invalidOption = (field: string, message: string) =>
+  new HttpError(400, { error: 'invalid_option', field, message });
+
+/** 403: the egress guard refused a destination. */
+export const blocked = (reason: string, field = 'url') =>
+  new HttpError(403, { error: 'blocked', field, reason, message: `destination refused: ${reason}` });
+
+/** 401: access control refused the request. */
+export const unauthorized = (reason: string) =>
+  new HttpError(401, { error: 'unauthorized', reason, message: reason }, { 'www-authenticate': 'Bearer' });
+
+/** 502: the target page could not be loaded (DNS, TLS, connection, renderer crash…). */
+export const badGateway = (message: string, reason = 'navigation_failed') =>
+  new HttpError(502, { error: 'bad_gateway', reason, message });
+
+/** 503: the service cannot take the request now (queue full, browser gone). */
+export const unavailable = (message: string, retryAfterSeconds = 1) =>
+  new HttpError(503, { error: 'unavailable', message }, { 'retry-after': String(retryAfterSeconds) });
+
+/** 504: the request's deadline ran out; `phase` says during what. */
+export const deadlineExceeded = (phase: string) =>
+  new HttpError(504, { error: 'timeout', phase, message: `deadline exceeded during ${phase}` });

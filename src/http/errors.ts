@@ -1,0 +1,55 @@
+/**
+ * Maps anything thrown while handling a request to the JSON error format. Validation errors name the
+ * field; HttpErrors carry their own status; a client that left gets nothing; anything else is our
+ * bug, logged, and answered 500 without internals.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ClientGone } from '../deadline.js';
+import { HttpError, type ErrorBody } from '../errors.js';
+
+interface AjvIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldOf(issue: AjvIssue): string {
+  if (issue.keyword === 'additionalProperties') return String(issue.params.additionalProperty);
+  if (issue.keyword === 'required') return String(issue.params.missingProperty);
+  return issue.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'query';
+}
+
+function messageOf(issue: AjvIssue, field: string): string {
+  if (issue.keyword === 'additionalProperties') return `unknown option "${field}"`;
+  if (issue.keyword === 'anyOf' || issue.keyword === 'union') return `${field} has an unsupported value`;
+  return `${field} ${issue.message ?? 'is invalid'}`;
+}
+
+export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  if (err instanceof HttpError) return { status: err.statusCode, body: err.body, headers: err.headers };
+  const fe = err as FastifyError & { validation?: AjvIssue[] };
+  if (fe.validation?.length) {
+    // A union's branches each report an error; the first one names the field well enough.
+    const issue = fe.validation[0]!;
+    const field = fieldOf(issue);
+    return { status: 400, body: { error: 'invalid_option', field, message: messageOf(issue, field) }, headers: {} };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, body: { error: 'bad_request', message: fe.message }, headers: {} };
+  }
+  return { status: 500, body: { error: 'internal', message: 'internal error' }, headers: {} };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  if (err instanceof ClientGone || request.raw.destroyed) {
+    request.log.info('client went away');
+    reply.hijack();
+    reply.raw.destroy();
+    return;
+  }
+  const { status, body, headers } = toErrorResponse(err);
+  if (status >= 500) request.log.error({ err }, 'request failed');
+  else request.log.info({ status, error: body.error, field: body.field, reason: body.reason }, 'request refused');
+  void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+}

@@ -1,0 +1,141 @@
+/**
+ * An in-process forward proxy that all of Chromium's traffic goes through (documents, sub-resources,
+ * redirects, fetch, WebSockets, workers…). It resolves each destination itself, applies the egress
+ * rule, and connects to the address it checked. Chromium is started with this proxy for every scheme
+ * and with loopback not bypassed, so there is no path around it.
+ *
+ * A refused destination answers 403 with an `x-egress-blocked` header (plain HTTP) or fails the
+ * CONNECT tunnel (HTTPS, WebSocket); the capture notices either and counts it.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { checkDestination, type EgressPolicy } from './destination.js';
+
+export const BLOCKED_HEADER = 'x-egress-blocked';
+
+export interface EgressProxy {
+  /** `http://127.0.0.1:PORT`, for Chromium's --proxy-server. */
+  url: string;
+  /** Destinations refused since start (for logs and tests). */
+  blockedCount(): number;
+  close(): Promise<void>;
+}
+
+type Log = { warn(obj: object, msg: string): void };
+
+const HOP_BY_HOP = ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive'];
+
+function splitHostPort(target: string, defaultPort: number): { host: string; port: number } | undefined {
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(target);
+  if (!m || !m[1]) return undefined;
+  const port = m[2] ? Number(m[2]) : defaultPort;
+  return port > 0 && port < 65536 ? { host: m[1], port } : undefined;
+}
+
+export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise<EgressProxy> {
+  let blocked = 0;
+  const sockets = new Set<Duplex>();
+  const track = (s: Duplex) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  };
+  const refuse = (host: string, port: number, reason: string) => {
+    blocked += 1;
+    log?.warn({ host, port, reason }, 'egress blocked');
+  };
+
+  const server = http.createServer(async (req, res) => {
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '');
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const port = target.port ? Number(target.port) : 80;
+    if (target.protocol !== 'http:') {
+      refuse(target.hostname, port, 'scheme');
+      res.writeHead(403, { [BLOCKED_HEADER]: 'scheme' }).end();
+      return;
+    }
+    const verdict = await checkDestination(target.hostname, port, policy);
+    if (!verdict.allowed) {
+      if (verdict.status === 403) refuse(target.hostname, port, verdict.reason);
+      res.writeHead(verdict.status, { [BLOCKED_HEADER]: verdict.reason, 'content-type': 'text/plain' }).end(verdict.reason);
+      return;
+    }
+    const headers = { ...req.headers };
+    for (const h of HOP_BY_HOP) delete headers[h];
+    const upstream = http.request(
+      {
+        host: verdict.addresses[0],
+        port,
+        method: req.method,
+        path: `${target.pathname}${target.search}`,
+        headers,
+        setHost: false,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+    req.pipe(upstream);
+  });
+
+  server.on('connect', async (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
+    track(client);
+    client.on('error', () => client.destroy());
+    const dest = splitHostPort(req.url ?? '', 443);
+    if (!dest) {
+      client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+      return;
+    }
+    const verdict = await checkDestination(dest.host, dest.port, policy);
+    if (!verdict.allowed) {
+      if (verdict.status === 403) refuse(dest.host, dest.port, verdict.reason);
+      const status = verdict.status === 403 ? '403 Forbidden' : '502 Bad Gateway';
+      client.end(`HTTP/1.1 ${status}\r\n${BLOCKED_HEADER}: ${verdict.reason}\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const upstream = net.connect({ host: verdict.addresses[0], port: dest.port });
+    track(upstream);
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => {
+      if (!connected && client.writable) {
+        client.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
+      } else client.destroy();
+    });
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+
+  // A plain-HTTP upgrade (ws:// not tunnelled) is never forwarded: fail closed.
+  server.on('upgrade', (_req, socket: Duplex) => socket.destroy());
+  server.on('connection', (s) => track(s));
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    blockedCount: () => blocked,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

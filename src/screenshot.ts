@@ -1,0 +1,84 @@
+/**
+ * The pipeline, start to end: policy (where may we go) → queue (a capture slot) → capture (a fresh
+ * context in the shared Chromium) → encode (sharp, to a file under the capture directory). The HTTP
+ * adapters call `takeScreenshot` and stream the file it returns.
+ */
+import { unlink } from 'node:fs/promises';
+import type PQueue from 'p-queue';
+import type { BrowserManager } from './browser/browser.js';
+import { capturePage } from './capture/capture-page.js';
+import { captureFilePath, encodeToFile, type EncodedFile } from './capture/encode.js';
+import type { Deadline } from './deadline.js';
+import { blocked, HttpError, unavailable } from './errors.js';
+import type { CaptureOptions } from './options.js';
+import { checkDestination, type EgressPolicy } from './policy/destination.js';
+import { parseTargetUrl, portOf } from './policy/target-url.js';
+
+export interface ScreenshotDeps {
+  browser: BrowserManager;
+  queue: PQueue;
+  maxQueue: number;
+  egress: EgressPolicy;
+  captureDir: string;
+}
+
+export interface Screenshot extends EncodedFile {
+  blockedRequests: number;
+  targetStatus?: number;
+}
+
+/** Why a URL is refused by the egress rule, or undefined when it may be loaded. */
+async function refusal(url: string, egress: EgressPolicy): Promise<string | undefined> {
+  let parsed: URL;
+  try {
+    parsed = parseTargetUrl(url);
+  } catch {
+    return 'scheme';
+  }
+  const verdict = await checkDestination(parsed.hostname, portOf(parsed), egress);
+  return verdict.allowed || verdict.status !== 403 ? undefined : verdict.reason;
+}
+
+/** The top-level URL, normalised and checked before any browser work: 400 or 403 here costs nothing. */
+export async function checkTarget(rawUrl: string, egress: EgressPolicy): Promise<string> {
+  const url = parseTargetUrl(rawUrl);
+  const verdict = await checkDestination(url.hostname, portOf(url), egress);
+  if (!verdict.allowed && verdict.status === 403) throw blocked(verdict.reason);
+  return url.href;
+}
+
+/** Puppeteer's words for "the browser or the page went away under us". */
+const BROWSER_GONE = /Target closed|Session closed|Connection closed|browser has disconnected|Protocol error|closed the connection/i;
+
+export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions, deadline: Deadline): Promise<Screenshot> {
+  if (deps.queue.size >= deps.maxQueue && deps.queue.pending >= deps.queue.concurrency) {
+    throw unavailable('too many captures in progress; retry shortly', 1);
+  }
+  const enqueued = performance.now();
+  const job = deps.queue.add(async (): Promise<Screenshot> => {
+    deadline.record('queue', performance.now() - enqueued);
+    deadline.signal.throwIfAborted(); // the caller already gave up: skip the work
+    const shot = await deps.browser.withContext((context) =>
+      capturePage(context, opts, deadline, (url) => refusal(url, deps.egress)),
+    );
+    const path = captureFilePath(deps.captureDir, opts.format);
+    try {
+      const file = await deadline.step('encode', () => encodeToFile(shot.png, opts, path));
+      return { ...file, blockedRequests: shot.blockedRequests, targetStatus: shot.targetStatus };
+    } catch (err) {
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
+  });
+  try {
+    return (await deadline.race(job)) as Screenshot;
+  } catch (err) {
+    // The job may still finish after we gave up (deadline, client gone): remove what it wrote.
+    job.then((late) => late && unlink(late.path).catch(() => undefined)).catch(() => undefined);
+    if (err instanceof HttpError) throw err;
+    if (err instanceof Error && BROWSER_GONE.test(err.message)) {
+      throw unavailable(`the browser went away during the capture: ${err.message.split('\n')[0]}`);
+    }
+    throw err;
+  }
+}

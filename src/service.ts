@@ -1,0 +1,72 @@
+/**
+ * Puts the pieces together from a Config: egress proxy, browser, capture queue, fastify app.
+ * The entry points and the tests build the service here and nowhere else.
+ */
+import { mkdir } from 'node:fs/promises';
+import PQueue from 'p-queue';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { BrowserManager } from './browser/browser.js';
+import { locateChromium, type ChromiumBinary } from './browser/locate.js';
+import type { Config } from './config.js';
+import { buildApp } from './http/app.js';
+import { allowListFrom, systemResolver, type Resolver } from './policy/destination.js';
+import { startEgressProxy, type EgressProxy } from './policy/egress-proxy.js';
+
+export interface Service {
+  app: FastifyInstance;
+  browser: BrowserManager;
+  proxy: EgressProxy;
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  /** DNS for the egress guard; tests pass a resolver they control. */
+  resolve?: Resolver;
+  logger?: Logger;
+  locate?: () => Promise<ChromiumBinary>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Belt and braces: whatever an object logs, these never come out.
+    redact: { paths: ['req.headers', 'headers', '*.authorization', '*.token', '*.signature'], remove: true },
+  });
+}
+
+export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const egress = { allow: allowListFrom(config.egressAllow), resolve: overrides.resolve ?? systemResolver };
+  await mkdir(config.captureDir, { recursive: true });
+
+  const proxy = await startEgressProxy(egress, logger);
+  const browser = new BrowserManager({
+    locate: overrides.locate ?? (() => locateChromium(config)),
+    proxyUrl: proxy.url,
+    recycleAfter: config.recycleAfter,
+    log: logger,
+  });
+  const queue = new PQueue({ concurrency: config.maxConcurrency });
+  const app = buildApp({
+    deps: { browser, queue, maxQueue: config.maxQueue, egress, captureDir: config.captureDir },
+    defaultUrl: config.defaultUrl,
+    requestTimeoutMs: config.requestTimeoutMs,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+    logger,
+  });
+
+  return {
+    app,
+    browser,
+    proxy,
+    async close() {
+      await app.close();
+      await queue.onIdle();
+      await browser.close();
+      await proxy.close();
+    },
+  };
+}
