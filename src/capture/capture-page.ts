@@ -7,7 +7,7 @@ import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { LIMITS } from '../options.js';
-import { BLOCKED_HEADER } from '../policy/egress-proxy.js';
+import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
 
 export interface PageCapture {
   png: Buffer;
@@ -57,8 +57,9 @@ async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, wh
     }
     throw err;
   }
-  const blockedReason = response?.headers()[BLOCKED_HEADER];
-  if (blockedReason && response?.request().frame() === page.mainFrame()) throw blocked(blockedReason);
+  const headers = response?.headers() ?? {};
+  if (headers[BLOCKED_HEADER]) throw blocked(headers[BLOCKED_HEADER]);
+  if (headers[UNREACHABLE_HEADER]) throw badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response!.url()}`);
   return response;
 }
 

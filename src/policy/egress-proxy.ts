@@ -13,6 +13,8 @@ import type { Duplex } from 'node:stream';
 import { checkDestination, type EgressPolicy } from './destination.js';
 
 export const BLOCKED_HEADER = 'x-egress-blocked';
+/** Set on the proxy's own answer when the destination could not be reached (DNS, refused…). */
+export const UNREACHABLE_HEADER = 'x-egress-unreachable';
 
 export interface EgressProxy {
   /** `http://127.0.0.1:PORT`, for Chromium's --proxy-server. */
@@ -62,7 +64,8 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
     const verdict = await checkDestination(target.hostname, port, policy);
     if (!verdict.allowed) {
       if (verdict.status === 403) refuse(target.hostname, port, verdict.reason);
-      res.writeHead(verdict.status, { [BLOCKED_HEADER]: verdict.reason, 'content-type': 'text/plain' }).end(verdict.reason);
+      const header = verdict.status === 403 ? BLOCKED_HEADER : UNREACHABLE_HEADER;
+      res.writeHead(verdict.status, { [header]: verdict.reason, 'content-type': 'text/plain' }).end(verdict.reason);
       return;
     }
     const headers = { ...req.headers };
@@ -81,8 +84,8 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
         up.pipe(res);
       },
     );
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502).end();
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!res.headersSent) res.writeHead(502, { [UNREACHABLE_HEADER]: err.code ?? 'connect failed' }).end();
       else res.destroy();
     });
     req.pipe(upstream);

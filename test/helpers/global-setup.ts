@@ -1,0 +1,35 @@
+/**
+ * Around the whole suite: unpack the embedded Chromium once before any test file needs it, and
+ * afterwards fail the run if a Chromium of ours or a capture file outlived the tests.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { loadConfig } from '../../src/config.js';
+import { unpackEmbedded } from '../../src/browser/locate.js';
+
+function ourChromiums(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const state = /State:\s+(\w)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (/fcshot-chromium|fc-local\/opt\/chromium|\/chromium\/chromium /.test(cmd) && state !== 'Z') found.push(`${pid} ${cmd.slice(0, 120)}`);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+const captureFiles = () => readdirSync(tmpdir()).filter((f) => /^fcshot-[0-9a-f-]{36}\./.test(f));
+
+export async function setup() {
+  await unpackEmbedded(loadConfig().embeddedChromiumDir);
+  return async function teardown() {
+    await new Promise((r) => setTimeout(r, 500));
+    const procs = ourChromiums();
+    const files = captureFiles();
+    if (procs.length) throw new Error(`Chromium processes outlived the suite:\n${procs.join('\n')}`);
+    if (files.length) throw new Error(`capture files left in ${tmpdir()}: ${files.join(', ')}`);
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Builds the real service (real Chromium, real egress proxy, real capture directory) for a test file,
+ * configured like production except for what a test must control: its own capture directory, the
+ * allow-list entry for its fixture server, and optionally a DNS resolver.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Resolver } from '../../src/policy/destination.js';
+import { createService, type Service } from '../../src/service.js';
+
+export interface TestService extends Service {
+  config: Config;
+  captureDir: string;
+  /** Files of ours left in the capture directory. */
+  leftovers(): string[];
+  /** Closes everything and checks nothing is left behind: files, Chromium. */
+  shutdown(): Promise<{ leftovers: string[]; chromiumAlive: boolean }>;
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startService(
+  env: Record<string, string> = {},
+  overrides: { resolve?: Resolver } = {},
+): Promise<TestService> {
+  const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-test-'));
+  const config = loadConfig({ LOG_LEVEL: 'silent', CAPTURE_DIR: captureDir, ...env } as NodeJS.ProcessEnv);
+  const service = await createService(config, { ...overrides, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  await service.app.ready();
+  const leftovers = () => readdirSync(captureDir);
+  return {
+    ...service,
+    config,
+    captureDir,
+    leftovers,
+    async shutdown() {
+      const pid = service.browser.pid;
+      await service.close();
+      const files = leftovers();
+      rmSync(captureDir, { recursive: true, force: true });
+      return { leftovers: files, chromiumAlive: isAlive(pid) };
+    },
+  };
+}
