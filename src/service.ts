@@ -10,6 +10,7 @@ import { BrowserManager } from './browser/browser.js';
 import { locateChromium, type ChromiumBinary } from './browser/locate.js';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
+import { accessCheck } from './policy/access.js';
 import { allowListFrom, systemResolver, type Resolver } from './policy/destination.js';
 import { startEgressProxy, type EgressProxy } from './policy/egress-proxy.js';
 
@@ -56,6 +57,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     requestTimeoutMs: config.requestTimeoutMs,
     cacheTtlSeconds: config.cacheTtlSeconds,
     logger,
+    authorize: accessCheck(config),
   });
 
   return {

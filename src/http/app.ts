@@ -18,8 +18,8 @@ export interface AppOptions {
   requestTimeoutMs: number;
   cacheTtlSeconds: number;
   logger: FastifyBaseLogger;
-  /** Runs before the capture: access control (401) lives here. */
-  authorize?: (query: Record<string, unknown>, headers: Record<string, string | string[] | undefined>) => void;
+  /** Access control (401), run on the query as sent, before validation and before any work. */
+  authorize?: (query: Record<string, string>, headers: Record<string, string | string[] | undefined>) => void;
 }
 
 /** Query parameters that must never reach a log line. */
@@ -61,8 +61,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     url: '/',
     exposeHeadRoute: false,
     schema: { querystring: QuerySchema },
+    preValidation: async (request) => {
+      const raw = Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? ''));
+      opts.authorize?.(raw, request.headers);
+    },
     handler: async (request, reply) => {
-      opts.authorize?.(request.query, request.headers);
       const options = resolveOptions(request.query, {
         accept: request.headers.accept,
         defaultUrl: opts.defaultUrl,

@@ -1,0 +1,96 @@
+/**
+ * The address rule on a table of addresses: what a rendered page may reach (global unicast) and
+ * what it may not, in every spelling that reaches the same place.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkAddress } from '../src/policy/address.js';
+import { allowListFrom, checkDestination, normaliseHost } from '../src/policy/destination.js';
+import { parseTargetUrl } from '../src/policy/target-url.js';
+
+const blockedAddresses = [
+  // IPv4 loopback, private, link-local, CGNAT (Alibaba Cloud metadata), special
+  '127.0.0.1', '127.255.255.254', '127.1.2.3', '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.255',
+  '192.168.0.1', '192.168.255.255', '169.254.169.254', '169.254.0.1', '100.100.100.200', '100.64.0.1',
+  '100.127.255.255', '0.0.0.0', '0.1.2.3', '255.255.255.255', '224.0.0.1', '239.255.255.250', '240.0.0.1',
+  '192.0.2.1', '198.51.100.7', '203.0.113.9', '198.18.0.1', '198.19.255.255', '192.0.0.8', '192.88.99.1',
+  // IPv6 loopback, unspecified, link-local, ULA, multicast, documentation, discard
+  '::1', '::', 'fe80::1', 'fe80::1:2:3:4', 'fc00::1', 'fd12:3456:789a::1', 'ff02::1', 'ff05::2',
+  '2001:db8::1', '2001:db8:ffff::1', '3fff::1', '100::1', '2001:2::1',
+  // IPv6 forms carrying an internal IPv4 address
+  '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::ffff:100.100.100.200',
+  '0:0:0:0:0:ffff:7f00:0001', '::127.0.0.1', '::10.0.0.1', '64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe',
+  '64:ff9b:1::1', '2002:7f00:1::1', '2002:0a00:0001::', '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+  'fe80::1%eth0', '[::1]',
+  // not addresses at all
+  'localhost', '', 'not-an-ip',
+];
+
+const allowedAddresses = [
+  '8.8.8.8', '1.1.1.1', '47.246.1.1', '106.11.0.1', '93.184.216.34', '100.63.255.255', '100.128.0.1',
+  '172.15.255.255', '172.32.0.1', '192.167.1.1', '169.253.1.1', '11.0.0.1',
+  '2606:4700:4700::1111', '2400:3200::1', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808',
+];
+
+describe('checkAddress', () => {
+  it('covers at least 60 addresses', () => {
+    expect(blockedAddresses.length + allowedAddresses.length).toBeGreaterThanOrEqual(60);
+  });
+  it.each(blockedAddresses)('blocks %s', (address) => {
+    expect(checkAddress(address).allowed).toBe(false);
+  });
+  it.each(allowedAddresses)('allows %s', (address) => {
+    expect(checkAddress(address)).toEqual({ allowed: true });
+  });
+  it('names the range it refused', () => {
+    expect(checkAddress('100.100.100.200')).toEqual({ allowed: false, reason: 'ipv4-carrierGradeNat' });
+    expect(checkAddress('::ffff:127.0.0.1')).toMatchObject({ reason: expect.stringContaining('loopback') });
+  });
+});
+
+describe('URL normalisation feeds the rule the address Chromium would use', () => {
+  it.each([
+    ['http://2130706433/', '127.0.0.1'],
+    ['http://0x7f000001/', '127.0.0.1'],
+    ['http://0177.0.0.1/', '127.0.0.1'],
+    ['http://127.1/', '127.0.0.1'],
+    ['http://0x7f.1/', '127.0.0.1'],
+    ['HTTP://LOCALHOST./', 'localhost.'],
+    ['http://[::ffff:127.0.0.1]/', '[::ffff:7f00:1]'],
+    ['http://[0:0:0:0:0:0:0:1]/', '[::1]'],
+    ['http://1684301000/', '100.100.100.200'],
+    ['http://0x64646464/', '100.100.100.100'],
+    ['http://xn--fsq.com/', 'xn--fsq.com'],
+    ['http://例.com/', 'xn--fsq.com'],
+    ['example.com', 'example.com'],
+  ])('%s → host %s', (input, host) => {
+    expect(parseTargetUrl(input).hostname).toBe(host);
+  });
+
+  it('refuses every internal spelling of the same host', async () => {
+    const policy = { allow: new Set<string>(), resolve: async () => ['93.184.216.34'] };
+    for (const input of ['http://2130706433/', 'http://0x7f.1/', 'http://[::ffff:127.0.0.1]/', 'HTTP://LocalHost./', 'http://100.100.100.200/', 'http://[::1]:8080/']) {
+      const url = parseTargetUrl(input);
+      const verdict = await checkDestination(url.hostname, 80, policy);
+      expect(verdict.allowed, input).toBe(false);
+    }
+  });
+
+  it('refuses a name whose DNS answer includes any internal address', async () => {
+    const policy = { allow: new Set<string>(), resolve: async () => ['93.184.216.34', '10.0.0.5'] };
+    expect(await checkDestination('mixed.example', 443, policy)).toMatchObject({ allowed: false, status: 403 });
+  });
+
+  it('lets exactly the allow-listed host:port through', async () => {
+    const policy = { allow: allowListFrom(['127.0.0.1:4000', '[::1]:5000', 'Internal.Example.:80']), resolve: async () => ['10.1.2.3'] };
+    expect(await checkDestination('127.0.0.1', 4000, policy)).toMatchObject({ allowed: true, addresses: ['127.0.0.1'] });
+    expect(await checkDestination('127.0.0.1', 4001, policy)).toMatchObject({ allowed: false });
+    expect(await checkDestination('[::1]', 5000, policy)).toMatchObject({ allowed: true });
+    expect(await checkDestination('internal.example', 80, policy)).toMatchObject({ allowed: true, addresses: ['10.1.2.3'] });
+    expect(await checkDestination('internal.example', 81, policy)).toMatchObject({ allowed: false });
+  });
+
+  it('normalises hosts one way', () => {
+    expect(normaliseHost('[::1]')).toBe('::1');
+    expect(normaliseHost('Example.COM..')).toBe('example.com');
+  });
+});
