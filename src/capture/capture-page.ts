@@ -2,7 +2,7 @@
  * Drives one page in one browser context: viewport, navigation, waits, screenshot. Returns
  * Chromium's PNG bytes; encoding to the asked format is encode.ts's job.
  */
-import type { BrowserContext, HTTPResponse, Page } from 'puppeteer-core';
+import type { BrowserContext, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
@@ -26,15 +26,24 @@ const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
  */
 export type BlockedReason = (url: string) => Promise<string | undefined>;
 
-function guardPage(page: Page, counter: { blocked: number }): void {
+/** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
+function guardPage(page: Page) {
+  const refused = new Set<HTTPRequest>();
+  const failed: HTTPRequest[] = [];
   page.on('dialog', (dialog) => void dialog.dismiss().catch(() => undefined));
   page.on('popup', (popup) => void popup?.close().catch(() => undefined));
   page.on('response', (response) => {
-    if (response.headers()[BLOCKED_HEADER]) counter.blocked += 1;
+    if (response.headers()[BLOCKED_HEADER]) refused.add(response.request());
   });
-  page.on('requestfailed', (request) => {
-    if (request.failure()?.errorText === TUNNEL_REFUSED) counter.blocked += 1;
-  });
+  page.on('requestfailed', (request) => failed.push(request));
+  /**
+   * How many requests the guard refused. A refused CONNECT or a cross-origin request whose 403 the
+   * page may not read shows up only as a failure, so failures are checked against the rule again.
+   */
+  return async (whyBlocked: BlockedReason): Promise<number> => {
+    const reasons = await Promise.all(failed.filter((r) => !refused.has(r)).map((r) => whyBlocked(r.url())));
+    return refused.size + reasons.filter(Boolean).length;
+  };
 }
 
 async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason) {
@@ -76,9 +85,8 @@ export async function capturePage(
   deadline: Deadline,
   whyBlocked: BlockedReason,
 ): Promise<PageCapture> {
-  const counter = { blocked: 0 };
   const page = await deadline.step('page', () => context.newPage());
-  guardPage(page, counter);
+  const countRefused = guardPage(page);
   await page.setViewport({ width: opts.width, height: opts.height, deviceScaleFactor: opts.scale });
 
   const response = await deadline.step('navigate', () => navigate(page, opts, deadline, whyBlocked));
@@ -94,5 +102,5 @@ export async function capturePage(
     });
     return Buffer.from(bytes);
   });
-  return { png, blockedRequests: counter.blocked, targetStatus: response?.status() };
+  return { png, blockedRequests: await countRefused(whyBlocked), targetStatus: response?.status() };
 }
