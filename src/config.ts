@@ -32,6 +32,8 @@ export interface Config {
   cacheTtlSeconds: number;
   /** Recycle Chromium after this many captures (0: never). */
   recycleAfter: number;
+  /** Recycle Chromium when its process tree's PSS passes this many MB (0: never). */
+  recycleAboveMb: number;
   /** Log level for pino. */
   logLevel: string;
 }
@@ -69,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingSecret: env.SIGNING_SECRET || undefined,
     cacheTtlSeconds: int(env, 'CACHE_TTL_SECONDS', 0, 0),
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
+    recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -9,7 +9,7 @@ import type { BrowserManager } from './browser/browser.js';
 import { capturePage } from './capture/capture-page.js';
 import { captureFilePath, encodeToFile, type EncodedFile } from './capture/encode.js';
 import type { Deadline } from './deadline.js';
-import { blocked, HttpError, unavailable } from './errors.js';
+import { badGateway, blocked, HttpError, unavailable } from './errors.js';
 import type { CaptureOptions } from './options.js';
 import { checkDestination, type EgressPolicy } from './policy/destination.js';
 import { parseTargetUrl, portOf } from './policy/target-url.js';
@@ -47,8 +47,8 @@ export async function checkTarget(rawUrl: string, egress: EgressPolicy): Promise
   return url.href;
 }
 
-/** Puppeteer's words for "the browser or the page went away under us". */
-const BROWSER_GONE = /Target closed|Session closed|Connection closed|browser has disconnected|Protocol error|closed the connection/i;
+/** Puppeteer's words for "the page went away under us". */
+const PAGE_GONE = /Target closed|Session closed|frame was detached/i;
 
 export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions, deadline: Deadline): Promise<Screenshot> {
   if (deps.queue.size >= deps.maxQueue && deps.queue.pending >= deps.queue.concurrency) {
@@ -76,9 +76,8 @@ export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions,
     // The job may still finish after we gave up (deadline, client gone): remove what it wrote.
     job.then((late) => late && unlink(late.path).catch(() => undefined)).catch(() => undefined);
     if (err instanceof HttpError) throw err;
-    if (err instanceof Error && BROWSER_GONE.test(err.message)) {
-      throw unavailable(`the browser went away during the capture: ${err.message.split('\n')[0]}`);
-    }
+    // A page's target closing under us without the whole browser dying (e.g. a renderer killed).
+    if (err instanceof Error && PAGE_GONE.test(err.message)) throw badGateway(`the page went away: ${err.message.split('\n')[0]}`, 'page_closed');
     throw err;
   }
 }

@@ -48,6 +48,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     locate: overrides.locate ?? (() => locateChromium(config)),
     proxyUrl: proxy.url,
     recycleAfter: config.recycleAfter,
+    recycleAboveMb: config.recycleAboveMb,
     log: logger,
   });
   const queue = new PQueue({ concurrency: config.maxConcurrency });
@@ -60,13 +61,22 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     authorize: accessCheck(config),
   });
 
+  // While closing, answers ask clients to hang up, so kept-alive connections do not hold us open.
+  let closing = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   return {
     app,
     browser,
     proxy,
     async close() {
-      await app.close();
+      closing = true;
+      const closed = app.close(); // stop accepting; resolves once in-flight requests are answered
+      app.server.closeIdleConnections();
       await queue.onIdle();
+      await closed;
       await browser.close();
       await proxy.close();
     },

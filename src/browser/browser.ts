@@ -4,8 +4,10 @@
  * replaced, the old one closed once its last capture ends.
  */
 import puppeteer, { type Browser, type BrowserContext } from 'puppeteer-core';
+import { unavailable } from '../errors.js';
 import { chromiumFlags } from './flags.js';
 import type { ChromiumBinary } from './locate.js';
+import { treePssMb } from './memory.js';
 
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
@@ -13,6 +15,8 @@ export interface BrowserManagerOptions {
   locate: () => Promise<ChromiumBinary>;
   proxyUrl: string;
   recycleAfter: number;
+  /** Recycle when Chromium's process tree passes this many MB of PSS (0: never). */
+  recycleAboveMb: number;
   log: Log;
 }
 
@@ -98,17 +102,40 @@ export class BrowserManager {
     try {
       context = await live.browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
       return await fn(context);
+    } catch (err) {
+      // Whatever puppeteer said (frame detached, target closed…), a dead browser is the cause.
+      if (!live.browser.connected) throw unavailable('the browser went away during the capture; retry');
+      throw err;
     } finally {
       live.inFlight -= 1;
       await context?.close().catch(() => undefined);
       if (live.retiring && live.inFlight === 0) await this.retire(live);
+      else this.checkMemory(live);
     }
+  }
+
+  /** Off the request path: mark the browser for recycling when its memory has grown too much. */
+  private checkMemory(live: Live): void {
+    const pid = live.browser.process()?.pid;
+    if (!this.opts.recycleAboveMb || !pid) return;
+    void treePssMb(pid).then((mb) => {
+      if (mb > this.opts.recycleAboveMb && !live.retiring) {
+        this.opts.log.info({ pssMb: Math.round(mb) }, 'chromium memory over the limit; recycling');
+        live.retiring = true;
+        if (live.inFlight === 0) void this.retire(live);
+      }
+    });
   }
 
   private async retire(live: Live): Promise<void> {
     if (this.live === live) this.live = undefined;
     this.opts.log.info({ captures: live.captures }, 'chromium recycled');
     await closeBrowser(live.browser);
+  }
+
+  /** Browser contexts open right now, besides the default one (tests check none leaks). */
+  openContexts(): number {
+    return this.live ? this.live.browser.browserContexts().length - 1 : 0;
   }
 
   /** True when Chromium answers a trivial command. */

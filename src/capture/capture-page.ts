@@ -61,7 +61,7 @@ async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, wh
       const reason = await whyBlocked(lastMainUrl);
       if (reason) throw blocked(reason);
     }
-    if (/net::ERR_|Navigation failed|Protocol error|Target closed|Session closed/i.test(message)) {
+    if (/net::ERR_/.test(message)) {
       throw badGateway(message.split('\n')[0]!);
     }
     throw err;
@@ -79,6 +79,15 @@ async function fullPageClip(page: Page, width: number) {
   return { x: 0, y: 0, width, height: Math.min(Math.max(height, 1), LIMITS.fullPageHeight) };
 }
 
+/** Rejects when the page's renderer dies (out of memory, crash): no waiting for a deadline. */
+function rendererDeath(page: Page): Promise<never> {
+  const death = new Promise<never>((_resolve, reject) => {
+    page.once('error', (err) => reject(badGateway(`the page crashed: ${err.message}`, 'renderer_crashed')));
+  });
+  death.catch(() => undefined); // observed by whoever races it; never an unhandled rejection
+  return death;
+}
+
 export async function capturePage(
   context: BrowserContext,
   opts: CaptureOptions,
@@ -87,20 +96,25 @@ export async function capturePage(
 ): Promise<PageCapture> {
   const page = await deadline.step('page', () => context.newPage());
   const countRefused = guardPage(page);
+  const death = rendererDeath(page);
+  const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death]);
   await page.setViewport({ width: opts.width, height: opts.height, deviceScaleFactor: opts.scale });
 
-  const response = await deadline.step('navigate', () => navigate(page, opts, deadline, whyBlocked));
+  const response = await deadline.step('navigate', unlessCrashed(() => navigate(page, opts, deadline, whyBlocked)));
   if (opts.delay > 0) {
-    await deadline.step('delay', () => new Promise((resolve) => setTimeout(resolve, opts.delay)));
+    await deadline.step('delay', unlessCrashed(() => new Promise((resolve) => setTimeout(resolve, opts.delay))));
   }
-  const png = await deadline.step('capture', async () => {
-    const clip = opts.fullPage ? await fullPageClip(page, opts.width) : undefined;
-    const bytes = await page.screenshot({
-      type: 'png',
-      optimizeForSpeed: true,
-      ...(clip ? { clip, captureBeyondViewport: true } : { captureBeyondViewport: false }),
-    });
-    return Buffer.from(bytes);
-  });
+  const png = await deadline.step(
+    'capture',
+    unlessCrashed(async () => {
+      const clip = opts.fullPage ? await fullPageClip(page, opts.width) : undefined;
+      const bytes = await page.screenshot({
+        type: 'png',
+        optimizeForSpeed: true,
+        ...(clip ? { clip, captureBeyondViewport: true } : { captureBeyondViewport: false }),
+      });
+      return Buffer.from(bytes);
+    }),
+  );
   return { png, blockedRequests: await countRefused(whyBlocked), targetStatus: response?.status() };
 }

@@ -40,7 +40,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // x-fc-* headers carry the function role's temporary credentials: drop them on arrival.
+  // A request that came through FC gets FC's invocation lines around it, as FC's own runtimes print.
+  const fromFc = new WeakSet<object>();
   app.addHook('onRequest', async (request) => {
+    if (request.headers['x-fc-request-id']) {
+      fromFc.add(request);
+      process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
+    }
     for (const name of Object.keys(request.headers)) {
       if (name.startsWith('x-fc-')) delete request.headers[name];
     }
@@ -50,9 +56,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, url: request.url.replace(SECRET_PARAMS, '$1***'), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        url: request.url.replace(SECRET_PARAMS, '$1***'),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        phases: reply.getHeader('server-timing'),
+      },
       'request completed',
     );
+    if (fromFc.has(request)) process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
   });
   app.setErrorHandler(errorHandler);
 
@@ -84,12 +97,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       } finally {
         deadline.dispose();
         request.raw.off('close', onClose);
+        reply.header('server-timing', deadline.serverTiming());
       }
 
       reply
         .header('content-type', mimeOf(options.format))
         .header('content-length', String(shot.size))
-        .header('server-timing', deadline.serverTiming())
         .header('x-blocked-requests', String(shot.blockedRequests))
         .header('cache-control', opts.cacheTtlSeconds > 0 ? `public, max-age=${opts.cacheTtlSeconds}` : 'no-store')
         .header('vary', 'Accept');

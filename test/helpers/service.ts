@@ -14,6 +14,8 @@ import { createService, type Service } from '../../src/service.js';
 export interface TestService extends Service {
   config: Config;
   captureDir: string;
+  /** `http://127.0.0.1:PORT` of the listening server. */
+  origin: string;
   /** Files of ours left in the capture directory. */
   leftovers(): string[];
   /** Closes everything and checks nothing is left behind: files, Chromium. */
@@ -37,12 +39,13 @@ export async function startService(
   const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-test-'));
   const config = loadConfig({ LOG_LEVEL: 'silent', CAPTURE_DIR: captureDir, ...env } as NodeJS.ProcessEnv);
   const service = await createService(config, { ...overrides, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
-  await service.app.ready();
+  await service.app.listen({ host: '127.0.0.1', port: 0 });
   const leftovers = () => readdirSync(captureDir);
   return {
     ...service,
     config,
     captureDir,
+    origin: `http://127.0.0.1:${(service.app.server.address() as { port: number }).port}`,
     leftovers,
     async shutdown() {
       const pid = service.browser.pid;

@@ -1,0 +1,198 @@
+/**
+ * Faults that must not take the instance down, each with real Chromium: hung, never-loading and
+ * memory-eating pages, dialogs and pop-ups, Chromium killed from outside, clients that leave, an
+ * overload burst, recycling. After each: the next request works, nothing is left in the capture
+ * directory, and no browser context is left open.
+ */
+import http from 'node:http';
+import request from 'supertest';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { isAlive, startService, type TestService } from './helpers/service.js';
+
+let fixtures: FixtureServer;
+let svc: TestService;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  fixtures = await startFixtures({
+    '/hang': `<body style="background:#f00"><script>while (true) {}</script></body>`,
+    '/hang-later': colourPage('#0f0', `<script>setTimeout(() => { while (true) {} }, 0)</script>`),
+    '/bomb': `<script>const hoard = []; while (true) hoard.push(new Array(1e6).fill(Math.random()));</script>`,
+    '/dialogs': colourPage('#0000ff', `<script>alert('a'); confirm('b'); prompt('c'); window.open('/red'); window.open('/blue');
+      window.onbeforeunload = () => 'stay';</script>`),
+  });
+  fixtures.route('/slow', (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#00ff00')), 1200);
+  });
+  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry, MAX_CONCURRENCY: '2', MAX_QUEUE: '4' });
+});
+
+afterAll(async () => {
+  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await fixtures.close();
+  expect(leftovers).toEqual([]);
+  expect(chromiumAlive).toBe(false);
+});
+
+/** The instance is healthy: a capture works, nothing is left behind. */
+async function expectHealthy() {
+  const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 64, height: 64 });
+  expect(res.status).toBe(200);
+  await sleep(50);
+  expect(svc.leftovers()).toEqual([]);
+  expect(svc.browser.openContexts()).toBe(0);
+}
+
+afterEach(async () => {
+  await expectHealthy();
+});
+
+describe('pages that misbehave', () => {
+  it('a page that spins forever before load: 504, then the next request works', async () => {
+    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/hang`, timeout: 2000 });
+    expect(res.status).toBe(504);
+    expect(res.body).toMatchObject({ error: 'timeout' });
+  });
+
+  it('a page that spins forever after load: a clear answer, not a wedged browser', async () => {
+    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/hang-later`, timeout: 3000, width: 64, height: 64 });
+    expect([200, 504]).toContain(res.status);
+  });
+
+  it('a page that never finishes loading: 504 naming navigate', async () => {
+    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/never`, timeout: 1500 });
+    expect(res.status).toBe(504);
+    expect(res.body.phase).toBe('navigate');
+  });
+
+  it('a page that allocates until its renderer dies: 502 at once, not a hang', async () => {
+    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/bomb`, timeout: 60000 });
+    expect(res.status).toBe(502);
+    expect(res.body.reason).toBe('renderer_crashed');
+  });
+
+  it('dialogs are dismissed and pop-ups closed; the page is captured', async () => {
+    const res = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/dialogs`, width: 50, height: 50 })
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+    expect(res.status).toBe(200);
+    const { data } = await sharp(res.body as Buffer).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([...data.subarray(0, 3)]).toEqual([0, 0, 255]);
+  });
+});
+
+describe('the browser dies', () => {
+  it('kill -9 mid-request: the request fails fast, the next one launches a new Chromium', async () => {
+    await svc.browser.warm();
+    const before = svc.browser.pid!;
+    const started = Date.now();
+    const pending = request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, timeout: 20000 });
+    const result = pending.then((r) => r);
+    await sleep(400);
+    process.kill(before, 'SIGKILL');
+    const res = await result;
+    expect([502, 503]).toContain(res.status);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expectHealthy();
+    expect(svc.browser.pid).not.toBe(before);
+    expect(isAlive(before)).toBe(false);
+  });
+});
+
+describe('clients that go away', () => {
+  it('mid-capture: the work is abandoned and nothing is left behind', async () => {
+    const url = new URL(`${svc.origin}/`);
+    url.searchParams.set('url', `${fixtures.origin}/slow`);
+    const req = http.get(url);
+    req.on('error', () => undefined);
+    await sleep(300);
+    req.destroy();
+    await sleep(1500);
+    expect(svc.leftovers()).toEqual([]);
+    expect(svc.browser.openContexts()).toBe(0);
+  });
+
+  it('mid-stream: the file is removed', async () => {
+    const url = new URL(`${svc.origin}/`);
+    url.searchParams.set('url', `${fixtures.origin}/tall`);
+    url.searchParams.set('fullPage', 'true');
+    url.searchParams.set('scale', '3');
+    url.searchParams.set('width', '1500');
+    await new Promise<void>((resolve) => {
+      const req = http.get(url, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+    });
+    await sleep(300);
+    expect(svc.leftovers()).toEqual([]);
+  });
+});
+
+describe('load', () => {
+  it('20 at once against 2 slots and a queue of 4: exactly 6 captures and 14 fast 503s', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, width: 64, height: 64 }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(6);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(14);
+    const refused = results.find((r) => r.status === 503)!;
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect(refused.body).toMatchObject({ error: 'unavailable' });
+  });
+
+  it('time in the queue counts against the deadline', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, width: 64, height: 64, timeout: 2000 }),
+      ),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 504, 504]);
+    const late = results.find((r) => r.status === 504)!;
+    expect(['queue', 'page', 'navigate']).toContain(late.body.phase);
+  });
+});
+
+describe('health', () => {
+  it('/healthz and /readyz answer', async () => {
+    expect((await request(svc.app.server).get('/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await request(svc.app.server).get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+  });
+});
+
+describe('recycling', () => {
+  it('replaces Chromium after N captures and leaves no process of the old one', async () => {
+    const small = await startService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_AFTER: '2' });
+    try {
+      const get = () => request(small.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
+      expect((await get()).status).toBe(200);
+      const first = small.browser.pid!;
+      expect((await get()).status).toBe(200);
+      await sleep(200);
+      expect(isAlive(first)).toBe(false);
+      expect((await get()).status).toBe(200);
+      expect(small.browser.pid).not.toBe(first);
+    } finally {
+      const { leftovers, chromiumAlive } = await small.shutdown();
+      expect(leftovers).toEqual([]);
+      expect(chromiumAlive).toBe(false);
+    }
+  });
+});
