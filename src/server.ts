@@ -6,25 +6,32 @@
 import { loadConfig } from './config.js';
 import { createService } from './service.js';
 
-const config = loadConfig();
-const service = await createService(config);
-const { app } = service;
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const service = await createService(config);
+  const { app } = service;
 
-await app.listen({ host: '0.0.0.0', port: config.port });
-service.browser.warm().catch((err) => app.log.error({ err }, 'chromium failed to launch; the next request retries'));
+  await app.listen({ host: '0.0.0.0', port: config.port });
+  service.browser.warm().catch((err) => app.log.error({ err }, 'chromium failed to launch; the next request retries'));
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  app.log.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    app.log.error('shutdown grace period over; exiting');
-    process.exit(1);
-  }, config.requestTimeoutMs + 5000);
-  force.unref();
-  await service.close();
-  process.exit(0);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      app.log.error('shutdown grace period over; exiting');
+      process.exit(1);
+    }, config.requestTimeoutMs + 5000);
+    force.unref();
+    await service.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
 }
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

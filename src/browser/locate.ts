@@ -70,7 +70,9 @@ export async function locateChromium(opts: LocateOptions): Promise<ChromiumBinar
 
 /** The @sparticuz/chromium package folder and version (its exports map hides package.json). */
 export async function embeddedPackage(): Promise<{ root: string; version: string }> {
-  const entry = createRequire(import.meta.url).resolve('@sparticuz/chromium');
+  // Works from the ESM build and from the CommonJS bundle deployed to FC.
+  const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+  const entry = req.resolve('@sparticuz/chromium');
   const root = join(dirname(entry), '..', '..');
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   return { root, version };

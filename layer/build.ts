@@ -1,0 +1,253 @@
+/**
+ * `npm run build:fc [-- --target custom.debian12]`: builds the three things FC runs.
+ *
+ *   build/chromium-layer.zip  → /opt: chromium/ (binary already uncompressed, SwiftShader, manifest),
+ *                               lib/ (NSS, NSPR, expat from the target's Debian release),
+ *                               fonts/ (Latin, CJK, colour emoji + fonts.conf)
+ *   build/deps-layer.zip      → /opt/nodejs/node_modules: the run-time node modules
+ *   build/code.zip            → the function itself: two small CommonJS bundles
+ *
+ * Before a layer is zipped, the glibc gate refuses a target whose glibc is older than what any packed
+ * ELF file needs. Downloads and the unpacked Chromium are cached (FCSHOT_CACHE_DIR, default
+ * ~/.cache/fc-screenshot), and an unchanged layer is not zipped again.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build as esbuild } from 'esbuild';
+import { embeddedPackage, fontsConf, unpackEmbedded } from '../src/browser/locate.js';
+import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
+import { glibcGate } from './glibc.js';
+import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, targetFor, type Target } from './targets.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BUILD = join(ROOT, 'build');
+
+export interface BuildOptions {
+  target?: string;
+  /** Where artefacts go (default: build/). */
+  out?: string;
+  cacheDir?: string;
+  log?: (line: string) => void;
+  /** Build only the Chromium layer (the glibc tests need nothing else). */
+  only?: 'chromium';
+}
+
+export interface Artefact {
+  name: string;
+  zip: string;
+  /** The unzipped tree, as FC lays it out. */
+  tree: string;
+  bytes: number;
+}
+
+export interface BuildResult {
+  target: Target;
+  chromium: Artefact;
+  deps?: Artefact;
+  code?: Artefact;
+  glibcNeeded: string;
+}
+
+const defaultCache = () => process.env.FCSHOT_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fc-screenshot');
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? walk(p) : [p];
+  });
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+function fileList(tree: string) {
+  return walk(tree)
+    .sort()
+    .map((p) => ({ path: relative(tree, p), size: statSync(p).size, sha256: sha256(p) }));
+}
+
+/** Zips `tree` into `zip` unless its content is what the last zip was made from. */
+function zipTree(tree: string, zip: string, log: (l: string) => void): number {
+  const digest = createHash('sha256').update(JSON.stringify(fileList(tree))).digest('hex');
+  const stamp = `${zip}.sha256`;
+  if (existsSync(zip) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
+    log(`  ${basename(zip)} unchanged`);
+  } else {
+    rmSync(zip, { force: true });
+    log(`  zipping ${basename(zip)} …`);
+    execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: tree });
+    writeFileSync(stamp, digest);
+  }
+  return statSync(zip).size;
+}
+
+const mb = (bytes: number) => (bytes < 1 << 20 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+
+/** fontconfig for the layer: fonts next to this file (relative, so it works wherever /opt is). */
+function layerFontsConf(): string {
+  const base = fontsConf([], '/tmp/fontconfig-cache').replace(
+    '</fontconfig>',
+    [
+      '  <dir prefix="relative">.</dir>',
+      ...[
+        ['sans-serif', 'Liberation Sans', 'Noto Sans CJK SC'],
+        ['serif', 'Liberation Serif', 'Noto Sans CJK SC'],
+        ['monospace', 'Liberation Mono', 'Noto Sans Mono CJK SC'],
+        ['emoji', 'Noto Color Emoji'],
+      ].map(([family, ...prefer]) => `  <alias><family>${family}</family><prefer>${prefer.map((f) => `<family>${f}</family>`).join('')}</prefer></alias>`),
+      '</fontconfig>',
+    ].join('\n'),
+  );
+  return base;
+}
+
+function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): void {
+  mkdirSync(dest, { recursive: true });
+  for (const pkg of pkgs) {
+    const where = join(extractRoot, pkg.name);
+    rmSync(where, { recursive: true, force: true });
+    extractDeb(pkg, where);
+    for (const file of walk(where)) {
+      const name = basename(file);
+      if (/\.so(\.\d+)*$|\.chk$/.test(name) && file.includes('x86_64-linux-gnu')) {
+        // dereference: a layer zip carries plain files
+        cpSync(file, join(dest, name), { dereference: true });
+      }
+    }
+  }
+}
+
+async function buildChromiumLayer(target: Target, out: string, cache: string, log: (l: string) => void) {
+  const tree = join(out, 'layers', `chromium-${target.runtime}`);
+  rmSync(tree, { recursive: true, force: true });
+  const chromiumDir = join(tree, 'chromium');
+  mkdirSync(chromiumDir, { recursive: true });
+
+  log('[chromium] unpacking the binary from @sparticuz/chromium (cached after the first time)');
+  const { version } = await embeddedPackage();
+  const unpacked = await unpackEmbedded(join(cache, 'chromium'));
+  for (const name of ['chromium', 'libEGL.so', 'libGLESv2.so', 'libvk_swiftshader.so', 'libvulkan.so.1', 'vk_swiftshader_icd.json']) {
+    copyFileSync(join(unpacked, name), join(chromiumDir, name));
+  }
+  execFileSync('chmod', ['755', join(chromiumDir, 'chromium')]);
+
+  log(`[lib] ${LIB_PACKAGES.join(', ')} from Debian ${target.suite}`);
+  const libs = fetchPackages(LIB_PACKAGES, target.suite, cache);
+  copyLibraries(libs, join(cache, 'extract', target.suite), join(tree, 'lib'));
+
+  log(`[fonts] ${FONT_PACKAGES.map((f) => f.name).join(', ')} from Debian ${target.suite}`);
+  const fontPkgs = fetchPackages(FONT_PACKAGES.map((f) => f.name), target.suite, cache);
+  const fontsDir = join(tree, 'fonts');
+  mkdirSync(fontsDir, { recursive: true });
+  for (const pkg of fontPkgs) {
+    const where = join(cache, 'extract', target.suite, pkg.name);
+    if (!existsSync(where)) extractDeb(pkg, where);
+    const wanted = FONT_PACKAGES.find((f) => f.name === pkg.name)!.files;
+    for (const file of walk(where).filter((f) => wanted.test(f))) copyFileSync(file, join(fontsDir, basename(file)));
+  }
+  writeFileSync(join(fontsDir, 'fonts.conf'), layerFontsConf());
+
+  log(`[gate] glibc needed by the packed files vs ${target.runtime} (glibc ${target.glibc})`);
+  const worst = glibcGate(tree, target.glibc, target.runtime);
+
+  const manifest = {
+    target: target.runtime,
+    targetGlibc: target.glibc,
+    glibcNeeded: worst?.version,
+    glibcNeededBy: worst?.file,
+    chromium: { source: '@sparticuz/chromium', version },
+    debian: { suite: target.suite, packages: [...libs, ...fontPkgs].map(({ name, version: v }) => ({ name, version: v })) },
+    files: fileList(tree),
+  };
+  writeFileSync(join(chromiumDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const zip = join(out, target.runtime === DEFAULT_TARGET ? 'chromium-layer.zip' : `chromium-layer-${target.runtime}.zip`);
+  const bytes = zipTree(tree, zip, log);
+  return { artefact: { name: 'chromium layer', zip, tree, bytes }, glibcNeeded: worst?.version ?? '0' };
+}
+
+async function buildDepsLayer(target: Target, out: string, log: (l: string) => void): Promise<Artefact> {
+  const stage = join(out, 'layers', 'deps');
+  const tree = join(stage, 'opt');
+  const lock = readFileSync(join(ROOT, 'package-lock.json'));
+  const digest = createHash('sha256').update(lock).update(readFileSync(join(ROOT, 'package.json'))).digest('hex');
+  const stampFile = join(stage, 'lock.sha256');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === digest && existsSync(join(tree, 'nodejs', 'node_modules'))) {
+    log('[deps] node modules unchanged');
+  } else {
+    log('[deps] npm ci --omit=dev into nodejs/node_modules');
+    rmSync(stage, { recursive: true, force: true });
+    const work = join(tree, 'nodejs');
+    mkdirSync(work, { recursive: true });
+    copyFileSync(join(ROOT, 'package.json'), join(work, 'package.json'));
+    copyFileSync(join(ROOT, 'package-lock.json'), join(work, 'package-lock.json'));
+    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: work, stdio: 'ignore' });
+    // Chromium comes from its own layer; the brotli-packed copy would only weigh this one down.
+    rmSync(join(work, 'node_modules', '@sparticuz'), { recursive: true, force: true });
+    for (const f of ['package.json', 'package-lock.json']) rmSync(join(work, f));
+    writeFileSync(stampFile, digest);
+  }
+  log(`[gate] glibc needed by native modules vs ${target.runtime}`);
+  glibcGate(tree, target.glibc, target.runtime);
+  const zip = join(out, 'deps-layer.zip');
+  return { name: 'dependencies layer', zip, tree, bytes: zipTree(tree, zip, log) };
+}
+
+/** Modules the code package leaves to the dependencies layer (everything but small ESM-only ones). */
+export function externalModules(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  return Object.keys(pkg.dependencies).filter((name) => name !== 'p-queue');
+}
+
+async function buildCodePackage(out: string, log: (l: string) => void): Promise<Artefact> {
+  log('[code] bundling src/server.ts and src/fc.ts (CommonJS, so NODE_PATH finds the layer’s modules)');
+  const tree = join(out, 'code');
+  rmSync(tree, { recursive: true, force: true });
+  await esbuild({
+    entryPoints: { server: join(ROOT, 'src/server.ts'), index: join(ROOT, 'src/fc.ts') },
+    outdir: tree,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: externalModules(),
+    minifySyntax: true,
+    logLevel: 'error',
+    // import.meta only appears on the ESM-only path in locate.ts; the bundle uses require.
+    define: { 'import.meta.url': 'undefined' },
+  });
+  const zip = join(out, 'code.zip');
+  return { name: 'code package', zip, tree, bytes: zipTree(tree, zip, log) };
+}
+
+export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
+  const target = targetFor(opts.target ?? DEFAULT_TARGET);
+  const out = opts.out ?? BUILD;
+  const cache = opts.cacheDir ?? defaultCache();
+  const log = opts.log ?? ((line: string) => console.log(line));
+  mkdirSync(out, { recursive: true });
+  log(`building for ${target.runtime} (glibc ${target.glibc}, Debian ${target.suite} packages)`);
+
+  const chromium = await buildChromiumLayer(target, out, cache, log);
+  if (opts.only === 'chromium') return { target, chromium: chromium.artefact, glibcNeeded: chromium.glibcNeeded };
+  const deps = await buildDepsLayer(target, out, log);
+  const code = await buildCodePackage(out, log);
+
+  log('');
+  for (const a of [chromium.artefact, deps, code]) log(`  ${a.name.padEnd(20)} ${mb(a.bytes).padStart(10)}  ${relative(ROOT, a.zip)}`);
+  log(`  highest glibc needed: ${chromium.glibcNeeded} (target has ${target.glibc})`);
+  return { target, chromium: chromium.artefact, deps, code, glibcNeeded: chromium.glibcNeeded };
+}
+
+const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  const i = process.argv.indexOf('--target');
+  const target = i > 0 ? process.argv[i + 1] : process.env.FC_TARGET;
+  buildAll({ target }).catch((err: Error) => {
+    console.error(`\nbuild failed: ${err.message}`);
+    process.exit(1);
+  });
+}
