@@ -86,22 +86,34 @@ function zipTree(tree: string, zip: string, log: (l: string) => void): number {
 
 const mb = (bytes: number) => (bytes < 1 << 20 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
 
-/** fontconfig for the layer: fonts next to this file (relative, so it works wherever /opt is). */
+/**
+ * fontconfig for the layer: the fonts next to this file (a relative dir, so it works wherever /opt
+ * is), the generic families, and the metric-compatible names pages ask for (no system conf.d here).
+ */
 function layerFontsConf(): string {
-  const base = fontsConf([], '/tmp/fontconfig-cache').replace(
+  const generic = [
+    ['sans-serif', 'Liberation Sans', 'Noto Sans CJK SC', 'Noto Color Emoji'],
+    ['serif', 'Liberation Serif', 'Noto Sans CJK SC', 'Noto Color Emoji'],
+    ['monospace', 'Liberation Mono', 'Noto Sans Mono CJK SC', 'Noto Color Emoji'],
+    ['emoji', 'Noto Color Emoji'],
+  ];
+  const sameAs = [
+    ['Arial', 'Liberation Sans'],
+    ['Helvetica', 'Liberation Sans'],
+    ['Times New Roman', 'Liberation Serif'],
+    ['Times', 'Liberation Serif'],
+    ['Courier New', 'Liberation Mono'],
+    ['Courier', 'Liberation Mono'],
+  ];
+  return fontsConf([], '/tmp/fontconfig-cache').replace(
     '</fontconfig>',
     [
       '  <dir prefix="relative">.</dir>',
-      ...[
-        ['sans-serif', 'Liberation Sans', 'Noto Sans CJK SC'],
-        ['serif', 'Liberation Serif', 'Noto Sans CJK SC'],
-        ['monospace', 'Liberation Mono', 'Noto Sans Mono CJK SC'],
-        ['emoji', 'Noto Color Emoji'],
-      ].map(([family, ...prefer]) => `  <alias><family>${family}</family><prefer>${prefer.map((f) => `<family>${f}</family>`).join('')}</prefer></alias>`),
+      ...generic.map(([family, ...prefer]) => `  <alias><family>${family}</family><prefer>${prefer.map((f) => `<family>${f}</family>`).join('')}</prefer></alias>`),
+      ...sameAs.map(([name, font]) => `  <alias binding="same"><family>${name}</family><accept><family>${font}</family></accept></alias>`),
       '</fontconfig>',
     ].join('\n'),
   );
-  return base;
 }
 
 function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): void {

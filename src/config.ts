@@ -57,7 +57,7 @@ function list(raw: string | undefined): string[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: int(env, 'PORT', int(env, 'FC_SERVER_PORT', 9000, 1), 0),
+    port: int(env, 'PORT', int(env, 'FC_SERVER_PORT', 9000, 0), 0),
     defaultUrl: env.DEFAULT_URL || 'https://www.serverless-devs.com',
     captureDir: env.CAPTURE_DIR || tmpdir(),
     chromiumPath: env.CHROMIUM_PATH || undefined,

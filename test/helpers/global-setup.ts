@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadConfig } from '../../src/config.js';
 import { unpackEmbedded } from '../../src/browser/locate.js';
+import { buildAll } from '../../layer/build.js';
 
 function ourChromiums(): string[] {
   const found: string[] = [];
@@ -25,6 +26,10 @@ const captureFiles = () => readdirSync(tmpdir()).filter((f) => /^fcshot-[0-9a-f-
 
 export async function setup() {
   await unpackEmbedded(loadConfig().embeddedChromiumDir);
+  // The harness tests run the real artefacts: build them (cached, seconds when nothing changed).
+  const started = Date.now();
+  await buildAll({ log: () => undefined });
+  console.log(`artefacts built for the harness tests in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return async function teardown() {
     await new Promise((r) => setTimeout(r, 500));
     const procs = ourChromiums();

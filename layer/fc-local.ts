@@ -1,0 +1,151 @@
+/**
+ * `npm run fc:local`: runs the built function the way FC would, on this machine.
+ *
+ * The built zips are unpacked into a stand-in /opt (build/fc-local/opt) and a stand-in /code, and
+ * the code package's entry point is started with exactly the environment s.yaml declares, every
+ * /opt path rewritten to the stand-in, plus what FC itself sets for a custom runtime (FC_SERVER_PORT …).
+ * Nothing else of this shell's environment is passed on: no system LD_LIBRARY_PATH, no NODE_PATH.
+ * FC's official Node.js 20 layer is stood in for by this machine's node.
+ *
+ *   npm run fc:local                       # port 9000, as s.yaml says
+ *   npm run fc:local -- --port 9100 --env EGRESS_ALLOW=127.0.0.1:8080
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { BUILD, ROOT } from './build.js';
+
+export interface FunctionSpec {
+  runtime: string;
+  memorySize: number;
+  timeout: number;
+  instanceConcurrency?: number;
+  command: string[];
+  port: number;
+  env: Record<string, string>;
+  layers: string[];
+  triggers: Array<{ triggerType: string; triggerConfig: { methods: string[]; authType: string } }>;
+}
+
+/** The function's props from s.yaml, as fc3 reads them. */
+export function loadFunctionSpec(file = join(ROOT, 's.yaml')): FunctionSpec {
+  const doc = parse(readFileSync(file, 'utf8')) as { resources: Record<string, { component: string; props: Record<string, unknown> }> };
+  const resource = Object.values(doc.resources).find((r) => r.component === 'fc3');
+  if (!resource) throw new Error('s.yaml has no fc3 resource');
+  const p = resource.props as Record<string, any>;
+  return {
+    runtime: p.runtime,
+    memorySize: p.memorySize,
+    timeout: p.timeout,
+    instanceConcurrency: p.instanceConcurrency,
+    command: p.customRuntimeConfig?.command ?? [],
+    port: p.customRuntimeConfig?.port ?? 9000,
+    env: Object.fromEntries(Object.entries(p.environmentVariables ?? {}).map(([k, v]) => [k, String(v)])),
+    layers: p.layers ?? [],
+    triggers: p.triggers ?? [],
+  };
+}
+
+/** Rewrites every /opt path in `value` to the stand-in folder. */
+export const underStandIn = (value: string, opt: string) => value.replace(/(^|[:\s])\/opt(?=\/|$|:)/g, `$1${opt}`);
+
+export interface LocalLayout {
+  opt: string;
+  code: string;
+}
+
+/** Unpacks the zips as FC would: layers into /opt, the code package into /code. */
+export function layOut(root = join(BUILD, 'fc-local'), build = BUILD): LocalLayout {
+  const opt = join(root, 'opt');
+  const code = join(root, 'code');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(opt, { recursive: true });
+  mkdirSync(code, { recursive: true });
+  for (const zip of ['chromium-layer.zip', 'deps-layer.zip']) execFileSync('unzip', ['-q', '-o', join(build, zip), '-d', opt]);
+  execFileSync('unzip', ['-q', '-o', join(build, 'code.zip'), '-d', code]);
+  // Stand-in for FC's official Node.js 20 layer.
+  mkdirSync(join(opt, 'nodejs20', 'bin'), { recursive: true });
+  symlinkSync(process.execPath, join(opt, 'nodejs20', 'bin', 'node'));
+  return { opt, code };
+}
+
+export interface LocalFunction {
+  child: ChildProcess;
+  port: number;
+  layout: LocalLayout;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts the function from a laid-out tree and waits until it listens. */
+export async function startLocal(opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout } = {}): Promise<LocalFunction> {
+  const spec = loadFunctionSpec();
+  const layout = opts.layout ?? layOut();
+  const port = opts.port ?? spec.port;
+  const env: Record<string, string> = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, underStandIn(v, layout.opt)])),
+    // What FC sets for a custom runtime.
+    FC_SERVER_PORT: String(port),
+    FC_FUNC_CODE_PATH: layout.code,
+    FC_RUNTIME: spec.runtime,
+    FC_MEMORY_SIZE: String(spec.memorySize),
+    FC_FUNCTION_NAME: 'screenshot',
+    ...(opts.extraEnv ?? {}),
+  };
+  const [cmd, ...args] = spec.command.map((part) => underStandIn(part, layout.opt));
+  const child = spawn(cmd!, args, { cwd: layout.code, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+
+  const deadline = Date.now() + 30_000;
+  let listening: number | undefined;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+    if (m && /chromium launched|chromium failed/.test(out)) {
+      listening = Number(m[1]);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!listening) {
+    child.kill('SIGKILL');
+    throw new Error(`the function did not start:\n${out}`);
+  }
+  return {
+    child,
+    port: listening,
+    layout,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  const argv = process.argv.slice(2);
+  const extraEnv: Record<string, string> = {};
+  let port: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--port') port = Number(argv[++i]);
+    else if (argv[i] === '--env') {
+      const [k, ...v] = argv[++i]!.split('=');
+      extraEnv[k!] = v.join('=');
+    }
+  }
+  const fn = await startLocal({ port, extraEnv });
+  process.stdout.write(fn.output());
+  fn.child.stdout!.pipe(process.stdout);
+  fn.child.stderr!.pipe(process.stderr);
+  console.log(`\nfc:local: the function listens on http://127.0.0.1:${fn.port}/ (stand-in /opt: ${fn.layout.opt}); Ctrl-C stops it`);
+  const stop = () => void fn.stop().then((code) => process.exit(code ?? 0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -1,0 +1,165 @@
+/**
+ * The built artefacts, run through the FC-faithful harness (`npm run fc:local`): stand-in /opt from
+ * the zips, the code package's entry point, exactly s.yaml's environment. Proves the layer's own
+ * Chromium and NSS are what runs, that CJK text and emoji render as real glyphs, that TLS works
+ * with the layer's NSS, and that s.yaml agrees with the fc3 rules and with what was built.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadFunctionSpec, startLocal, underStandIn, type LocalFunction } from '../layer/fc-local.js';
+import { BUILD } from '../layer/build.js';
+import { TARGETS } from '../layer/targets.js';
+import { loadConfig } from '../src/config.js';
+import { processTree } from '../src/browser/memory.js';
+import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+
+let fixtures: FixtureServer;
+let fn: LocalFunction;
+let tlsServer: https.Server;
+let tlsPort: number;
+const certDir = mkdtempSync(join(tmpdir(), 'fcshot-cert-'));
+
+const glyphPage = (text: string) =>
+  `<!doctype html><meta charset="utf-8"><style>html,body{margin:0;background:#fff}span{font:96px serif;line-height:120px}</style><span>${text}</span>`;
+const GLYPHS = { zh: '你', zh2: '好', ja: 'こ', ko: '안', emoji: '😀', pua: '\uE000' };
+
+beforeAll(async () => {
+  fixtures = await startFixtures(Object.fromEntries(Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)])));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+  tlsServer = https.createServer({ key: readFileSync(join(certDir, 'key.pem')), cert: readFileSync(join(certDir, 'cert.pem')) }, (_q, s) => s.end('tls'));
+  await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+  tlsPort = (tlsServer.address() as AddressInfo).port;
+  fn = await startLocal({ port: 0, extraEnv: { EGRESS_ALLOW: `${fixtures.allowEntry},127.0.0.1:${tlsPort}`, LOG_LEVEL: 'info' } });
+});
+
+afterAll(async () => {
+  expect(await fn.stop()).toBe(0);
+  await fixtures.close();
+  tlsServer.close();
+  rmSync(certDir, { recursive: true, force: true });
+});
+
+const shoot = (query: Record<string, string>) =>
+  fetch(`http://127.0.0.1:${fn.port}/?${new URLSearchParams(query)}`);
+
+async function raw(path: string) {
+  const res = await shoot({ url: `${fixtures.origin}${path}`, width: '120', height: '120' });
+  expect(res.status).toBe(200);
+  return sharp(Buffer.from(await res.arrayBuffer())).removeAlpha().raw().toBuffer();
+}
+
+function differingPixels(a: Buffer, b: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i += 3) if (Math.abs(a[i]! - b[i]!) + Math.abs(a[i + 1]! - b[i + 1]!) + Math.abs(a[i + 2]! - b[i + 2]!) > 60) n++;
+  return n;
+}
+const ink = (a: Buffer) => differingPixels(a, Buffer.alloc(a.length, 255));
+
+function chromiumOf(rootPid: number, binary: string): Promise<number | undefined> {
+  return processTree(rootPid).then((pids) =>
+    pids.find((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/exe`) === binary && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe');
+      } catch {
+        return false;
+      }
+    }),
+  );
+}
+
+describe('the function under the harness', () => {
+  it('runs the layer’s Chromium with the layer’s NSS mapped, not the system’s', async () => {
+    const binary = join(fn.layout.opt, 'chromium', 'chromium');
+    const pid = await chromiumOf(fn.child.pid!, binary);
+    expect(pid).toBeDefined();
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+    expect(maps).toContain(join(fn.layout.opt, 'lib', 'libnss3.so'));
+    expect(maps).toContain(join(fn.layout.opt, 'lib', 'libnspr4.so'));
+    expect(maps).not.toMatch(/\/usr\/lib\/x86_64-linux-gnu\/libnss3\.so/);
+    expect(fn.output()).toMatch(/"source":"CHROMIUM_PATH","path":"[^"]*fc-local\/opt\/chromium\/chromium"/);
+  });
+
+  it('renders Chinese, Japanese, Korean and emoji as real glyphs, not boxes', async () => {
+    const shots = Object.fromEntries(await Promise.all(Object.keys(GLYPHS).map(async (k) => [k, await raw(`/glyph-${k}`)] as const)));
+    const real = ['zh', 'zh2', 'ja', 'ko', 'emoji'];
+    for (const k of real) {
+      expect(ink(shots[k]!), k).toBeGreaterThan(300);
+      // a missing glyph is drawn like the private-use character: the same box (or nothing)
+      expect(differingPixels(shots[k]!, shots.pua!), `${k} vs private-use`).toBeGreaterThan(300);
+    }
+    // and boxes would all look alike; real glyphs do not
+    for (let i = 0; i < real.length; i++) {
+      for (let j = i + 1; j < real.length; j++) {
+        expect(differingPixels(shots[real[i]!]!, shots[real[j]!]!), `${real[i]} vs ${real[j]}`).toBeGreaterThan(200);
+      }
+    }
+  });
+
+  it('speaks TLS through the layer’s NSS: a self-signed site fails on its certificate, not on the crypto', async () => {
+    for (const f of ['libsoftokn3.so', 'libfreeblpriv3.so', 'libnssckbi.so', 'libnssutil3.so']) {
+      expect(existsSync(join(fn.layout.opt, 'lib', f)), f).toBe(true);
+    }
+    const res = await shoot({ url: `https://127.0.0.1:${tlsPort}/` });
+    expect(res.status).toBe(502);
+    expect((await res.json()).message).toMatch(/ERR_CERT_AUTHORITY_INVALID/);
+  });
+
+  it('captures with every format through the bundled code and the deps layer’s sharp', async () => {
+    for (const format of ['png', 'jpeg', 'webp', 'avif']) {
+      const res = await shoot({ url: `${fixtures.origin}/red`, width: '100', height: '80', format });
+      expect(res.status, format).toBe(200);
+      const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+      expect([meta.width, meta.height]).toEqual([100, 80]);
+    }
+  });
+});
+
+describe('s.yaml', () => {
+  const spec = loadFunctionSpec();
+  const manifest = JSON.parse(readFileSync(join(BUILD, 'layers', 'chromium-custom.debian12', 'chromium', 'manifest.json'), 'utf8'));
+
+  it('follows the fc3 rules', () => {
+    expect(Object.keys(TARGETS)).toContain(spec.runtime);
+    expect(spec.runtime.startsWith('custom')).toBe(true);
+    expect(spec.memorySize).toBe(1024);
+    expect(spec.memorySize % 64).toBe(0);
+    expect(spec.timeout * 1000).toBeGreaterThan(loadConfig({ ...spec.env } as NodeJS.ProcessEnv).requestTimeoutMs);
+    expect(spec.instanceConcurrency).toBeGreaterThanOrEqual(1);
+    expect(spec.layers.length).toBeLessThanOrEqual(5);
+    expect(spec.triggers[0]!.triggerType).toBe('http');
+    expect(spec.triggers[0]!.triggerConfig.methods).toEqual(expect.arrayContaining(['GET', 'HEAD']));
+  });
+
+  it('starts the server on the port the server listens on by default', () => {
+    expect(spec.port).toBe(loadConfig({}).port);
+    expect(spec.command.join(' ')).toMatch(/server\.cjs$/);
+    expect(existsSync(join(BUILD, 'code', 'server.cjs'))).toBe(true);
+  });
+
+  it('names only paths that exist inside the built layers', () => {
+    const opt = fn.layout.opt;
+    const paths = [spec.env.CHROMIUM_PATH!, spec.env.FONTCONFIG_FILE!, spec.env.NODE_PATH!, ...spec.env.LD_LIBRARY_PATH!.split(':'), spec.command[0]!];
+    for (const p of paths) {
+      expect(p.startsWith('/opt/'), p).toBe(true);
+      expect(existsSync(underStandIn(p, opt)), p).toBe(true);
+    }
+    expect(existsSync(join(opt, 'nodejs', 'node_modules', 'puppeteer-core'))).toBe(true);
+    expect(manifest.target).toBe(spec.runtime);
+  });
+
+  it('the code package stays tiny and the manifest accounts for every file', () => {
+    expect(readFileSync(join(BUILD, 'code.zip')).length).toBeLessThan(1 << 20);
+    expect(manifest.files.length).toBeGreaterThan(10);
+    for (const f of manifest.files) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(
+      expect.arrayContaining(['chromium/chromium', 'lib/libnss3.so', 'fonts/fonts.conf', 'fonts/NotoSansCJK-Regular.ttc', 'fonts/NotoColorEmoji.ttf']),
+    );
+  });
+});
