@@ -32,7 +32,7 @@ export interface BuildOptions {
   out?: string;
   cacheDir?: string;
   log?: (line: string) => void;
-  /** Build only the Chromium layer (the glibc tests need nothing else). */
+  /** Build only the Chromium layer's tree, not zipped (the glibc tests need nothing else). */
   only?: 'chromium';
 }
 
@@ -132,7 +132,7 @@ function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): v
   }
 }
 
-async function buildChromiumLayer(target: Target, out: string, cache: string, log: (l: string) => void) {
+async function buildChromiumLayer(target: Target, out: string, cache: string, log: (l: string) => void, zip = true) {
   const tree = join(out, 'layers', `chromium-${target.runtime}`);
   rmSync(tree, { recursive: true, force: true });
   const chromiumDir = join(tree, 'chromium');
@@ -175,9 +175,9 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
     files: fileList(tree),
   };
   writeFileSync(join(chromiumDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const zip = join(out, target.runtime === DEFAULT_TARGET ? 'chromium-layer.zip' : `chromium-layer-${target.runtime}.zip`);
-  const bytes = zipTree(tree, zip, log);
-  return { artefact: { name: 'chromium layer', zip, tree, bytes }, glibcNeeded: worst?.version ?? '0' };
+  const zipFile = join(out, target.runtime === DEFAULT_TARGET ? 'chromium-layer.zip' : `chromium-layer-${target.runtime}.zip`);
+  const bytes = zip ? zipTree(tree, zipFile, log) : 0;
+  return { artefact: { name: 'chromium layer', zip: zipFile, tree, bytes }, glibcNeeded: worst?.version ?? '0' };
 }
 
 async function buildDepsLayer(target: Target, out: string, log: (l: string) => void): Promise<Artefact> {
@@ -243,7 +243,7 @@ export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
   mkdirSync(out, { recursive: true });
   log(`building for ${target.runtime} (glibc ${target.glibc}, Debian ${target.suite} packages)`);
 
-  const chromium = await buildChromiumLayer(target, out, cache, log);
+  const chromium = await buildChromiumLayer(target, out, cache, log, opts.only !== 'chromium');
   if (opts.only === 'chromium') return { target, chromium: chromium.artefact, glibcNeeded: chromium.glibcNeeded };
   const deps = await buildDepsLayer(target, out, log);
   const code = await buildCodePackage(out, log);
