@@ -49,10 +49,16 @@ export class Deadline {
     });
   }
 
-  /** Runs one phase against the deadline and records how long it took. */
-  async step<T>(phase: string, work: () => Promise<T>): Promise<T> {
+  /** Enters a phase (a timeout now names it); the returned function records its duration. */
+  mark(phase: string): () => void {
     this.phase = phase;
     const started = performance.now();
+    return () => this.record(phase, performance.now() - started);
+  }
+
+  /** Runs one phase against the deadline and records how long it took. */
+  async step<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const done = this.mark(phase);
     try {
       this.signal.throwIfAborted();
       return await this.race(work());
@@ -61,7 +67,7 @@ export class Deadline {
       if (err instanceof Error && err.name === 'TimeoutError') throw deadlineExceeded(phase);
       throw err;
     } finally {
-      this.record(phase, performance.now() - started);
+      done();
     }
   }
 

@@ -58,9 +58,11 @@ export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions,
   const job = deps.queue.add(async (): Promise<Screenshot> => {
     deadline.record('queue', performance.now() - enqueued);
     deadline.signal.throwIfAborted(); // the caller already gave up: skip the work
-    const shot = await deps.browser.withContext((context) =>
-      capturePage(context, opts, deadline, (url) => refusal(url, deps.egress)),
-    );
+    const pageReady = deadline.mark('page');
+    const shot = await deps.browser.withPage((page) => {
+      pageReady();
+      return capturePage(page, opts, deadline, (url) => refusal(url, deps.egress));
+    });
     const path = captureFilePath(deps.captureDir, opts.format);
     try {
       const file = await deadline.step('encode', () => encodeToFile(shot.png, opts, path));

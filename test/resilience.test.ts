@@ -42,7 +42,7 @@ async function expectHealthy() {
   expect(res.status).toBe(200);
   await sleep(50);
   expect(svc.leftovers()).toEqual([]);
-  expect(svc.browser.openContexts()).toBe(0);
+  expect(await svc.browser.openContexts()).toBe(0);
 }
 
 afterEach(async () => {
@@ -117,7 +117,7 @@ describe('clients that go away', () => {
     req.destroy();
     await sleep(1500);
     expect(svc.leftovers()).toEqual([]);
-    expect(svc.browser.openContexts()).toBe(0);
+    expect(await svc.browser.openContexts()).toBe(0);
   });
 
   it('mid-stream: the file is removed', async () => {

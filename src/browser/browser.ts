@@ -1,9 +1,11 @@
 /**
- * One Chromium per process, shared by all requests; each request gets its own browser context.
- * If Chromium dies the next caller launches a new one; after `recycleAfter` captures the browser is
+ * One Chromium per process, shared by all requests; each request gets its own browser context and
+ * page. One context with a blank page is kept ready ahead of the next request (the ~50 ms of
+ * createBrowserContext + newPage happen off the request path). If Chromium dies the next caller
+ * launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the browser is
  * replaced, the old one closed once its last capture ends.
  */
-import puppeteer, { type Browser, type BrowserContext } from 'puppeteer-core';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import { unavailable } from '../errors.js';
 import { chromiumFlags } from './flags.js';
 import type { ChromiumBinary } from './locate.js';
@@ -25,6 +27,24 @@ interface Live {
   captures: number;
   inFlight: number;
   retiring: boolean;
+  /** A fresh context with a blank page, made ahead of the next request. */
+  spare?: Promise<Prepared | undefined>;
+}
+
+interface Prepared {
+  context: BrowserContext;
+  page: Page;
+}
+
+/** A new, isolated context (no cookies, cache or storage shared) with one page; downloads denied. */
+async function prepare(browser: Browser): Promise<Prepared> {
+  const context = await browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
+  try {
+    return { context, page: await context.newPage() };
+  } catch (err) {
+    await context.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 export class BrowserManager {
@@ -38,7 +58,25 @@ export class BrowserManager {
 
   /** Launches Chromium now (server start, FC initializer) so the first caller does not pay for it. */
   async warm(): Promise<void> {
-    await this.current();
+    const live = await this.current();
+    this.keepSpare(live);
+    await live.spare;
+  }
+
+  private keepSpare(live: Live): void {
+    if (live.retiring || this.closed || live.spare) return;
+    live.spare = prepare(live.browser).catch(() => undefined);
+  }
+
+  /** The spare page if it is ready and sound, else a new one; a new spare is started either way. */
+  private async takePage(live: Live): Promise<Prepared> {
+    const spare = live.spare;
+    live.spare = undefined;
+    this.keepSpare(live);
+    const ready = await spare;
+    if (ready && !ready.page.isClosed()) return ready;
+    await ready?.context.close().catch(() => undefined);
+    return prepare(live.browser);
   }
 
   private current(): Promise<Live> {
@@ -90,18 +128,19 @@ export class BrowserManager {
   }
 
   /**
-   * Runs `fn` in a fresh browser context (no cookies, cache or storage shared with any other caller)
-   * and closes the context afterwards, whatever happens.
+   * Runs `fn` with a page in a fresh browser context (no cookies, cache or storage shared with any
+   * other caller) and closes the context afterwards, whatever happens.
    */
-  async withContext<T>(fn: (context: BrowserContext) => Promise<T>): Promise<T> {
+  async withPage<T>(fn: (page: Page) => Promise<T>): Promise<T> {
     const live = await this.current();
     live.inFlight += 1;
     live.captures += 1;
     if (this.opts.recycleAfter > 0 && live.captures >= this.opts.recycleAfter) live.retiring = true;
     let context: BrowserContext | undefined;
     try {
-      context = await live.browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
-      return await fn(context);
+      const prepared = await this.takePage(live);
+      context = prepared.context;
+      return await fn(prepared.page);
     } catch (err) {
       // Whatever puppeteer said (frame detached, target closed…), a dead browser is the cause.
       if (!live.browser.connected) throw unavailable('the browser went away during the capture; retry');
@@ -129,13 +168,17 @@ export class BrowserManager {
 
   private async retire(live: Live): Promise<void> {
     if (this.live === live) this.live = undefined;
+    live.retiring = true;
     this.opts.log.info({ captures: live.captures }, 'chromium recycled');
     await closeBrowser(live.browser);
   }
 
-  /** Browser contexts open right now, besides the default one (tests check none leaks). */
-  openContexts(): number {
-    return this.live ? this.live.browser.browserContexts().length - 1 : 0;
+  /** Browser contexts in use right now: all but the default one and the spare (tests check none leaks). */
+  async openContexts(): Promise<number> {
+    const live = this.live;
+    if (!live) return 0;
+    const spare = await live.spare;
+    return live.browser.browserContexts().length - 1 - (spare ? 1 : 0);
   }
 
   /** True when Chromium answers a trivial command. */

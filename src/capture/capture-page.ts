@@ -2,7 +2,7 @@
  * Drives one page in one browser context: viewport, navigation, waits, screenshot. Returns
  * Chromium's PNG bytes; encoding to the asked format is encode.ts's job.
  */
-import type { BrowserContext, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
+import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
@@ -89,12 +89,11 @@ function rendererDeath(page: Page): Promise<never> {
 }
 
 export async function capturePage(
-  context: BrowserContext,
+  page: Page,
   opts: CaptureOptions,
   deadline: Deadline,
   whyBlocked: BlockedReason,
 ): Promise<PageCapture> {
-  const page = await deadline.step('page', () => context.newPage());
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
   const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death]);
