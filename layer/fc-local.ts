@@ -79,11 +79,9 @@ export interface LocalFunction {
   stop(): Promise<number | null>;
 }
 
-/** Starts the function from a laid-out tree and waits until it listens. */
-export async function startLocal(opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout } = {}): Promise<LocalFunction> {
+/** The command, arguments, working directory and environment FC would start the function with. */
+export function localProcess(layout: LocalLayout, port: number, extraEnv: Record<string, string> = {}) {
   const spec = loadFunctionSpec();
-  const layout = opts.layout ?? layOut();
-  const port = opts.port ?? spec.port;
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, underStandIn(v, layout.opt)])),
@@ -93,10 +91,17 @@ export async function startLocal(opts: { port?: number; extraEnv?: Record<string
     FC_RUNTIME: spec.runtime,
     FC_MEMORY_SIZE: String(spec.memorySize),
     FC_FUNCTION_NAME: 'screenshot',
-    ...(opts.extraEnv ?? {}),
+    ...extraEnv,
   };
   const [cmd, ...args] = spec.command.map((part) => underStandIn(part, layout.opt));
-  const child = spawn(cmd!, args, { cwd: layout.code, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { cmd: cmd!, args, env, cwd: layout.code };
+}
+
+/** Starts the function from a laid-out tree and waits until it listens. */
+export async function startLocal(opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout } = {}): Promise<LocalFunction> {
+  const layout = opts.layout ?? layOut();
+  const { cmd, args, env } = localProcess(layout, opts.port ?? loadFunctionSpec().port, opts.extraEnv);
+  const child = spawn(cmd, args, { cwd: layout.code, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

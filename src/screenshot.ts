@@ -59,9 +59,9 @@ export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions,
     deadline.record('queue', performance.now() - enqueued);
     deadline.signal.throwIfAborted(); // the caller already gave up: skip the work
     const pageReady = deadline.mark('page');
-    const shot = await deps.browser.withPage((page) => {
+    const shot = await deps.browser.withPage((tab) => {
       pageReady();
-      return capturePage(page, opts, deadline, (url) => refusal(url, deps.egress));
+      return capturePage(tab, opts, deadline, (url) => refusal(url, deps.egress));
     });
     const path = captureFilePath(deps.captureDir, opts.format);
     try {

@@ -5,7 +5,7 @@
  * launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the browser is
  * replaced, the old one closed once its last capture ends.
  */
-import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type BrowserContext, type CDPSession, type Page } from 'puppeteer-core';
 import { unavailable } from '../errors.js';
 import { chromiumFlags } from './flags.js';
 import type { ChromiumBinary } from './locate.js';
@@ -31,16 +31,22 @@ interface Live {
   spare?: Promise<Prepared | undefined>;
 }
 
-interface Prepared {
-  context: BrowserContext;
+/** What a capture works with: a page, and a raw CDP session to it for the calls puppeteer wraps slowly. */
+export interface Tab {
   page: Page;
+  cdp: CDPSession;
+}
+
+interface Prepared extends Tab {
+  context: BrowserContext;
 }
 
 /** A new, isolated context (no cookies, cache or storage shared) with one page; downloads denied. */
 async function prepare(browser: Browser): Promise<Prepared> {
   const context = await browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
   try {
-    return { context, page: await context.newPage() };
+    const page = await context.newPage();
+    return { context, page, cdp: await page.createCDPSession() };
   } catch (err) {
     await context.close().catch(() => undefined);
     throw err;
@@ -53,6 +59,8 @@ export class BrowserManager {
   private binary?: ChromiumBinary;
   private closed = false;
   private readonly all = new Set<Browser>();
+  /** Contexts being closed after their capture, off the request path. */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly opts: BrowserManagerOptions) {}
 
@@ -68,11 +76,10 @@ export class BrowserManager {
     live.spare = prepare(live.browser).catch(() => undefined);
   }
 
-  /** The spare page if it is ready and sound, else a new one; a new spare is started either way. */
+  /** The spare page if there is a sound one, else a new one. */
   private async takePage(live: Live): Promise<Prepared> {
     const spare = live.spare;
     live.spare = undefined;
-    this.keepSpare(live);
     const ready = await spare;
     if (ready && !ready.page.isClosed()) return ready;
     await ready?.context.close().catch(() => undefined);
@@ -131,7 +138,7 @@ export class BrowserManager {
    * Runs `fn` with a page in a fresh browser context (no cookies, cache or storage shared with any
    * other caller) and closes the context afterwards, whatever happens.
    */
-  async withPage<T>(fn: (page: Page) => Promise<T>): Promise<T> {
+  async withPage<T>(fn: (tab: Tab) => Promise<T>): Promise<T> {
     const live = await this.current();
     live.inFlight += 1;
     live.captures += 1;
@@ -140,16 +147,23 @@ export class BrowserManager {
     try {
       const prepared = await this.takePage(live);
       context = prepared.context;
-      return await fn(prepared.page);
+      return await fn(prepared);
     } catch (err) {
       // Whatever puppeteer said (frame detached, target closed…), a dead browser is the cause.
       if (!live.browser.connected) throw unavailable('the browser went away during the capture; retry');
       throw err;
     } finally {
       live.inFlight -= 1;
-      await context?.close().catch(() => undefined);
-      if (live.retiring && live.inFlight === 0) await this.retire(live);
-      else this.checkMemory(live);
+      // Closing the context and preparing the next page happen while the caller encodes and streams.
+      const done: Promise<void> = (async () => {
+        await context?.close().catch(() => undefined);
+        if (live.retiring && live.inFlight === 0) await this.retire(live);
+        else {
+          this.keepSpare(live);
+          this.checkMemory(live);
+        }
+      })().finally(() => this.closing.delete(done));
+      this.closing.add(done);
     }
   }
 
@@ -175,6 +189,7 @@ export class BrowserManager {
 
   /** Browser contexts in use right now: all but the default one and the spare (tests check none leaks). */
   async openContexts(): Promise<number> {
+    await Promise.all(this.closing);
     const live = this.live;
     if (!live) return 0;
     const spare = await live.spare;
@@ -196,6 +211,7 @@ export class BrowserManager {
   async close(): Promise<void> {
     this.closed = true;
     await this.launching?.catch(() => undefined);
+    await Promise.all(this.closing);
     await Promise.all([...this.all].map(closeBrowser));
     this.live = undefined;
   }

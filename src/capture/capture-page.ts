@@ -3,6 +3,7 @@
  * Chromium's PNG bytes; encoding to the asked format is encode.ts's job.
  */
 import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
+import type { Tab } from '../browser/browser.js';
 import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
@@ -89,7 +90,7 @@ function rendererDeath(page: Page): Promise<never> {
 }
 
 export async function capturePage(
-  page: Page,
+  { page, cdp }: Tab,
   opts: CaptureOptions,
   deadline: Deadline,
   whyBlocked: BlockedReason,
@@ -97,7 +98,13 @@ export async function capturePage(
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
   const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death]);
-  await page.setViewport({ width: opts.width, height: opts.height, deviceScaleFactor: opts.scale });
+  // Emulation is per CDP session: set it on the session the screenshot is taken with.
+  await cdp.send('Emulation.setDeviceMetricsOverride', {
+    width: opts.width,
+    height: opts.height,
+    deviceScaleFactor: opts.scale,
+    mobile: false,
+  });
 
   const response = await deadline.step('navigate', unlessCrashed(() => navigate(page, opts, deadline, whyBlocked)));
   if (opts.delay > 0) {
@@ -106,13 +113,19 @@ export async function capturePage(
   const png = await deadline.step(
     'capture',
     unlessCrashed(async () => {
-      const clip = opts.fullPage ? await fullPageClip(page, opts.width) : undefined;
-      const bytes = await page.screenshot({
-        type: 'png',
+      // Straight to CDP: page.screenshot() adds round trips we do not need (~8 ms on the article page).
+      // optimizeForSpeed: Chromium's fast zlib setting; the file is re-encoded by sharp when asked.
+      // A clip (scale 1 = the emulated device scale) gives width×scale pixels; without one, CSS pixels.
+      const clip = opts.fullPage
+        ? await fullPageClip(page, opts.width)
+        : { x: 0, y: 0, width: opts.width, height: opts.height };
+      const { data } = await cdp.send('Page.captureScreenshot', {
+        format: 'png',
         optimizeForSpeed: true,
-        ...(clip ? { clip, captureBeyondViewport: true } : { captureBeyondViewport: false }),
+        clip: { ...clip, scale: 1 },
+        captureBeyondViewport: opts.fullPage,
       });
-      return Buffer.from(bytes);
+      return Buffer.from(data, 'base64');
     }),
   );
   return { png, blockedRequests: await countRefused(whyBlocked), targetStatus: response?.status() };

@@ -1,0 +1,48 @@
+/**
+ * The floor: one warm Chromium driven directly over CDP, a fresh context per shot, no HTTP, no
+ * re-encoding (Chromium's own PNG). Runs as a child process so its memory is measured on its own;
+ * the parent sends {n, concurrency, url} and gets the latencies back.
+ */
+import puppeteer from 'puppeteer-core';
+
+const [binary, libDir] = process.argv.slice(2);
+const browser = await puppeteer.launch({
+  executablePath: binary,
+  headless: 'shell',
+  pipe: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--hide-scrollbars'],
+  env: { ...process.env, LD_LIBRARY_PATH: libDir ?? '' },
+});
+
+async function shot(url: string): Promise<number> {
+  const started = performance.now();
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 800 });
+  await page.goto(url, { waitUntil: 'load' });
+  const png = await page.screenshot({ type: 'png' });
+  await context.close();
+  if (png.length < 1000) throw new Error('empty shot');
+  return performance.now() - started;
+}
+
+process.on('message', async (msg: { n: number; concurrency: number; url: string; gapMs?: number } | 'exit') => {
+  if (msg === 'exit') {
+    await browser.close();
+    process.exit(0);
+  }
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: msg.concurrency }, async () => {
+      while (next < msg.n) {
+        next += 1;
+        if (msg.gapMs) await new Promise((r) => setTimeout(r, msg.gapMs));
+        latencies.push(await shot(msg.url));
+      }
+    }),
+  );
+  process.send!({ latencies, wallMs: performance.now() - started });
+});
+process.send!('ready');

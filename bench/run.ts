@@ -1,0 +1,335 @@
+/**
+ * `npm run bench`: one run, same machine, same pages, three ways of taking the screenshot:
+ *   service  this service over HTTP as deployed: the built code package, the layer's uncompressed
+ *            Chromium, s.yaml's environment (the fc:local harness);
+ *   seed     the seed article's sample: launch Chromium per request (@sparticuz/chromium), screenshot
+ *            to a file in /tmp, return it;
+ *   floor    one warm Chromium over CDP, a fresh context per shot, no HTTP, no re-encoding.
+ * Warm latency p50/p95, captures per second at concurrency 1, 2 and 4, peak PSS of each process tree
+ * (Chromium included), and cold start (process start → first image). Writes BENCHMARKS.md.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUILD, buildAll, ROOT } from '../layer/build.js';
+import { layOut, localProcess, type LocalLayout } from '../layer/fc-local.js';
+import { treePssMb } from '../src/browser/memory.js';
+import { startBenchFixtures } from './fixtures.js';
+
+const WARM_N = Number(process.env.BENCH_WARM ?? 30);
+const SEED_WARM_N = Number(process.env.BENCH_SEED_WARM ?? 10);
+const LOAD_PER_SLOT = Number(process.env.BENCH_LOAD ?? 8);
+const COLD_RUNS = Number(process.env.BENCH_COLD ?? 3);
+/** Idle time between warm requests: latency is measured at low load, one request at a time. */
+const GAP_MS = Number(process.env.BENCH_GAP ?? 150);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function waitForPort(port: number, deadlineMs = 60_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(5);
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+/** Peak PSS of a process tree while `work` runs, sampled every 50 ms. */
+async function peakPss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, await treePssMb(pid));
+      await sleep(50);
+    }
+  })();
+  const result = await work();
+  running = false;
+  await sampler;
+  return { result, peakMb: peak };
+}
+
+type Shoot = () => Promise<{ ms: number; timing?: string }>;
+
+const httpShoot = (url: string): Shoot => async () => {
+  const started = performance.now();
+  const res = await fetch(url);
+  const body = await res.arrayBuffer();
+  if (res.status !== 200 || body.byteLength < 1000) throw new Error(`bad answer ${res.status} from ${url}`);
+  return { ms: performance.now() - started, timing: res.headers.get('server-timing') ?? undefined };
+};
+
+async function load(shoot: Shoot, concurrency: number, total: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next += 1;
+        latencies.push((await shoot()).ms);
+      }
+    }),
+  );
+  return { rps: total / ((performance.now() - started) / 1000), latencies };
+}
+
+interface Row {
+  name: string;
+  p50: number;
+  p95: number;
+  rps: Record<number, number>;
+  peakMb: number;
+}
+
+async function measureHttp(name: string, pid: number, url: string, warmN: number): Promise<Row & { timings: string[] }> {
+  const shoot = httpShoot(url);
+  for (let i = 0; i < 3; i++) await shoot();
+  const warm: number[] = [];
+  const timings: string[] = [];
+  for (let i = 0; i < warmN; i++) {
+    await sleep(GAP_MS);
+    const r = await shoot();
+    warm.push(r.ms);
+    if (r.timing) timings.push(r.timing);
+  }
+  const rps: Record<number, number> = {};
+  let peakMb = 0;
+  for (const c of [1, 2, 4]) {
+    const { result, peakMb: peak } = await peakPss(pid, () => load(shoot, c, LOAD_PER_SLOT * c));
+    rps[c] = result.rps;
+    if (c === 4) peakMb = peak;
+  }
+  console.log(`  ${name}: p50 ${median(warm).toFixed(0)} ms, ${rps[4]!.toFixed(2)}/s at 4, peak ${peakMb.toFixed(0)} MB`);
+  return { name, p50: median(warm), p95: pct(warm, 95), rps, peakMb, timings };
+}
+
+async function startService(layout: LocalLayout, allow: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const { cmd, args, env, cwd } = localProcess(layout, port, { EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0' });
+  const child = spawn(cmd, args, { cwd, env, stdio: 'ignore' });
+  await waitForPort(port);
+  return { child, port };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(10_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** Process start → first complete image, for a server started by `start`. */
+async function coldStart(start: (port: number) => ChildProcess, target: string): Promise<number> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = start(port);
+  try {
+    await waitForPort(port);
+    await httpShoot(`http://127.0.0.1:${port}/?url=${encodeURIComponent(target)}`)();
+    return performance.now() - t0;
+  } finally {
+    await stop(child);
+  }
+}
+
+async function main() {
+  console.log('building the artefacts (cached)…');
+  await buildAll({ log: () => undefined });
+  const layout = layOut();
+  const fx = await startBenchFixtures();
+  const article = `${fx.origin}/article`;
+  const simple = `${fx.origin}/simple`;
+  const rows: Array<Row & { page: string; timings?: string[] }> = [];
+
+  for (const [page, url] of [['article', article], ['simple', simple]] as const) {
+    console.log(`warm runs on the ${page} page`);
+    // service, as deployed
+    const svc = await startService(layout, fx.allowEntry);
+    const q = (u: string) => `http://127.0.0.1:${svc.port}/?url=${encodeURIComponent(u)}`;
+    rows.push({ page, ...(await measureHttp('service', svc.child.pid!, q(url), WARM_N)) });
+    await stop(svc.child);
+
+    // floor
+    const floor = fork(join(ROOT, 'bench/floor.ts'), [join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')], {
+      execArgv: ['--import', 'tsx'],
+      stdio: 'ignore',
+    });
+    await new Promise((r) => floor.once('message', r));
+    const ask = (n: number, concurrency: number, gapMs = 0) =>
+      new Promise<{ latencies: number[]; wallMs: number }>((resolve) => {
+        floor.once('message', (m) => resolve(m as { latencies: number[]; wallMs: number }));
+        floor.send({ n, concurrency, url, gapMs });
+      });
+    await ask(3, 1);
+    const warm = (await ask(WARM_N, 1, GAP_MS)).latencies;
+    const rps: Record<number, number> = {};
+    let peakMb = 0;
+    for (const c of [1, 2, 4]) {
+      const { result, peakMb: peak } = await peakPss(floor.pid!, () => ask(LOAD_PER_SLOT * c, c));
+      rps[c] = (LOAD_PER_SLOT * c) / (result.wallMs / 1000);
+      if (c === 4) peakMb = peak;
+    }
+    floor.send('exit');
+    await new Promise((r) => floor.once('exit', r));
+    console.log(`  floor: p50 ${median(warm).toFixed(0)} ms, ${rps[4]!.toFixed(2)}/s at 4, peak ${peakMb.toFixed(0)} MB`);
+    rows.push({ page, name: 'floor', p50: median(warm), p95: pct(warm, 95), rps, peakMb });
+
+    // the seed's sample approach
+    const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
+    const seedPort = await freePort();
+    const seed = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+      env: { ...process.env, PORT: String(seedPort), TMPDIR: seedTmp },
+      stdio: 'ignore',
+    });
+    await waitForPort(seedPort);
+    rows.push({ page, ...(await measureHttp('seed', seed.pid!, `http://127.0.0.1:${seedPort}/?url=${encodeURIComponent(url)}`, SEED_WARM_N)) });
+    await stop(seed);
+    rmSync(seedTmp, { recursive: true, force: true });
+  }
+
+  console.log('cold starts (process start → first image, article page)');
+  const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [] };
+  for (let i = 0; i < COLD_RUNS; i++) {
+    cold.layer!.push(
+      await coldStart((port) => {
+        const { cmd, args, env, cwd } = localProcess(layout, port, { EGRESS_ALLOW: fx.allowEntry, LOG_LEVEL: 'warn' });
+        return spawn(cmd, args, { cwd, env, stdio: 'ignore' });
+      }, article),
+    );
+    const unpackDir = mkdtempSync(join(tmpdir(), 'bench-unpack-'));
+    cold.unpack!.push(
+      await coldStart(
+        (port) =>
+          spawn(process.execPath, [join(BUILD, 'code/server.cjs')], {
+            env: { PATH: process.env.PATH!, NODE_PATH: join(ROOT, 'node_modules'), PORT: String(port), LAYER_ROOT: '/nonexistent', EMBEDDED_CHROMIUM_DIR: unpackDir, EGRESS_ALLOW: fx.allowEntry, LOG_LEVEL: 'warn' },
+            stdio: 'ignore',
+          }),
+        article,
+      ),
+    );
+    rmSync(unpackDir, { recursive: true, force: true });
+    const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
+    cold.seed!.push(
+      await coldStart(
+        (port) =>
+          spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+            env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
+            stdio: 'ignore',
+          }),
+        article,
+      ),
+    );
+    rmSync(seedTmp, { recursive: true, force: true });
+    console.log(`  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`);
+  }
+  await fx.close();
+  rmSync(layout.opt, { recursive: true, force: true });
+
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), report(rows, cold));
+  console.log('\nwrote BENCHMARKS.md');
+}
+
+function phases(timings: string[]): Record<string, number> {
+  const per: Record<string, number[]> = {};
+  for (const t of timings) {
+    for (const part of t.split(', ')) {
+      const [name, dur] = part.split(';dur=');
+      (per[name!] ??= []).push(Number(dur));
+    }
+  }
+  return Object.fromEntries(Object.entries(per).map(([k, v]) => [k, median(v)]));
+}
+
+function report(rows: Array<Row & { page: string; timings?: string[] }>, cold: Record<string, number[]>): string {
+  const r = (x: number) => x.toFixed(2);
+  const lines: string[] = [];
+  const date = new Date().toISOString().slice(0, 10);
+  lines.push('# Benchmarks', '');
+  lines.push(`Measured by \`npm run bench\` on ${date}: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GB,`);
+  lines.push(`Node.js ${process.version}. One run; every figure below is a ratio against something measured in the same run.`);
+  lines.push('Absolute times move between runs on a shared machine; the ratios are what to read.');
+  lines.push(`Warm latency is measured one request at a time with ${GAP_MS} ms of idle between requests (low load); captures/s`);
+  lines.push('are measured closed-loop, each client sending its next request as soon as the last one is answered.', '');
+  lines.push('- **service**: this service over HTTP, as deployed: the built code package with the layer\'s uncompressed Chromium and s.yaml\'s environment (the `fc:local` harness), PNG.');
+  lines.push('- **floor**: one warm Chromium over CDP, a fresh context per shot, `page.screenshot()` PNG, no HTTP, no re-encoding.');
+  lines.push('- **seed**: the seed article\'s sample: launch Chromium (@sparticuz/chromium) per request, screenshot to a file in /tmp, return it.', '');
+  for (const page of ['article', 'simple']) {
+    const of = (name: string) => rows.find((x) => x.page === page && x.name === name)!;
+    const floor = of('floor');
+    const seed = of('seed');
+    lines.push(`## ${page === 'article' ? 'Article page (stylesheet, 12 images, 1280×800)' : 'Simple page'}`, '');
+    lines.push('| | warm p50 ÷ floor | warm p95 ÷ floor | p50 ÷ seed | captures/s @1 ÷ floor | @2 ÷ floor | @4 ÷ floor | @4 ÷ seed | peak PSS @4 |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
+    for (const row of [of('service'), floor, seed]) {
+      lines.push(
+        `| ${row.name} | ${r(row.p50 / floor.p50)} | ${r(row.p95 / floor.p95)} | ${r(row.p50 / seed.p50)} | ${r(row.rps[1]! / floor.rps[1]!)} | ${r(row.rps[2]! / floor.rps[2]!)} | ${r(row.rps[4]! / floor.rps[4]!)} | ${r(row.rps[4]! / seed.rps[4]!)} | ${row.peakMb.toFixed(0)} MB (${r(row.peakMb / floor.peakMb)}× floor) |`,
+      );
+    }
+    lines.push('', `For scale: the floor's warm p50 was ${floor.p50.toFixed(0)} ms and it made ${floor.rps[4]!.toFixed(1)} captures/s at concurrency 4.`, '');
+  }
+  const layer = median(cold.layer!);
+  const unpack = median(cold.unpack!);
+  const seedCold = median(cold.seed!);
+  lines.push('## Cold start (process start → first image of the article page, median of ' + cold.layer!.length + ')', '');
+  lines.push('| | ÷ seed baseline |', '|---|---|');
+  lines.push(`| service, layer Chromium already uncompressed | ${r(layer / seedCold)} |`);
+  lines.push(`| service, unpacking @sparticuz/chromium at start | ${r(unpack / seedCold)} |`);
+  lines.push(`| seed sample (unpacks, launches per request) | 1.00 |`, '');
+  lines.push(`The seed baseline's cold start was ${seedCold.toFixed(0)} ms here; the layer's ${layer.toFixed(0)} ms.`, '');
+
+  const svc = rows.find((x) => x.page === 'article' && x.name === 'service')!;
+  const ph = phases(svc.timings ?? []);
+  const serverSum = Object.values(ph).reduce((a, b) => a + b, 0);
+  lines.push('## Where the time of one warm request goes (article page, medians of Server-Timing)', '');
+  lines.push('| phase | share of the client-side p50 |', '|---|---|');
+  for (const [name, ms] of Object.entries(ph)) lines.push(`| ${name} | ${((ms / svc.p50) * 100).toFixed(0)} % |`);
+  lines.push(`| HTTP, proxy hop and streaming (client total − server phases) | ${(((svc.p50 - serverSum) / svc.p50) * 100).toFixed(0)} % |`, '');
+  lines.push(...targets(rows, layer / seedCold));
+  return `${lines.join('\n')}\n`;
+}
+
+function targets(rows: Array<Row & { page: string }>, coldRatio: number): string[] {
+  const svc = rows.find((x) => x.page === 'article' && x.name === 'service')!;
+  const floor = rows.find((x) => x.page === 'article' && x.name === 'floor')!;
+  const check = (ok: boolean) => (ok ? 'met' : '**missed**');
+  return [
+    '## Targets (article page)',
+    '',
+    '| target | result | |',
+    '|---|---|---|',
+    `| warm p50 ≤ 0.8× floor | ${(svc.p50 / floor.p50).toFixed(2)}× | ${check(svc.p50 / floor.p50 <= 0.8)} |`,
+    `| captures/s at 4 ≥ 1.0× floor | ${(svc.rps[4]! / floor.rps[4]!).toFixed(2)}× | ${check(svc.rps[4]! / floor.rps[4]! >= 1)} |`,
+    `| peak PSS at 4 ≤ 500 MB | ${svc.peakMb.toFixed(0)} MB | ${check(svc.peakMb <= 500)} |`,
+    `| cold first image ≤ 0.35× seed | ${coldRatio.toFixed(2)}× | ${check(coldRatio <= 0.35)} |`,
+    '',
+  ];
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
