@@ -28,8 +28,12 @@ export interface Config {
   authToken?: string;
   /** Optional HMAC key for signed URLs (`?expires=…&signature=…`). */
   signingSecret?: string;
-  /** Seconds a client may cache an image (Cache-Control max-age). */
+  /** Seconds a client may cache an image (Cache-Control max-age), and the capture cache's entry lifetime. */
   cacheTtlSeconds: number;
+  /** Capture cache size in MB (0: no capture cache). */
+  captureCacheMb: number;
+  /** Keep cached captures as files here instead of in memory. */
+  captureCacheDir?: string;
   /** Recycle Chromium after this many captures (0: never). */
   recycleAfter: number;
   /** Recycle Chromium when its process tree's PSS passes this many MB (0: never). */
@@ -70,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authToken: env.AUTH_TOKEN || undefined,
     signingSecret: env.SIGNING_SECRET || undefined,
     cacheTtlSeconds: int(env, 'CACHE_TTL_SECONDS', 0, 0),
+    captureCacheMb: int(env, 'CAPTURE_CACHE_MB', 0, 0),
+    captureCacheDir: env.CAPTURE_CACHE_DIR || undefined,
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',

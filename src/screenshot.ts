@@ -25,6 +25,8 @@ export interface ScreenshotDeps {
 export interface Screenshot extends EncodedFile {
   blockedRequests: number;
   targetStatus?: number;
+  truncated: boolean;
+  gaveUp: string[];
 }
 
 /** Why a URL is refused by the egress rule, or undefined when it may be loaded. */
@@ -65,8 +67,9 @@ export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions,
     });
     const path = captureFilePath(deps.captureDir, opts.format);
     try {
-      const file = await deadline.step('encode', () => encodeToFile(shot.png, opts, path));
-      return { ...file, blockedRequests: shot.blockedRequests, targetStatus: shot.targetStatus };
+      const file = await deadline.step('encode', () => encodeToFile(shot.bytes, opts, path));
+      const { blockedRequests, targetStatus, truncated, gaveUp } = shot;
+      return { ...file, blockedRequests, targetStatus, truncated, gaveUp };
     } catch (err) {
       await unlink(path).catch(() => undefined);
       throw err;

@@ -10,6 +10,7 @@ import { BrowserManager } from './browser/browser.js';
 import { locateChromium, type ChromiumBinary } from './browser/locate.js';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
+import { CaptureCache } from './http/capture-cache.js';
 import { accessCheck } from './policy/access.js';
 import { allowListFrom, systemResolver, type Resolver } from './policy/destination.js';
 import { startEgressProxy, type EgressProxy } from './policy/egress-proxy.js';
@@ -57,6 +58,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     defaultUrl: config.defaultUrl,
     requestTimeoutMs: config.requestTimeoutMs,
     cacheTtlSeconds: config.cacheTtlSeconds,
+    cache:
+      config.captureCacheMb > 0
+        ? new CaptureCache({ maxBytes: config.captureCacheMb * 1024 * 1024, ttlMs: Math.max(config.cacheTtlSeconds, 60) * 1000, dir: config.captureCacheDir })
+        : undefined,
     logger,
     authorize: accessCheck(config),
   });

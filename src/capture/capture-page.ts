@@ -1,17 +1,25 @@
 /**
- * Drives one page in one browser context: viewport, navigation, waits, screenshot. Returns
- * Chromium's PNG bytes; encoding to the asked format is encode.ts's job.
+ * Drives one page in one browser context, in phases timed against the request's deadline:
+ * emulate (device, media, request rules) → navigate (URL or raw HTML) → prepare (waits, CSS, clicks,
+ * lazy content) → capture (PNG or PDF bytes). Encoding to the asked format is encode.ts's job.
  */
 import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
+import { emulate } from './emulate.js';
+import { changePage, waitBudget } from './page-changes.js';
+import { shoot } from './shoot.js';
 import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
-import { LIMITS } from '../options.js';
 import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
 
 export interface PageCapture {
-  png: Buffer;
+  /** PNG, or PDF for format=pdf. */
+  bytes: Buffer;
+  /** fullPage stopped at fullPageMaxHeight. */
+  truncated: boolean;
+  /** Waits that timed out and were let go (bestAttempt). */
+  gaveUp: string[];
   /** Sub-resources the egress guard refused. */
   blockedRequests: number;
   /** HTTP status of the main document. */
@@ -47,17 +55,35 @@ function guardPage(page: Page) {
   };
 }
 
-async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason) {
-  let lastMainUrl = opts.url;
+async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason, gaveUp: string[]) {
+  const timeout = waitBudget(deadline, opts.bestAttempt);
+  if (opts.html !== undefined) {
+    try {
+      await page.setContent(opts.html, { waitUntil: 'load', timeout });
+      if (opts.waitUntil.startsWith('networkidle')) {
+        await page.waitForNetworkIdle({ idleTime: 500, concurrency: opts.waitUntil === 'networkidle0' ? 0 : 2, timeout: waitBudget(deadline, opts.bestAttempt) });
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
+      gaveUp.push('waitUntil');
+    }
+    return null;
+  }
+  const url = opts.url!;
+  let lastMainUrl = url;
   page.on('request', (request) => {
     if (request.isNavigationRequest() && request.frame() === page.mainFrame()) lastMainUrl = request.url();
   });
-  let response: HTTPResponse | null;
+  let response: HTTPResponse | null = null;
   try {
-    response = await page.goto(opts.url, { waitUntil: opts.waitUntil, timeout: deadline.remaining() });
+    response = await page.goto(url, { waitUntil: opts.waitUntil, timeout });
   } catch (err) {
     const message = (err as Error).message ?? String(err);
-    if ((err as Error).name === 'TimeoutError') throw err;
+    if ((err as Error).name === 'TimeoutError') {
+      if (!opts.bestAttempt) throw err;
+      gaveUp.push('waitUntil');
+      return null;
+    }
     if (message.includes(TUNNEL_REFUSED)) {
       const reason = await whyBlocked(lastMainUrl);
       if (reason) throw blocked(reason);
@@ -73,13 +99,6 @@ async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, wh
   return response;
 }
 
-async function fullPageClip(page: Page, width: number) {
-  const height = await page.evaluate(() =>
-    Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0),
-  );
-  return { x: 0, y: 0, width, height: Math.min(Math.max(height, 1), LIMITS.fullPageHeight) };
-}
-
 /** Rejects when the page's renderer dies (out of memory, crash): no waiting for a deadline. */
 function rendererDeath(page: Page): Promise<never> {
   const death = new Promise<never>((_resolve, reject) => {
@@ -89,44 +108,22 @@ function rendererDeath(page: Page): Promise<never> {
   return death;
 }
 
-export async function capturePage(
-  { page, cdp }: Tab,
-  opts: CaptureOptions,
-  deadline: Deadline,
-  whyBlocked: BlockedReason,
-): Promise<PageCapture> {
+export async function capturePage(tab: Tab, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason): Promise<PageCapture> {
+  const { page } = tab;
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
   const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death]);
-  // Emulation is per CDP session: set it on the session the screenshot is taken with.
-  await cdp.send('Emulation.setDeviceMetricsOverride', {
-    width: opts.width,
-    height: opts.height,
-    deviceScaleFactor: opts.scale,
-    mobile: false,
-  });
+  const gaveUp: string[] = [];
 
-  const response = await deadline.step('navigate', unlessCrashed(() => navigate(page, opts, deadline, whyBlocked)));
-  if (opts.delay > 0) {
-    await deadline.step('delay', unlessCrashed(() => new Promise((resolve) => setTimeout(resolve, opts.delay))));
-  }
-  const png = await deadline.step(
-    'capture',
-    unlessCrashed(async () => {
-      // Straight to CDP: page.screenshot() adds round trips we do not need (~8 ms on the article page).
-      // optimizeForSpeed: Chromium's fast zlib setting; the file is re-encoded by sharp when asked.
-      // A clip (scale 1 = the emulated device scale) gives width×scale pixels; without one, CSS pixels.
-      const clip = opts.fullPage
-        ? await fullPageClip(page, opts.width)
-        : { x: 0, y: 0, width: opts.width, height: opts.height };
-      const { data } = await cdp.send('Page.captureScreenshot', {
-        format: 'png',
-        optimizeForSpeed: true,
-        clip: { ...clip, scale: 1 },
-        captureBeyondViewport: opts.fullPage,
-      });
-      return Buffer.from(data, 'base64');
-    }),
-  );
-  return { png, blockedRequests: await countRefused(whyBlocked), targetStatus: response?.status() };
+  await deadline.step('emulate', () => emulate(tab, opts));
+  const response = await deadline.step('navigate', unlessCrashed(() => navigate(page, opts, deadline, whyBlocked, gaveUp)));
+  gaveUp.push(...(await deadline.step('prepare', unlessCrashed(() => changePage(page, opts, deadline)))));
+  const shot = await deadline.step('capture', unlessCrashed(() => shoot(tab, opts)));
+  return {
+    bytes: shot.bytes,
+    truncated: shot.truncated,
+    gaveUp,
+    blockedRequests: await countRefused(whyBlocked),
+    targetStatus: response?.status(),
+  };
 }

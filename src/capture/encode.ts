@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { CaptureOptions, ImageFormat } from '../options.js';
+import type { CaptureOptions, OutputFormat } from '../options.js';
 
 // One-shot images: nothing worth caching between requests.
 sharp.cache(false);
@@ -21,17 +21,19 @@ export interface EncodedFile {
 /** Every file this service writes starts with this prefix, so leaks are easy to find (and to test for). */
 export const CAPTURE_PREFIX = 'fcshot-';
 
-const extension: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg', webp: 'webp', avif: 'avif' };
+const extension: Record<OutputFormat, string> = { png: 'png', jpeg: 'jpg', webp: 'webp', avif: 'avif', pdf: 'pdf' };
 
-export function captureFilePath(dir: string, format: ImageFormat): string {
+export function captureFilePath(dir: string, format: OutputFormat): string {
   return join(dir, `${CAPTURE_PREFIX}${randomUUID()}.${extension[format]}`);
 }
 
-export async function encodeToFile(png: Buffer, opts: Pick<CaptureOptions, 'format' | 'quality'>, path: string): Promise<EncodedFile> {
-  if (opts.format === 'png') {
-    await writeFile(path, png);
-    return { path, size: png.length };
+/** `bytes` is Chromium's PNG (or its PDF, written as it is). */
+export async function encodeToFile(bytes: Buffer, opts: Pick<CaptureOptions, 'format' | 'quality'>, path: string): Promise<EncodedFile> {
+  if (opts.format === 'png' || opts.format === 'pdf') {
+    await writeFile(path, bytes);
+    return { path, size: bytes.length };
   }
+  const png = bytes;
   const image = sharp(png);
   const quality = opts.quality;
   const encoder =

@@ -56,13 +56,15 @@ export function accessCheck(opts: AccessOptions) {
   if (!authToken && !signingSecret) return undefined;
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
 
-  return (query: Query, headers: Headers): void => {
+  return (query: Query, headers: Headers, method = 'GET'): void => {
     if (authToken) {
       const given = bearer(headers) ?? (typeof query.token === 'string' ? query.token : undefined);
       if (given !== undefined && sameSecret(given, authToken)) return;
       if (!signingSecret) throw unauthorized(given === undefined ? 'missing token' : 'invalid token');
     }
     if (signingSecret) {
+      // A signature covers the query; a POST's options are in its body, so POST needs the token.
+      if (method === 'POST') throw unauthorized(authToken ? 'invalid token' : 'signed URLs are for GET; POST needs AUTH_TOKEN');
       const signature = query.signature;
       const expires = Number(query.expires);
       if (typeof signature !== 'string') throw unauthorized(authToken ? 'missing token or signature' : 'missing signature');

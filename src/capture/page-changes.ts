@@ -1,0 +1,83 @@
+/**
+ * What happens to the page between navigation and capture, in this order: wait for a selector,
+ * inject CSS (and switch animations off for reducedMotion), hide and remove elements, click, load
+ * lazy content for fullPage, wait the requested delay.
+ */
+import type { Page } from 'puppeteer-core';
+import type { Deadline } from '../deadline.js';
+import { HttpError, invalidOption } from '../errors.js';
+import type { CaptureOptions } from '../options.js';
+
+const NO_ANIMATIONS = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
+
+/** Time a wait may take: all that is left, or, with bestAttempt, all but a reserve for the capture. */
+export function waitBudget(deadline: Deadline, bestAttempt: boolean): number {
+  const left = deadline.remaining();
+  return Math.max(100, bestAttempt ? left - Math.min(3000, left / 3) : left);
+}
+
+export const notFound = (field: string, selector: string) =>
+  new HttpError(404, { error: 'not_found', field, message: `no element matches ${JSON.stringify(selector)}` });
+
+/** Runs a selector in the page; a selector the browser cannot parse is the caller's 400. */
+async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: string[]): Promise<void> {
+  const [property, value] = field === 'hide' ? ['visibility', 'hidden'] : ['display', 'none'];
+  const bad = await page.evaluate(
+    (sels: string[], prop: string, val: string) => {
+      for (const sel of sels) {
+        try {
+          document.querySelectorAll(sel).forEach((el) => (el as HTMLElement).style.setProperty(prop, val, 'important'));
+        } catch {
+          return sel;
+        }
+      }
+      return null;
+    },
+    selectors,
+    property,
+    value,
+  );
+  if (bad !== null) throw invalidOption(field, `not a valid CSS selector: ${bad}`);
+}
+
+/** Scrolls through the page so lazy images and infinite sections load, then back to the top. */
+async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
+  await page.evaluate(async (maxHeight: number) => {
+    const step = Math.max(200, window.innerHeight);
+    for (let y = 0; y < Math.min(document.documentElement.scrollHeight, maxHeight); y += step) {
+      window.scrollTo(0, y);
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 16)));
+    }
+    window.scrollTo(0, 0);
+  }, opts.fullPageMaxHeight);
+  // Let what the scrolling started finish, within a bound: a page that never goes idle still gets captured.
+  await page.waitForNetworkIdle({ idleTime: 250, timeout: Math.min(3000, waitBudget(deadline, true)) }).catch(() => undefined);
+}
+
+/** Applies the page changes; returns what timed out but was let go under bestAttempt. */
+export async function changePage(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<string[]> {
+  const gaveUp: string[] = [];
+  if (opts.waitForSelector) {
+    try {
+      await page.waitForSelector(opts.waitForSelector, { visible: true, timeout: waitBudget(deadline, opts.bestAttempt) });
+    } catch (err) {
+      if ((err as Error).name !== 'TimeoutError') throw invalidOption('waitForSelector', `not a valid CSS selector: ${opts.waitForSelector}`);
+      if (!opts.bestAttempt) throw err;
+      gaveUp.push('waitForSelector');
+    }
+  }
+  const css = [opts.reducedMotion ? NO_ANIMATIONS : '', opts.css ?? ''].join('\n').trim();
+  if (css) await page.addStyleTag({ content: css });
+  if (opts.hide.length) await applyToAll(page, 'hide', opts.hide);
+  if (opts.remove.length) await applyToAll(page, 'remove', opts.remove);
+  if (opts.click) {
+    const element = await page.$(opts.click).catch(() => {
+      throw invalidOption('click', `not a valid CSS selector: ${opts.click}`);
+    });
+    if (!element) throw notFound('click', opts.click);
+    await element.click();
+  }
+  if (opts.fullPage) await loadLazyContent(page, opts, deadline);
+  if (opts.delay > 0) await new Promise((resolve) => setTimeout(resolve, opts.delay));
+  return gaveUp;
+}

@@ -1,0 +1,97 @@
+/**
+ * Caching: a strong ETag from the normalised options (so `If-None-Match` answers 304 without a
+ * capture), and an optional capture cache keyed the same way, bounded by bytes (lru-cache): in
+ * memory, or as files in CAPTURE_CACHE_DIR when one is configured.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } from 'node:fs';
+import { copyFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import type { CaptureOptions } from '../options.js';
+
+/** JSON with object keys sorted at every depth: one spelling for the same options. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The normalised options that name an image; the request's deadline does not change it. */
+export function cacheKey(opts: CaptureOptions): string {
+  const { timeout: _timeout, ...rest } = opts;
+  return createHash('sha256').update(stableJson(rest)).digest('base64url').slice(0, 32);
+}
+
+export const etagOf = (key: string) => `"${key}"`;
+
+/** True when an If-None-Match header names this ETag (or `*`). */
+export function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(',').some((tag) => {
+    const t = tag.trim().replace(/^W\//, '');
+    return t === etag || t === '*';
+  });
+}
+
+export interface CachedCapture {
+  mime: string;
+  size: number;
+  headers: Record<string, string>;
+  /** In memory, or a file in the cache directory. */
+  body?: Buffer;
+  file?: string;
+}
+
+export interface CaptureCacheOptions {
+  maxBytes: number;
+  ttlMs: number;
+  dir?: string;
+}
+
+export class CaptureCache {
+  private readonly lru: LRUCache<string, CachedCapture>;
+
+  constructor(private readonly opts: CaptureCacheOptions) {
+    if (opts.dir) {
+      mkdirSync(opts.dir, { recursive: true });
+      // The index lives in memory: files from an earlier process are unknown to it.
+      for (const f of readdirSync(opts.dir)) if (f.startsWith('fcshot-cache-')) rmSync(join(opts.dir, f), { force: true });
+    }
+    this.lru = new LRUCache<string, CachedCapture>({
+      maxSize: opts.maxBytes,
+      sizeCalculation: (entry) => Math.max(1, entry.size),
+      ttl: opts.ttlMs,
+      dispose: (entry) => {
+        if (entry.file) void unlink(entry.file).catch(() => undefined);
+      },
+    });
+  }
+
+  get(key: string): CachedCapture | undefined {
+    return this.lru.get(key);
+  }
+
+  /** Keeps a copy of a capture file before it is streamed (and removed). */
+  async put(key: string, path: string, entry: Omit<CachedCapture, 'body' | 'file'>, read: () => Promise<Buffer>): Promise<void> {
+    if (entry.size > this.opts.maxBytes) return;
+    if (this.opts.dir) {
+      const file = join(this.opts.dir, `fcshot-cache-${key}`);
+      await copyFile(path, file);
+      this.lru.set(key, { ...entry, file });
+    } else {
+      this.lru.set(key, { ...entry, body: await read() });
+    }
+  }
+
+  stream(entry: CachedCapture): Buffer | ReadStream {
+    return entry.body ?? createReadStream(entry.file!);
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The screenshot routes: `GET /` and `HEAD /` with the options in the query, `POST /` with them in a
+ * JSON body (and raw `html` instead of a URL). Access control runs first, then validation, then the
+ * pipeline; the answer is streamed from the capture file, which is removed afterwards.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { Deadline } from '../deadline.js';
+import { invalidOption } from '../errors.js';
+import { JSON_QUERY_FIELDS, mimeOf, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
+import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
+import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
+
+export interface CaptureRouteOptions {
+  deps: ScreenshotDeps;
+  defaultUrl: string;
+  requestTimeoutMs: number;
+  cacheTtlSeconds: number;
+  cache?: CaptureCache;
+  /** Access control (401), run on the query as sent, before validation and before any work. */
+  authorize?: (query: Record<string, string>, headers: Record<string, string | string[] | undefined>, method: string) => void;
+}
+
+type Headers = Record<string, string>;
+
+/** `headers` and `cookies` arrive in a query as JSON text; everything else as the schema says. */
+function parseJsonQueryFields(query: Record<string, unknown>): void {
+  for (const field of JSON_QUERY_FIELDS) {
+    const value = query[field];
+    if (typeof value !== 'string') continue;
+    try {
+      query[field] = JSON.parse(value);
+    } catch {
+      throw invalidOption(field, `${field} must be JSON in a query string`);
+    }
+  }
+}
+
+function sendFile(request: FastifyRequest, reply: FastifyReply, path: string) {
+  // Stream from the file; remove it when the stream ends, fails, or the client goes away.
+  const stream = createReadStream(path);
+  stream.once('close', () => void unlink(path).catch(() => undefined));
+  reply.raw.once('close', () => stream.destroy());
+  if (request.method === 'HEAD') {
+    stream.destroy();
+    return reply.send();
+  }
+  return reply.send(stream);
+}
+
+async function capture(request: FastifyRequest, reply: FastifyReply, input: RequestOptions, opts: CaptureRouteOptions) {
+  const options = resolveOptions(input, {
+    accept: request.headers.accept,
+    defaultUrl: opts.defaultUrl,
+    maxTimeoutMs: opts.requestTimeoutMs,
+  });
+  if (options.url !== undefined) options.url = await checkTarget(options.url, opts.deps.egress);
+  else if (options.cookies.length || Object.keys(options.headers).length || options.auth) {
+    throw invalidOption('html', 'headers, cookies and auth go to a target URL; html has none');
+  }
+
+  const key = cacheKey(options);
+  const etag = etagOf(key);
+  const common: Headers = {
+    etag,
+    vary: 'Accept',
+    'cache-control': opts.cacheTtlSeconds > 0 ? `public, max-age=${opts.cacheTtlSeconds}` : 'no-cache',
+  };
+  if (matches(request.headers['if-none-match'], etag)) return reply.code(304).headers(common).send();
+  const cached = opts.cache?.get(key);
+  if (cached) {
+    reply.headers({ ...cached.headers, ...common, 'content-type': cached.mime, 'content-length': String(cached.size), 'x-cache': 'hit' });
+    return reply.send(request.method === 'HEAD' ? undefined : opts.cache!.stream(cached));
+  }
+
+  const deadline = new Deadline(options.timeout);
+  const onClose = () => {
+    if (!reply.sent) deadline.clientGone();
+  };
+  request.raw.once('close', onClose);
+  let shot;
+  try {
+    shot = await takeScreenshot(opts.deps, options, deadline);
+  } finally {
+    deadline.dispose();
+    request.raw.off('close', onClose);
+    reply.header('server-timing', deadline.serverTiming());
+  }
+
+  const about: Headers = { 'x-blocked-requests': String(shot.blockedRequests) };
+  if (shot.targetStatus !== undefined) about['x-target-status'] = String(shot.targetStatus);
+  if (shot.gaveUp.length) about['x-best-attempt'] = `timed out: ${shot.gaveUp.join(', ')}`;
+  if (shot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
+  const mime = mimeOf(options.format);
+  if (opts.cache && !shot.gaveUp.length) {
+    await opts.cache.put(key, shot.path, { mime, size: shot.size, headers: about }, () => readFile(shot.path)).catch(() => undefined);
+  }
+  reply.headers({ ...about, ...common, 'content-type': mime, 'content-length': String(shot.size), 'x-cache': opts.cache ? 'miss' : 'off' });
+  if (request.raw.destroyed) {
+    await unlink(shot.path).catch(() => undefined);
+    return reply.send();
+  }
+  return sendFile(request, reply, shot.path);
+}
+
+export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOptions): void {
+  const authorize = async (request: FastifyRequest) => {
+    const raw = Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? ''));
+    opts.authorize?.(raw, request.headers, request.method);
+  };
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/',
+    exposeHeadRoute: false,
+    schema: { querystring: OptionsSchema },
+    preValidation: async (request) => {
+      await authorize(request);
+      parseJsonQueryFields(request.query as Record<string, unknown>);
+    },
+    handler: (request, reply) => capture(request, reply, request.query as RequestOptions, opts),
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/',
+    schema: {
+      body: OptionsSchema,
+      querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 512 })) }, { additionalProperties: false }),
+    },
+    preValidation: authorize,
+    handler: (request, reply) => capture(request, reply, request.body as RequestOptions, opts),
+  });
+}
