@@ -25,6 +25,8 @@ export interface CaptureRouteOptions {
 
 type Headers = Record<string, string>;
 
+export const clientGone = (reply: FastifyReply) => reply.raw.destroyed || Boolean(reply.raw.socket?.destroyed);
+
 /** `headers` and `cookies` arrive in a query as JSON text; everything else as the schema says. */
 function parseJsonQueryFields(query: Record<string, unknown>): void {
   for (const field of JSON_QUERY_FIELDS) {
@@ -76,16 +78,18 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
   }
 
   const deadline = new Deadline(options.timeout);
+  // The response's 'close' before it finished means the client left (the request stream closes as
+  // soon as a POST body has been read, so it cannot tell).
   const onClose = () => {
-    if (!reply.sent) deadline.clientGone();
+    if (!reply.raw.writableFinished) deadline.clientGone();
   };
-  request.raw.once('close', onClose);
+  reply.raw.once('close', onClose);
   let shot;
   try {
     shot = await takeScreenshot(opts.deps, options, deadline);
   } finally {
     deadline.dispose();
-    request.raw.off('close', onClose);
+    reply.raw.off('close', onClose);
     reply.header('server-timing', deadline.serverTiming());
   }
 
@@ -98,7 +102,7 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
     await opts.cache.put(key, shot.path, { mime, size: shot.size, headers: about }, () => readFile(shot.path)).catch(() => undefined);
   }
   reply.headers({ ...about, ...common, 'content-type': mime, 'content-length': String(shot.size), 'x-cache': opts.cache ? 'miss' : 'off' });
-  if (request.raw.destroyed) {
+  if (clientGone(reply)) {
     await unlink(shot.path).catch(() => undefined);
     return reply.send();
   }

@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientGone } from '../deadline.js';
 import { HttpError, type ErrorBody } from '../errors.js';
+import { clientGone } from './capture-route.js';
 
 interface AjvIssue {
   keyword: string;
@@ -17,7 +18,8 @@ interface AjvIssue {
 function fieldOf(issue: AjvIssue): string {
   if (issue.keyword === 'additionalProperties') return String(issue.params.additionalProperty);
   if (issue.keyword === 'required') return String(issue.params.missingProperty);
-  return issue.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'query';
+  // the option, not the place inside it: /blockResources/0 and /headers/Host both name their option
+  return issue.instancePath.split('/')[1] || 'query';
 }
 
 function messageOf(issue: AjvIssue, field: string): string {
@@ -42,7 +44,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  if (err instanceof ClientGone || request.raw.destroyed) {
+  if (err instanceof ClientGone || clientGone(reply)) {
     request.log.info('client went away');
     reply.hijack();
     reply.raw.destroy();
