@@ -178,6 +178,23 @@ describe('health', () => {
 });
 
 describe('recycling', () => {
+  it('replaces Chromium when its memory passes RECYCLE_ABOVE_MB', async () => {
+    const small = await startService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_ABOVE_MB: '1', RECYCLE_AFTER: '0' });
+    try {
+      const get = () => request(small.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
+      expect((await get()).status).toBe(200);
+      const first = small.browser.pid!;
+      for (let i = 0; i < 50 && isAlive(first); i++) await sleep(100);
+      expect(isAlive(first)).toBe(false);
+      expect((await get()).status).toBe(200);
+      expect(small.browser.pid).not.toBe(first);
+    } finally {
+      const { leftovers, chromiumAlive } = await small.shutdown();
+      expect(leftovers).toEqual([]);
+      expect(chromiumAlive).toBe(false);
+    }
+  });
+
   it('replaces Chromium after N captures and leaves no process of the old one', async () => {
     const small = await startService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_AFTER: '2' });
     try {

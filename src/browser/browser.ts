@@ -11,6 +11,8 @@ import { chromiumFlags } from './flags.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb } from './memory.js';
 
+const MEMORY_CHECK_EVERY_MS = 5000;
+
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
 export interface BrowserManagerOptions {
@@ -61,6 +63,7 @@ export class BrowserManager {
   private readonly all = new Set<Browser>();
   /** Contexts being closed after their capture, off the request path. */
   private readonly closing = new Set<Promise<void>>();
+  private lastMemoryCheck = 0;
 
   constructor(private readonly opts: BrowserManagerOptions) {}
 
@@ -167,10 +170,14 @@ export class BrowserManager {
     }
   }
 
-  /** Off the request path: mark the browser for recycling when its memory has grown too much. */
+  /**
+   * Off the request path, at most every few seconds (reading PSS walks every process's page tables,
+   * which is not free): mark the browser for recycling when its memory has grown too much.
+   */
   private checkMemory(live: Live): void {
     const pid = live.browser.process()?.pid;
-    if (!this.opts.recycleAboveMb || !pid) return;
+    if (!this.opts.recycleAboveMb || !pid || Date.now() - this.lastMemoryCheck < MEMORY_CHECK_EVERY_MS) return;
+    this.lastMemoryCheck = Date.now();
     void treePssMb(pid).then((mb) => {
       if (mb > this.opts.recycleAboveMb && !live.retiring) {
         this.opts.log.info({ pssMb: Math.round(mb) }, 'chromium memory over the limit; recycling');
