@@ -70,7 +70,6 @@ export class BrowserManager {
   /** Launches Chromium now (server start, FC initializer) so the first caller does not pay for it. */
   async warm(): Promise<void> {
     const live = await this.current();
-    this.keepSpare(live);
     await live.spare;
   }
 
@@ -120,6 +119,7 @@ export class BrowserManager {
       if (!live.retiring && !this.closed) this.opts.log.warn({ pid: browser.process()?.pid }, 'chromium disconnected');
     });
     this.live = live;
+    this.keepSpare(live); // the first caller finds its page already in the making
     this.opts.log.info(
       { source: this.binary.source, path: this.binary.path, pid: browser.process()?.pid, ms: Date.now() - started },
       'chromium launched',
