@@ -18,7 +18,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
-import { embeddedPackage, fontsConf, unpackEmbedded } from '../src/browser/locate.js';
+import { embeddedPackage, fontsConf, layerPaths, unpackEmbedded } from '../src/browser/locate.js';
 import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
 import { glibcGate } from './glibc.js';
 import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, targetFor, type Target } from './targets.js';
@@ -135,7 +135,9 @@ function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): v
 async function buildChromiumLayer(target: Target, out: string, cache: string, log: (l: string) => void, zip = true) {
   const tree = join(out, 'layers', `chromium-${target.runtime}`);
   rmSync(tree, { recursive: true, force: true });
-  const chromiumDir = join(tree, 'chromium');
+  // The same layout src/browser/locate.ts looks for under /opt.
+  const layout = layerPaths(tree);
+  const chromiumDir = dirname(layout.binary);
   mkdirSync(chromiumDir, { recursive: true });
 
   log('[chromium] unpacking the binary from @sparticuz/chromium (cached after the first time)');
@@ -144,15 +146,15 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
   for (const name of ['chromium', 'libEGL.so', 'libGLESv2.so', 'libvk_swiftshader.so', 'libvulkan.so.1', 'vk_swiftshader_icd.json']) {
     copyFileSync(join(unpacked, name), join(chromiumDir, name));
   }
-  execFileSync('chmod', ['755', join(chromiumDir, 'chromium')]);
+  execFileSync('chmod', ['755', layout.binary]);
 
   log(`[lib] ${LIB_PACKAGES.join(', ')} from Debian ${target.suite}`);
   const libs = fetchPackages(LIB_PACKAGES, target.suite, cache);
-  copyLibraries(libs, join(cache, 'extract', target.suite), join(tree, 'lib'));
+  copyLibraries(libs, join(cache, 'extract', target.suite), layout.lib);
 
   log(`[fonts] ${FONT_PACKAGES.map((f) => f.name).join(', ')} from Debian ${target.suite}`);
   const fontPkgs = fetchPackages(FONT_PACKAGES.map((f) => f.name), target.suite, cache);
-  const fontsDir = join(tree, 'fonts');
+  const fontsDir = dirname(layout.fontsConf);
   mkdirSync(fontsDir, { recursive: true });
   for (const pkg of fontPkgs) {
     const where = join(cache, 'extract', target.suite, pkg.name);
@@ -160,7 +162,7 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
     const wanted = FONT_PACKAGES.find((f) => f.name === pkg.name)!.files;
     for (const file of walk(where).filter((f) => wanted.test(f))) copyFileSync(file, join(fontsDir, basename(file)));
   }
-  writeFileSync(join(fontsDir, 'fonts.conf'), layerFontsConf());
+  writeFileSync(layout.fontsConf, layerFontsConf());
 
   log(`[gate] glibc needed by the packed files vs ${target.runtime} (glibc ${target.glibc})`);
   const worst = glibcGate(tree, target.glibc, target.runtime);

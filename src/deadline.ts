@@ -3,7 +3,7 @@
  * run through `step`, which records its duration (for Server-Timing and logs) and gives up the moment
  * the deadline passes or the client goes away; the abort signal lets the phase's owner stop its work.
  */
-import { deadlineExceeded, HttpError } from './errors.js';
+import { deadlineExceeded } from './errors.js';
 
 export class ClientGone extends Error {
   constructor() {
@@ -86,5 +86,3 @@ export class Deadline {
       .join(', ');
   }
 }
-
-export const isDeadline = (err: unknown): err is HttpError => err instanceof HttpError && err.statusCode === 504;

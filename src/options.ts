@@ -106,8 +106,6 @@ export type RequestOptions = Static<typeof OptionsSchema>;
 
 /** Query parameters whose value is JSON text (objects and arrays of objects do not fit a query). */
 export const JSON_QUERY_FIELDS = ['headers', 'cookies'] as const;
-/** Query parameters that are lists: a single value in a query means a list of one. */
-export const LIST_FIELDS = ['hide', 'remove', 'blockResources', 'blockUrls'] as const;
 
 export interface Clip {
   x: number;

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { startService, type TestService } from './helpers/service.js';
+import { startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -151,13 +151,10 @@ describe('allow-list', () => {
   });
 
   it('is empty by default: the fixture server itself is refused', async () => {
-    const closed = await startService({});
-    try {
+    await withOwnService({}, async (closed) => {
       const res = await request(closed.app.server).get('/').query({ url: `${fixtures.origin}/red` });
       expect(res.status).toBe(403);
-    } finally {
-      await closed.shutdown();
-    }
+    });
   });
 });
 

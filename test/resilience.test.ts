@@ -9,7 +9,7 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { isAlive, startService, type TestService } from './helpers/service.js';
+import { isAlive, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -178,38 +178,28 @@ describe('health', () => {
 });
 
 describe('recycling', () => {
+  const shoot = (svc: TestService) => request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
+
   it('replaces Chromium when its memory passes RECYCLE_ABOVE_MB', async () => {
-    const small = await startService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_ABOVE_MB: '1', RECYCLE_AFTER: '0' });
-    try {
-      const get = () => request(small.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
-      expect((await get()).status).toBe(200);
+    await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_ABOVE_MB: '1', RECYCLE_AFTER: '0' }, async (small) => {
+      expect((await shoot(small)).status).toBe(200);
       const first = small.browser.pid!;
       for (let i = 0; i < 50 && isAlive(first); i++) await sleep(100);
       expect(isAlive(first)).toBe(false);
-      expect((await get()).status).toBe(200);
+      expect((await shoot(small)).status).toBe(200);
       expect(small.browser.pid).not.toBe(first);
-    } finally {
-      const { leftovers, chromiumAlive } = await small.shutdown();
-      expect(leftovers).toEqual([]);
-      expect(chromiumAlive).toBe(false);
-    }
+    });
   });
 
   it('replaces Chromium after N captures and leaves no process of the old one', async () => {
-    const small = await startService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_AFTER: '2' });
-    try {
-      const get = () => request(small.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
-      expect((await get()).status).toBe(200);
+    await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_AFTER: '2' }, async (small) => {
+      expect((await shoot(small)).status).toBe(200);
       const first = small.browser.pid!;
-      expect((await get()).status).toBe(200);
+      expect((await shoot(small)).status).toBe(200);
       await sleep(200);
       expect(isAlive(first)).toBe(false);
-      expect((await get()).status).toBe(200);
+      expect((await shoot(small)).status).toBe(200);
       expect(small.browser.pid).not.toBe(first);
-    } finally {
-      const { leftovers, chromiumAlive } = await small.shutdown();
-      expect(leftovers).toEqual([]);
-      expect(chromiumAlive).toBe(false);
-    }
+    });
   });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createHandler } from '../src/fc.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { startService, type TestService } from './helpers/service.js';
+import { startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -161,16 +161,12 @@ describe('failures of the target page', () => {
     const closed = await startFixtures();
     const url = `${closed.origin}/red`;
     await closed.close(); // nothing listens there now
-    const other = await startService({ EGRESS_ALLOW: `127.0.0.1:${closed.port}` });
-    try {
+    await withOwnService({ EGRESS_ALLOW: `127.0.0.1:${closed.port}` }, async (other) => {
       const res = await request(other.app.server).get('/').query({ url });
       expect(res.status).toBe(502);
       expect(res.body.error).toBe('bad_gateway');
       expect(res.body.message).toMatch(/net::ERR_/);
-    } finally {
-      const { leftovers } = await other.shutdown();
-      expect(leftovers).toEqual([]);
-    }
+    });
   });
 
   it('a page that never answers gives 504 naming the phase', async () => {

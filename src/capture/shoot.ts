@@ -12,7 +12,7 @@ import { viewportOf } from './emulate.js';
 import { notFound } from './page-changes.js';
 
 /** Chromium cannot raster a surface taller than this many device pixels. */
-export const MAX_TEXTURE = 16_384;
+const MAX_TEXTURE = 16_384;
 
 export interface Shot {
   bytes: Buffer;

@@ -56,3 +56,22 @@ export async function startService(
     },
   };
 }
+
+/**
+ * Runs `fn` against a service of its own (for settings the file's shared service does not have),
+ * then shuts it down and checks it left no capture file and no Chromium behind.
+ */
+export async function withOwnService(
+  env: Record<string, string>,
+  fn: (svc: TestService) => Promise<void>,
+  overrides: { resolve?: Resolver } = {},
+): Promise<void> {
+  const svc = await startService(env, overrides);
+  try {
+    await fn(svc);
+  } finally {
+    const { leftovers, chromiumAlive } = await svc.shutdown();
+    if (leftovers.length) throw new Error(`capture files left behind: ${leftovers.join(', ')}`);
+    if (chromiumAlive) throw new Error('Chromium outlived the service');
+  }
+}
