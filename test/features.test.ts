@@ -3,7 +3,10 @@
  * waits, page changes, request rules and what is sent to the target only, PDF, POST and raw HTML,
  * caching, the OpenAPI document, and the playground driven in a real browser.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KnownDevices } from 'puppeteer-core';
 import puppeteer from 'puppeteer-core';
 import request from 'supertest';
@@ -13,7 +16,7 @@ import { unpackEmbedded } from '../src/browser/locate.js';
 import { loadConfig } from '../src/config.js';
 import { OptionsSchema } from '../src/options.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { startService, type TestService } from './helpers/service.js';
+import { startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let other: FixtureServer;
@@ -317,6 +320,28 @@ describe('caching', () => {
     // the same options in another order or spelling are the same image
     const reordered = await request(svc.app.server).get(`/?height=64&width=64&url=${encodeURIComponent(query.url)}&scale=1`);
     expect(reordered.headers.etag).toBe(first.headers.etag);
+  });
+});
+
+describe('capture cache on disk', () => {
+  it('keeps captures as files in CAPTURE_CACHE_DIR and answers hits from them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fcshot-cachedir-'));
+    try {
+      await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, CAPTURE_CACHE_MB: '8', CAPTURE_CACHE_DIR: dir }, async (own) => {
+        seen.counted = [];
+        const query = { url: `${fixtures.origin}/counted`, width: 40, height: 40 };
+        const shoot = () => request(own.app.server).get('/').query(query).buffer(true).parse(binary);
+        const first = await shoot();
+        expect(first.headers['x-cache']).toBe('miss');
+        expect(readdirSync(dir)).toHaveLength(1);
+        const second = await shoot();
+        expect(second.headers['x-cache']).toBe('hit');
+        expect(second.body.equals(first.body)).toBe(true);
+        expect(seen.counted).toHaveLength(1);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,10 +4,13 @@
  * overload burst, recycling. After each: the next request works, nothing is left in the capture
  * directory, and no browser context is left open.
  */
+import { readdirSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PROFILE_PREFIX } from '../src/browser/browser.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { isAlive, startService, withOwnService, type TestService } from './helpers/service.js';
 
@@ -104,6 +107,8 @@ describe('the browser dies', () => {
     await expectHealthy();
     expect(svc.browser.pid).not.toBe(before);
     expect(isAlive(before)).toBe(false);
+    // the dead browser's profile folder is gone; only the new one's is left
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith(PROFILE_PREFIX))).toHaveLength(1);
   });
 });
 

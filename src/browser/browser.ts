@@ -5,6 +5,9 @@
  * launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the browser is
  * replaced, the old one closed once its last capture ends.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import puppeteer, { type Browser, type BrowserContext, type CDPSession, type Page } from 'puppeteer-core';
 import { unavailable } from '../errors.js';
 import { chromiumFlags } from './flags.js';
@@ -12,6 +15,8 @@ import type { ChromiumBinary } from './locate.js';
 import { treePssMb } from './memory.js';
 
 const MEMORY_CHECK_EVERY_MS = 5000;
+/** Chromium profile folders are made under the temp dir with this prefix. */
+export const PROFILE_PREFIX = 'fcshot-profile-';
 
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
@@ -31,6 +36,7 @@ interface Live {
   retiring: boolean;
   /** A fresh context with a blank page, made ahead of the next request. */
   spare?: Promise<Prepared | undefined>;
+  removeProfile: () => Promise<void>;
 }
 
 /** What a capture works with: a page, and a raw CDP session to it for the calls puppeteer wraps slowly. */
@@ -60,7 +66,7 @@ export class BrowserManager {
   private launching?: Promise<Live>;
   private binary?: ChromiumBinary;
   private closed = false;
-  private readonly all = new Set<Browser>();
+  private readonly all = new Set<Live>();
   /** Contexts being closed after their capture, off the request path. */
   private readonly closing = new Set<Promise<void>>();
   private lastMemoryCheck = 0;
@@ -100,7 +106,11 @@ export class BrowserManager {
   private async launch(): Promise<Live> {
     this.binary ??= await this.opts.locate();
     const started = Date.now();
+    // Our own profile folder, removed when the process ends however it ends (puppeteer's own is left
+    // behind when Chromium is killed).
+    const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
     const browser = await puppeteer.launch({
+      userDataDir: profile,
       executablePath: this.binary.path,
       headless: 'shell',
       pipe: true,
@@ -111,10 +121,12 @@ export class BrowserManager {
       handleSIGHUP: false,
       protocolTimeout: 60_000,
     });
-    const live: Live = { browser, captures: 0, inFlight: 0, retiring: false };
-    this.all.add(browser);
+    const removeProfile = () => rm(profile, { recursive: true, force: true }).catch(() => undefined);
+    browser.process()?.once('exit', () => void removeProfile()); // a crash or a kill from outside
+    const live: Live = { browser, captures: 0, inFlight: 0, retiring: false, removeProfile };
+    this.all.add(live);
     browser.once('disconnected', () => {
-      this.all.delete(browser);
+      this.all.delete(live);
       if (this.live === live) this.live = undefined;
       if (!live.retiring && !this.closed) this.opts.log.warn({ pid: browser.process()?.pid }, 'chromium disconnected');
     });
@@ -191,7 +203,7 @@ export class BrowserManager {
     if (this.live === live) this.live = undefined;
     live.retiring = true;
     this.opts.log.info({ captures: live.captures }, 'chromium recycled');
-    await closeBrowser(live.browser);
+    await closeBrowser(live);
   }
 
   /** Browser contexts in use right now: all but the default one and the spare (tests check none leaks). */
@@ -224,9 +236,14 @@ export class BrowserManager {
   }
 }
 
-/** Closes politely, then makes sure: no Chromium outlives us. */
-async function closeBrowser(browser: Browser): Promise<void> {
+/** Closes politely, then makes sure: no Chromium and no profile folder outlives us. */
+async function closeBrowser({ browser, removeProfile }: Live): Promise<void> {
   const proc = browser.process();
   await Promise.race([browser.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
-  if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  if (proc && proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+  await removeProfile();
 }

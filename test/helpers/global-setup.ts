@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadConfig } from '../../src/config.js';
 import { unpackEmbedded } from '../../src/browser/locate.js';
+import { PROFILE_PREFIX } from '../../src/browser/browser.js';
 import { buildAll } from '../../layer/build.js';
 
 function ourChromiums(): string[] {
@@ -22,7 +23,7 @@ function ourChromiums(): string[] {
   return found;
 }
 
-const captureFiles = () => readdirSync(tmpdir()).filter((f) => /^fcshot-[0-9a-f-]{36}\./.test(f));
+const captureFiles = () => readdirSync(tmpdir()).filter((f) => /^fcshot-[0-9a-f-]{36}\./.test(f) || f.startsWith(PROFILE_PREFIX));
 
 export async function setup() {
   await unpackEmbedded(loadConfig().embeddedChromiumDir);
@@ -35,6 +36,6 @@ export async function setup() {
     const procs = ourChromiums();
     const files = captureFiles();
     if (procs.length) throw new Error(`Chromium processes outlived the suite:\n${procs.join('\n')}`);
-    if (files.length) throw new Error(`capture files left in ${tmpdir()}: ${files.join(', ')}`);
+    if (files.length) throw new Error(`capture files or Chromium profiles left in ${tmpdir()}: ${files.join(', ')}`);
   };
 }
