@@ -60,7 +60,7 @@ describe('server process', () => {
     expect(out).toMatch(/Server listening at http:\/\/127\.0\.0\.1:/);
     expect(out).toMatch(/"source":"embedded"/);
 
-    const base = `http://127.0.0.1:${server.port}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}&width=64&height=64`;
+    const base = `http://127.0.0.1:${server.port}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}&width=64&height=64&auth=alice:PASSWORD-XYZ`;
     const inFlight = fetch(base, {
       headers: { 'x-fc-request-id': 'req-abc', 'x-fc-access-key-secret': 'SUPER-SECRET', 'x-fc-security-token': 'TOKEN-XYZ' },
     });
@@ -77,7 +77,8 @@ describe('server process', () => {
     expect(log).toContain('FC Invoke Start RequestId: req-abc');
     expect(log).toContain('FC Invoke End RequestId: req-abc');
     expect(log).toMatch(/"requestId":"req-abc".*"phases":"queue;dur=/);
-    expect(log).not.toMatch(/SUPER-SECRET|TOKEN-XYZ/);
+    expect(log).not.toMatch(/SUPER-SECRET|TOKEN-XYZ|PASSWORD-XYZ/);
+    expect(log).toContain('auth=***');
     expect(readdirSync(captureDir)).toEqual([]);
     // new connections are refused once it is gone
     await expect(fetch(base)).rejects.toThrow();

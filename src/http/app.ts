@@ -13,8 +13,8 @@ export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
 }
 
-/** Query parameters that must never reach a log line. */
-const SECRET_PARAMS = /([?&](?:token|signature)=)[^&]*/gi;
+/** Query parameters that must never reach a log line: credentials, and what is sent to the target as such. */
+const SECRET_PARAMS = /([?&](?:token|signature|auth|headers|cookies)=)[^&]*/gi;
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
