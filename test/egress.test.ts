@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import request from 'supertest';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { startService, withOwnService, type TestService } from './helpers/service.js';
@@ -140,6 +141,23 @@ describe('everything a page loads goes through the guard', () => {
       }
     },
   );
+});
+
+describe('local files', () => {
+  it('a page, or raw html, cannot read local files (the role’s keys are in /proc/self/environ)', async () => {
+    const probe = `<body style="margin:0"><script>
+      Promise.all(['file:///proc/self/environ', 'file:///etc/passwd'].map((u) => fetch(u).then((r) => r.text()).then(() => true, () => false)))
+        .then((read) => { document.body.style.background = read.some(Boolean) ? '#f00' : '#0f0'; document.title = 'done'; });
+    </script><iframe src="file:///etc/passwd" style="position:absolute;top:30px;left:30px;width:5px;height:5px"></iframe></body>`;
+    const res = await api().post('/').send({ html: probe, width: 40, height: 40, delay: 300 }).buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(res.status).toBe(200);
+    const { data } = await sharp(res.body as Buffer).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([...data.subarray(0, 3)]).toEqual([0, 255, 0]);
+  });
 });
 
 describe('allow-list', () => {
