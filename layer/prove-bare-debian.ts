@@ -34,7 +34,8 @@ function bareRoot(suite: string, dest: string, cache: string): void {
     console.log(`[root] debootstrap --variant=minbase ${suite} (once; cached afterwards)`);
     const tmp = `${dest}.debootstrap`;
     rmSync(tmp, { recursive: true, force: true });
-    sh('debootstrap', ['--variant=minbase', suite, tmp, mirror()]);
+    const debootstrap = existsSync('/usr/sbin/debootstrap') ? '/usr/sbin/debootstrap' : 'debootstrap';
+    sh(debootstrap, ['--variant=minbase', suite, tmp, mirror()]);
     mkdirSync(cache, { recursive: true });
     sh('tar', ['-C', tmp, '-cf', tarball, '.']);
     rmSync(tmp, { recursive: true, force: true });
