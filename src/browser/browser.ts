@@ -5,6 +5,7 @@
  * launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the browser is
  * replaced, the old one closed once its last capture ends.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,7 +122,7 @@ export class BrowserManager {
       handleSIGHUP: false,
       protocolTimeout: 60_000,
     });
-    const removeProfile = () => rm(profile, { recursive: true, force: true }).catch(() => undefined);
+    const removeProfile = () => removeFolder(profile);
     browser.process()?.once('exit', () => void removeProfile()); // a crash or a kill from outside
     const live: Live = { browser, captures: 0, inFlight: 0, retiring: false, removeProfile };
     this.all.add(live);
@@ -233,6 +234,18 @@ export class BrowserManager {
     await Promise.all(this.closing);
     await Promise.all([...this.all].map(closeBrowser));
     this.live = undefined;
+  }
+}
+
+/**
+ * Removes a profile folder. After a kill, Chromium's orphaned helpers may still write into it for a
+ * moment, so the removal is retried until the folder stays gone.
+ */
+async function removeFolder(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    if (!existsSync(dir)) return;
   }
 }
 
