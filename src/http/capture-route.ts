@@ -12,6 +12,7 @@ import { invalidOption } from '../errors.js';
 import { JSON_QUERY_FIELDS, mimeOf, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
 import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
 import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
+import { clientGone } from './errors.js';
 
 export interface CaptureRouteOptions {
   deps: ScreenshotDeps;
@@ -24,8 +25,6 @@ export interface CaptureRouteOptions {
 }
 
 type Headers = Record<string, string>;
-
-export const clientGone = (reply: FastifyReply) => reply.raw.destroyed || Boolean(reply.raw.socket?.destroyed);
 
 /** `headers` and `cookies` arrive in a query as JSON text; everything else as the schema says. */
 function parseJsonQueryFields(query: Record<string, unknown>): void {

@@ -6,7 +6,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientGone } from '../deadline.js';
 import { HttpError, type ErrorBody } from '../errors.js';
-import { clientGone } from './capture-route.js';
+
+/** The client is gone: its connection closed before we answered. */
+export const clientGone = (reply: FastifyReply) => reply.raw.destroyed || Boolean(reply.raw.socket?.destroyed);
 
 interface AjvIssue {
   keyword: string;
