@@ -9,7 +9,7 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { startService, withOwnService, type TestService } from './helpers/service.js';
+import { binary, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -149,11 +149,7 @@ describe('local files', () => {
       Promise.all(['file:///proc/self/environ', 'file:///etc/passwd'].map((u) => fetch(u).then((r) => r.text()).then(() => true, () => false)))
         .then((read) => { document.body.style.background = read.some(Boolean) ? '#f00' : '#0f0'; document.title = 'done'; });
     </script><iframe src="file:///etc/passwd" style="position:absolute;top:30px;left:30px;width:5px;height:5px"></iframe></body>`;
-    const res = await api().post('/').send({ html: probe, width: 40, height: 40, delay: 300 }).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const res = await api().post('/').send({ html: probe, width: 40, height: 40, delay: 300 }).buffer(true).parse(binary);
     expect(res.status).toBe(200);
     const { data } = await sharp(res.body as Buffer).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     expect([...data.subarray(0, 3)]).toEqual([0, 255, 0]);

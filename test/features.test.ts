@@ -16,18 +16,13 @@ import { unpackEmbedded } from '../src/browser/locate.js';
 import { loadConfig } from '../src/config.js';
 import { OptionsSchema } from '../src/options.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { startService, withOwnService, type TestService } from './helpers/service.js';
+import { binary, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let other: FixtureServer;
 let svc: TestService;
 const seen: Record<string, http.IncomingHttpHeaders[]> = {};
 
-function binary(res: request.Response, cb: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 const get = (query: Record<string, string | number | boolean | string[]>) =>
   request(svc.app.server).get('/').query(query).buffer(true).parse(binary);
 const post = (body: Record<string, unknown>) => request(svc.app.server).post('/').send(body).buffer(true).parse(binary);

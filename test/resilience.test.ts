@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROFILE_PREFIX } from '../src/browser/browser.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { isAlive, startService, withOwnService, type TestService } from './helpers/service.js';
+import { binary, isAlive, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -81,11 +81,7 @@ describe('pages that misbehave', () => {
       .get('/')
       .query({ url: `${fixtures.origin}/dialogs`, width: 50, height: 50 })
       .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      .parse(binary);
     expect(res.status).toBe(200);
     const { data } = await sharp(res.body as Buffer).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     expect([...data.subarray(0, 3)]).toEqual([0, 0, 255]);

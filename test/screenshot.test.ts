@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createHandler } from '../src/fc.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { startService, withOwnService, type TestService } from './helpers/service.js';
+import { binary, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -21,11 +21,6 @@ async function pixelAt(body: Buffer, x: number, y: number) {
   return { width: info.width, height: info.height, rgb: [data[i], data[i + 1], data[i + 2]] };
 }
 
-function binary(res: request.Response, cb: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-}
 const get = (query: Record<string, string | number | boolean>, headers: Record<string, string> = {}) =>
   api().get('/').query(query).set(headers).buffer(true).parse(binary);
 

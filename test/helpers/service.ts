@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import type request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Resolver } from '../../src/policy/destination.js';
 import { createService, type Service } from '../../src/service.js';
@@ -74,4 +75,11 @@ export async function withOwnService(
     if (leftovers.length) throw new Error(`capture files left behind: ${leftovers.join(', ')}`);
     if (chromiumAlive) throw new Error('Chromium outlived the service');
   }
+}
+
+/** supertest parser that keeps any response body as a Buffer (images, PDFs). */
+export function binary(res: request.Response, cb: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
 }
