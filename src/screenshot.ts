@@ -6,7 +6,7 @@
 import { unlink } from 'node:fs/promises';
 import type PQueue from 'p-queue';
 import type { BrowserManager } from './browser/browser.js';
-import { capturePage } from './capture/capture-page.js';
+import { capturePage, type BlockedReason } from './capture/capture-page.js';
 import { captureFilePath, encodeToFile, type EncodedFile } from './capture/encode.js';
 import type { Deadline } from './deadline.js';
 import { badGateway, blocked, HttpError, unavailable } from './errors.js';
@@ -29,23 +29,27 @@ export interface Screenshot extends EncodedFile {
   gaveUp: string[];
 }
 
-/** Why a URL is refused by the egress rule, or undefined when it may be loaded. */
-async function refusal(url: string, egress: EgressPolicy): Promise<string | undefined> {
+/** Why the egress rule refuses a URL (403 blocked, 502 unreachable), or undefined when it may be loaded. */
+const refusal = async (url: string, egress: EgressPolicy): ReturnType<BlockedReason> => {
   let parsed: URL;
   try {
     parsed = parseTargetUrl(url);
   } catch {
-    return 'scheme';
+    return { status: 403, reason: 'scheme' };
   }
   const verdict = await checkDestination(parsed.hostname, portOf(parsed), egress);
-  return verdict.allowed || verdict.status !== 403 ? undefined : verdict.reason;
-}
+  return verdict.allowed ? undefined : { status: verdict.status, reason: verdict.reason };
+};
 
-/** The top-level URL, normalised and checked before any browser work: 400 or 403 here costs nothing. */
+/**
+ * The top-level URL, normalised and checked before any browser work: a 400 (bad URL), 403 (internal
+ * destination) or 502 (the name does not resolve) here costs nothing.
+ */
 export async function checkTarget(rawUrl: string, egress: EgressPolicy): Promise<string> {
   const url = parseTargetUrl(rawUrl);
   const verdict = await checkDestination(url.hostname, portOf(url), egress);
   if (!verdict.allowed && verdict.status === 403) throw blocked(verdict.reason);
+  if (!verdict.allowed) throw badGateway(`cannot reach ${url.host} (${verdict.reason})`, 'unreachable');
   return url.href;
 }
 

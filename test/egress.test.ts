@@ -120,6 +120,19 @@ describe('top-level URLs that point inside', () => {
   });
 });
 
+describe('names that do not resolve', () => {
+  it('answer 502 with the reason, at the top and behind a redirect', async () => {
+    const direct = await api().get('/').query({ url: 'https://nowhere.test/' });
+    expect(direct.status).toBe(502);
+    expect(direct.body).toMatchObject({ error: 'bad_gateway', reason: 'unreachable' });
+    expect(direct.body.message).toBe('cannot reach nowhere.test (dns: ENOTFOUND)');
+    fixtures.route('/to-nowhere', (_req, res) => res.writeHead(302, { location: 'https://nowhere.test/x' }).end());
+    const redirected = await api().get('/').query({ url: `${fixtures.origin}/to-nowhere` });
+    expect(redirected.status).toBe(502);
+    expect(redirected.body.message).toBe('cannot reach nowhere.test (dns: ENOTFOUND)');
+  });
+});
+
 describe('redirects', () => {
   it.each(['/redirect', '/redirect-name', '/redirect-https', '/js-redirect'])('%s to an internal host answers 403', async (path) => {
     const res = await api().get('/').query({ url: `${fixtures.origin}${path}` });

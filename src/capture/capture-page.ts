@@ -30,10 +30,11 @@ export interface PageCapture {
 const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
 
 /**
- * Called when navigation failed because the proxy refused the tunnel: says whether the URL the
- * main frame ended on is a blocked destination (a redirect to an internal host) and why.
+ * Says why the egress rule would refuse a URL: 403 for a blocked destination (an internal host), 502
+ * for one that cannot be reached (its name does not resolve); undefined when it may be loaded. Used
+ * when a request failed without the proxy's answer reaching us (a refused CONNECT tunnel).
  */
-export type BlockedReason = (url: string) => Promise<string | undefined>;
+export type BlockedReason = (url: string) => Promise<{ status: 403 | 502; reason: string } | undefined>;
 
 /** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
 function guardPage(page: Page) {
@@ -50,8 +51,8 @@ function guardPage(page: Page) {
    * page may not read shows up only as a failure, so failures are checked against the rule again.
    */
   return async (whyBlocked: BlockedReason): Promise<number> => {
-    const reasons = await Promise.all(failed.filter((r) => !refused.has(r)).map((r) => whyBlocked(r.url())));
-    return refused.size + reasons.filter(Boolean).length;
+    const verdicts = await Promise.all(failed.filter((r) => !refused.has(r)).map((r) => whyBlocked(r.url())));
+    return refused.size + verdicts.filter((v) => v?.status === 403).length;
   };
 }
 
@@ -85,8 +86,9 @@ async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, wh
       return null;
     }
     if (message.includes(TUNNEL_REFUSED)) {
-      const reason = await whyBlocked(lastMainUrl);
-      if (reason) throw blocked(reason);
+      const refusal = await whyBlocked(lastMainUrl);
+      if (refusal?.status === 403) throw blocked(refusal.reason);
+      if (refusal) throw badGateway(`cannot reach ${new URL(lastMainUrl).host} (${refusal.reason})`, 'unreachable');
     }
     if (/net::ERR_/.test(message)) {
       throw badGateway(message.split('\n')[0]!);
