@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkAddress } from '../src/policy/address.js';
-import { allowListFrom, checkDestination, normaliseHost } from '../src/policy/destination.js';
+import { allowListFrom, cachingResolver, checkDestination, normaliseHost } from '../src/policy/destination.js';
 import { parseTargetUrl } from '../src/policy/target-url.js';
 
 const blockedAddresses = [
@@ -87,6 +87,20 @@ describe('URL normalisation feeds the rule the address Chromium would use', () =
     expect(await checkDestination('[::1]', 5000, policy)).toMatchObject({ allowed: true });
     expect(await checkDestination('internal.example', 80, policy)).toMatchObject({ allowed: true, addresses: ['10.1.2.3'] });
     expect(await checkDestination('internal.example', 81, policy)).toMatchObject({ allowed: false });
+  });
+
+  it('a caching resolver asks once per name and forgets failures', async () => {
+    const asked: string[] = [];
+    const resolve = cachingResolver(async (host) => {
+      asked.push(host);
+      if (host === 'fails.example') throw Object.assign(new Error('no'), { code: 'ENOTFOUND' });
+      return ['93.184.216.34'];
+    });
+    await Promise.all([resolve('a.example'), resolve('a.example'), resolve('b.example')]);
+    await resolve('a.example');
+    await expect(resolve('fails.example')).rejects.toThrow();
+    await expect(resolve('fails.example')).rejects.toThrow();
+    expect(asked).toEqual(['a.example', 'b.example', 'fails.example', 'fails.example']);
   });
 
   it('normalises hosts one way', () => {

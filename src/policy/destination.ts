@@ -5,6 +5,7 @@
  * rebinding has nothing to rebind).
  */
 import { lookup } from 'node:dns/promises';
+import { LRUCache } from 'lru-cache';
 import { checkAddress, isIpLiteral } from './address.js';
 
 /** Resolves a host name to its addresses; injectable so tests can play a hostile DNS server. */
@@ -12,6 +13,23 @@ export type Resolver = (host: string) => Promise<string[]>;
 
 export const systemResolver: Resolver = async (host) =>
   (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+/**
+ * Remembers answers for a short while: a page's dozens of requests to one host cost one lookup, and
+ * the top-level check and the proxy share it. Safe against rebinding because connections go to the
+ * addresses that were checked, whatever the name resolves to later. Failures are not remembered.
+ */
+export function cachingResolver(resolve: Resolver, ttlMs = 30_000, max = 1000): Resolver {
+  const cache = new LRUCache<string, Promise<string[]>>({ max, ttl: ttlMs });
+  return (host) => {
+    const hit = cache.get(host);
+    if (hit) return hit;
+    const answer = resolve(host);
+    cache.set(host, answer);
+    answer.catch(() => cache.delete(host));
+    return answer;
+  };
+}
 
 export interface EgressPolicy {
   /** Exact `host:port` pairs let through although internal (EGRESS_ALLOW). */
