@@ -4,7 +4,7 @@
  * overload burst, recycling. After each: the next request works, nothing is left in the capture
  * directory, and no browser context is left open.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import request from 'supertest';
@@ -92,6 +92,8 @@ describe('the browser dies', () => {
   it('kill -9 mid-request: the request fails fast, the next one launches a new Chromium', async () => {
     await svc.browser.warm();
     const before = svc.browser.pid!;
+    const profile = /--user-data-dir=(\S+)/.exec(readFileSync(`/proc/${before}/cmdline`, 'utf8').replace(/\0/g, ' '))![1]!;
+    expect(existsSync(profile)).toBe(true);
     const started = Date.now();
     const pending = request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, timeout: 20000 });
     const result = pending.then((r) => r);
@@ -103,10 +105,10 @@ describe('the browser dies', () => {
     await expectHealthy();
     expect(svc.browser.pid).not.toBe(before);
     expect(isAlive(before)).toBe(false);
-    // the dead browser's profile folder goes; only the new one's is left
-    const profiles = () => readdirSync(tmpdir()).filter((f) => f.startsWith(PROFILE_PREFIX));
-    for (let i = 0; i < 30 && profiles().length > 1; i++) await sleep(100);
-    expect(profiles()).toHaveLength(1);
+    // the dead browser's profile folder goes
+    for (let i = 0; i < 30 && existsSync(profile); i++) await sleep(100);
+    expect(existsSync(profile)).toBe(false);
+    expect(profile.startsWith(`${tmpdir()}/${PROFILE_PREFIX}`)).toBe(true);
   });
 });
 

@@ -2,7 +2,8 @@
  * Around the whole suite: unpack the embedded Chromium once before any test file needs it, and
  * afterwards fail the run if a Chromium of ours or a capture file outlived the tests.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadConfig } from '../../src/config.js';
 import { unpackEmbedded } from '../../src/browser/locate.js';
@@ -23,9 +24,14 @@ function ourChromiums(): string[] {
   return found;
 }
 
-const captureFiles = () => readdirSync(tmpdir()).filter((f) => /^fcshot-[0-9a-f-]{36}\./.test(f) || f.startsWith(PROFILE_PREFIX));
+/** Capture files and profile folders of ours made since `since` (older ones belong to other runs). */
+const leftovers = (since: number) =>
+  readdirSync(tmpdir()).filter(
+    (f) => (/^fcshot-[0-9a-f-]{36}\./.test(f) || f.startsWith(PROFILE_PREFIX)) && statSync(join(tmpdir(), f)).mtimeMs >= since,
+  );
 
 export async function setup() {
+  const suiteStart = Date.now() - 1000;
   await unpackEmbedded(loadConfig().embeddedChromiumDir);
   // The harness tests run the real artefacts: build them (cached, seconds when nothing changed).
   const started = Date.now();
@@ -34,7 +40,7 @@ export async function setup() {
   return async function teardown() {
     await new Promise((r) => setTimeout(r, 500));
     const procs = ourChromiums();
-    const files = captureFiles();
+    const files = leftovers(suiteStart);
     if (procs.length) throw new Error(`Chromium processes outlived the suite:\n${procs.join('\n')}`);
     if (files.length) throw new Error(`capture files or Chromium profiles left in ${tmpdir()}: ${files.join(', ')}`);
   };
