@@ -26,7 +26,7 @@ async function shot(url: string): Promise<number> {
   return performance.now() - started;
 }
 
-process.on('message', async (msg: { n: number; concurrency: number; url: string; gapMs?: number } | 'exit') => {
+process.on('message', async (msg: { n: number; concurrency: number; url: string } | 'exit') => {
   if (msg === 'exit') {
     await browser.close();
     process.exit(0);
@@ -38,7 +38,6 @@ process.on('message', async (msg: { n: number; concurrency: number; url: string;
     Array.from({ length: msg.concurrency }, async () => {
       while (next < msg.n) {
         next += 1;
-        if (msg.gapMs) await new Promise((r) => setTimeout(r, msg.gapMs));
         latencies.push(await shot(msg.url));
       }
     }),
