@@ -28,6 +28,8 @@ export interface Config {
   authToken?: string;
   /** Optional HMAC key for signed URLs (`?expires=…&signature=…`). */
   signingSecret?: string;
+  /** Longest lifetime of a signed URL, seconds (0: no limit). */
+  signingMaxTtl: number;
   /** Seconds a client may cache an image (Cache-Control max-age), and the capture cache's entry lifetime. */
   cacheTtlSeconds: number;
   /** Capture cache size in MB (0: no capture cache). */
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     egressAllow: list(env.EGRESS_ALLOW),
     authToken: env.AUTH_TOKEN || undefined,
     signingSecret: env.SIGNING_SECRET || undefined,
+    signingMaxTtl: int(env, 'SIGNING_MAX_TTL', 7 * 24 * 3600, 0),
     cacheTtlSeconds: int(env, 'CACHE_TTL_SECONDS', 0, 0),
     captureCacheMb: int(env, 'CAPTURE_CACHE_MB', 0, 0),
     captureCacheDir: env.CAPTURE_CACHE_DIR || undefined,

@@ -41,6 +41,13 @@ export const LIMITS = {
 /** Default quality for each lossy format when the caller names none. */
 export const DEFAULT_QUALITY: Record<Exclude<ImageFormat, 'png'>, number> = { jpeg: 80, webp: 80, avif: 50 };
 
+/** An HTTP field name (RFC 9110 token) and value (no control characters but tab): what Chromium will send. */
+const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$";
+const HEADER_VALUE = '^[^\\u0000-\\u0008\\u000A-\\u001F\\u007F]*$';
+/** RFC 6265: a cookie name is a token; a value has no control characters, `;` or `,`. */
+const COOKIE_NAME = HEADER_NAME;
+const COOKIE_VALUE = '^[^\\u0000-\\u001F\\u007F;,]*$';
+
 const literals = <T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
   Type.Union(values.map((v) => Type.Literal(v)), options);
 const opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
@@ -90,9 +97,26 @@ export const OptionsSchema = Type.Object(
     blockResources: opt(Type.Array(literals(RESOURCE_TYPES), { maxItems: RESOURCE_TYPES.length, description: 'Do not load these kinds of resource (image, media, font, …)' })),
     blockUrls: opt(Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: LIMITS.selectors, description: 'Do not load URLs matching these patterns (* matches anything)' })),
     // Sent to the target site only
-    headers: opt(Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), Type.String({ maxLength: 2048 }), { maxProperties: LIMITS.headers, description: 'Extra request headers for the target page’s own origin (JSON object; in a query, JSON text)' })),
-    cookies: opt(Type.Array(Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }), value: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }), { maxItems: LIMITS.cookies, description: 'Cookies for the target page’s site: [{"name":…,"value":…}]' })),
-    userAgent: opt(Type.String({ minLength: 1, maxLength: 512, description: 'User-Agent to send' })),
+    headers: opt(
+      Type.Record(Type.String({ pattern: HEADER_NAME }), Type.String({ maxLength: 2048, pattern: HEADER_VALUE }), {
+        maxProperties: LIMITS.headers,
+        additionalProperties: false,
+        description: 'Extra request headers for the target page’s own origin (JSON object; in a query, JSON text)',
+      }),
+    ),
+    cookies: opt(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 256, pattern: COOKIE_NAME }),
+            value: Type.String({ maxLength: 4096, pattern: COOKIE_VALUE }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: LIMITS.cookies, description: 'Cookies for the target page’s site: [{"name":…,"value":…}]' },
+      ),
+    ),
+    userAgent: opt(Type.String({ minLength: 1, maxLength: 512, pattern: HEADER_VALUE, description: 'User-Agent to send' })),
     auth: opt(Type.String({ pattern: '^[^:]{1,256}:.{0,256}$', description: 'HTTP basic auth for the target page’s origin: "user:password"' })),
     // Access control
     token: opt(Type.String({ maxLength: 512, description: 'Access token, when the operator set AUTH_TOKEN' })),
@@ -188,7 +212,25 @@ export function negotiateFormat(accept: string | undefined): ImageFormat {
 }
 
 /** Headers a caller may not set for the target: they belong to the connection, the proxy or the browser. */
-const FORBIDDEN_HEADERS = /^(host|connection|content-length|transfer-encoding|upgrade|te|trailer|keep-alive|proxy-.*|cookie|x-fc-.*)$/i;
+const FORBIDDEN_HEADERS =
+  /^(host|connection|content-length|transfer-encoding|upgrade|te|trailer|keep-alive|proxy-.*|cookie|cookie2|set-cookie|x-fc-.*)$/i;
+
+/** Numbers in a query (or as JSON strings) are plain decimals: no `0x10`, `1e3`, `Infinity` or padding. */
+const DECIMAL = /^-?\d{1,15}(\.\d{1,15})?$/;
+const NUMERIC_FIELDS = Object.entries(OptionsSchema.properties)
+  .filter(([, schema]) => schema.type === 'integer' || schema.type === 'number')
+  .map(([name]) => name);
+
+/** Refuses numbers in a spelling the validator would coerce into something the caller did not write. */
+export function checkNumberSpelling(input: Record<string, unknown>): void {
+  for (const field of NUMERIC_FIELDS) {
+    const value = input[field];
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) {
+      if (typeof v === 'string' && !DECIMAL.test(v)) throw invalidOption(field, `${field} must be a decimal number`);
+    }
+  }
+}
 
 export function resolveOptions(
   req: RequestOptions,

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type BrowserContext, type CDPSession, type Page } from 'puppeteer-core';
 import { unavailable } from '../errors.js';
-import { chromiumFlags } from './flags.js';
+import { chromiumEnvironment, chromiumFlags } from './flags.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb } from './memory.js';
 
@@ -116,7 +116,7 @@ export class BrowserManager {
       headless: 'shell',
       pipe: true,
       args: chromiumFlags(this.opts.proxyUrl),
-      env: { ...process.env, ...this.binary.env },
+      env: chromiumEnvironment(process.env, this.binary.env),
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,

@@ -32,8 +32,39 @@ export function chromiumFlags(proxyUrl: string): string[] {
     `--proxy-server=${proxyUrl}`,
     '--proxy-bypass-list=<-loopback>',
     '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-    '--webrtc-ip-handling-policy=disable_non_proxied_udp',
-    '--force-webrtc-ip-handling-policy',
+    '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
     '--deny-permission-prompts',
   ];
+}
+
+/**
+ * The only variables Chromium inherits from us. Renderers run strangers' JavaScript without a
+ * sandbox, so nothing secret may be in their memory: not AUTH_TOKEN or SIGNING_SECRET, not FC's
+ * ALIBABA_CLOUD_* role keys. What Chromium needs is listed; everything else stays with node.
+ */
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TZ',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LD_LIBRARY_PATH',
+  'FONTCONFIG_FILE',
+  'FONTCONFIG_PATH',
+  'XDG_CACHE_HOME',
+  'XDG_CONFIG_HOME',
+] as const;
+
+export function chromiumEnvironment(
+  parent: NodeJS.ProcessEnv,
+  extra: Record<string, string>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = parent[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
 }

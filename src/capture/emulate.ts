@@ -9,6 +9,7 @@ import { KnownDevices, type HTTPRequest } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
+import { matchesUrlPattern } from './url-pattern.js';
 
 /** The viewport and user agent the options ask for (a device preset wins over width/height/scale). */
 export function viewportOf(opts: CaptureOptions) {
@@ -26,14 +27,9 @@ export function viewportOf(opts: CaptureOptions) {
   return { width: opts.width, height: opts.height, scale: opts.scale, mobile: opts.mobile, touch: opts.mobile, userAgent: opts.userAgent };
 }
 
-/** `*` matches anything; everything else literally. */
-function patternToRegExp(pattern: string): RegExp {
-  return new RegExp(pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*'));
-}
-
 async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> {
   const blockTypes = new Set(opts.blockResources);
-  const blockUrls = opts.blockUrls.map(patternToRegExp);
+  const blockUrls = opts.blockUrls;
   const extra: Record<string, string> = { ...opts.headers };
   if (opts.auth) extra.authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
   const targetOrigin = opts.url ? new URL(opts.url).origin : undefined;
@@ -44,7 +40,7 @@ async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> 
   page.on('request', (request: HTTPRequest) => {
     if (request.isInterceptResolutionHandled()) return;
     const url = request.url();
-    if (blockTypes.has(request.resourceType()) || blockUrls.some((re) => re.test(url))) {
+    if (blockTypes.has(request.resourceType()) || blockUrls.some((pattern) => matchesUrlPattern(pattern, url))) {
       void request.abort('blockedbyclient').catch(() => undefined);
       return;
     }
@@ -55,7 +51,11 @@ async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> 
       origin = undefined;
     }
     const headers = hasExtra && origin === targetOrigin ? { ...request.headers(), ...extra } : undefined;
-    void request.continue(headers ? { headers } : undefined).catch(() => undefined);
+    // Chromium refuses some headers; a request it will not continue is failed, never left paused.
+    void request
+      .continue(headers ? { headers } : undefined)
+      .catch(() => request.abort('failed'))
+      .catch(() => undefined);
   });
 }
 

@@ -8,13 +8,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route.js';
 import { registerDocs } from './docs.js';
 import { errorHandler } from './errors.js';
+import { maskedUrl } from './log-mask.js';
 
 export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
 }
-
-/** Query parameters that must never reach a log line: credentials, and what is sent to the target as such. */
-const SECRET_PARAMS = /([?&](?:token|signature|auth|headers|cookies)=)[^&]*/gi;
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
@@ -51,7 +49,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     request.log.info(
       {
         method: request.method,
-        url: request.url.replace(SECRET_PARAMS, '$1***'),
+        url: maskedUrl(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         phases: reply.getHeader('server-timing'),

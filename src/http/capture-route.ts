@@ -9,8 +9,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Deadline } from '../deadline.js';
 import { invalidOption } from '../errors.js';
-import { JSON_QUERY_FIELDS, mimeOf, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
+import { checkNumberSpelling, JSON_QUERY_FIELDS, mimeOf, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
 import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
+import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
 import { clientGone } from './errors.js';
 
@@ -20,8 +21,8 @@ export interface CaptureRouteOptions {
   requestTimeoutMs: number;
   cacheTtlSeconds: number;
   cache?: CaptureCache;
-  /** Access control (401), run on the query as sent, before validation and before any work. */
-  authorize?: (query: Record<string, string>, headers: Record<string, string | string[] | undefined>, method: string) => void;
+  /** Access control (401), run on the query as parsed, before validation and before any work. */
+  authorize?: (request: AccessRequest) => Admission;
 }
 
 type Headers = Record<string, string>;
@@ -51,9 +52,12 @@ function sendFile(request: FastifyRequest, reply: FastifyReply, path: string) {
   return reply.send(stream);
 }
 
+/** Requests let in by a signature: their output may not depend on anything unsigned, such as Accept. */
+const signed = new WeakSet<FastifyRequest>();
+
 async function capture(request: FastifyRequest, reply: FastifyReply, input: RequestOptions, opts: CaptureRouteOptions) {
   const options = resolveOptions(input, {
-    accept: request.headers.accept,
+    accept: signed.has(request) ? undefined : request.headers.accept,
     defaultUrl: opts.defaultUrl,
     maxTimeoutMs: opts.requestTimeoutMs,
   });
@@ -109,9 +113,12 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
 }
 
 export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOptions): void {
+  // The query the router parsed is the one validated and captured, so it is the one checked.
   const authorize = async (request: FastifyRequest) => {
-    const raw = Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? ''));
-    opts.authorize?.(raw, request.headers, request.method);
+    if (!opts.authorize) return;
+    const query = request.query as Record<string, unknown>;
+    const admission = opts.authorize({ query, headers: request.headers, method: request.method, rawUrl: request.url });
+    if (admission === 'signature') signed.add(request);
   };
 
   app.route({
@@ -121,6 +128,7 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
     schema: { querystring: OptionsSchema },
     preValidation: async (request) => {
       await authorize(request);
+      checkNumberSpelling(request.query as Record<string, unknown>);
       parseJsonQueryFields(request.query as Record<string, unknown>);
     },
     handler: (request, reply) => capture(request, reply, request.query as RequestOptions, opts),
@@ -133,7 +141,10 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
       body: OptionsSchema,
       querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 512 })) }, { additionalProperties: false }),
     },
-    preValidation: authorize,
+    preValidation: async (request) => {
+      await authorize(request);
+      if (request.body && typeof request.body === 'object') checkNumberSpelling(request.body as Record<string, unknown>);
+    },
     handler: (request, reply) => capture(request, reply, request.body as RequestOptions, opts),
   });
 }

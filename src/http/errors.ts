@@ -17,15 +17,21 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
+/** The option named by the path, if the issue is inside one (`/headers` for a bad header name). */
+const optionAt = (issue: AjvIssue) => issue.instancePath.split('/')[1];
+
 function fieldOf(issue: AjvIssue): string {
-  if (issue.keyword === 'additionalProperties') return String(issue.params.additionalProperty);
+  if (issue.keyword === 'additionalProperties') return optionAt(issue) || String(issue.params.additionalProperty);
   if (issue.keyword === 'required') return String(issue.params.missingProperty);
   // the option, not the place inside it: /blockResources/0 and /headers/Host both name their option
-  return issue.instancePath.split('/')[1] || 'query';
+  return optionAt(issue) || 'query';
 }
 
 function messageOf(issue: AjvIssue, field: string): string {
-  if (issue.keyword === 'additionalProperties') return `unknown option "${field}"`;
+  if (issue.keyword === 'additionalProperties') {
+    const name = String(issue.params.additionalProperty);
+    return optionAt(issue) ? `${field} has an invalid name "${name}"` : `unknown option "${field}"`;
+  }
   if (issue.keyword === 'anyOf' || issue.keyword === 'union') return `${field} has an unsupported value`;
   return `${field} ${issue.message ?? 'is invalid'}`;
 }

@@ -5,8 +5,16 @@
  * so the egress check sees the address Chromium would connect to.
  */
 import { invalidOption } from '../errors.js';
+import { isIpLiteral } from './address.js';
 
 const ALLOWED_SCHEMES = new Set(['http:', 'https:']);
+
+/** Labels of letters, digits, `-` and `_` (seen in real host names), 1–63 long, 253 in all; a final dot is fine. */
+const LABEL = /^[a-z0-9_-]{1,63}$/;
+function isDnsName(host: string): boolean {
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  return name.length > 0 && name.length <= 253 && name.split('.').every((label) => LABEL.test(label));
+}
 
 /** `example.com` and `localhost:8080/x` have no scheme; `data:…`, `javascript:…`, `HTTPS://…` do. */
 function hasScheme(raw: string): boolean {
@@ -31,6 +39,9 @@ export function parseTargetUrl(raw: string): URL {
     throw invalidOption('url', 'credentials in the URL are not accepted');
   }
   if (!url.hostname) throw invalidOption('url', 'the URL has no host');
+  if (!isIpLiteral(url.hostname) && !isDnsName(url.hostname)) {
+    throw invalidOption('url', `"${url.hostname}" is not a valid host name`);
+  }
   return url;
 }
 
