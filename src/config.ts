@@ -24,6 +24,8 @@ export interface Config {
   maxQueue: number;
   /** `host:port` pairs the egress guard lets through even though they are internal (tests, private deployments). */
   egressAllow: string[];
+  /** Ports global addresses may be reached on: a comma list, or `*` for any (EGRESS_PORTS). */
+  egressPorts: string;
   /** Optional shared secret: `Authorization: Bearer …` or `?token=`. */
   authToken?: string;
   /** Optional HMAC key for signed URLs (`?expires=…&signature=…`). */
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrency: int(env, 'MAX_CONCURRENCY', 4, 1),
     maxQueue: int(env, 'MAX_QUEUE', 16, 0),
     egressAllow: list(env.EGRESS_ALLOW),
+    egressPorts: env.EGRESS_PORTS || '80,443,8080,8443',
     authToken: env.AUTH_TOKEN || undefined,
     signingSecret: env.SIGNING_SECRET || undefined,
     signingMaxTtl: int(env, 'SIGNING_MAX_TTL', 7 * 24 * 3600, 0),

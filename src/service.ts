@@ -12,7 +12,7 @@ import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { CaptureCache } from './http/capture-cache.js';
 import { accessCheck } from './policy/access.js';
-import { allowListFrom, cachingResolver, systemResolver, type Resolver } from './policy/destination.js';
+import { allowListFrom, cachingResolver, portListFrom, systemResolver, type Resolver } from './policy/destination.js';
 import { startEgressProxy, type EgressProxy } from './policy/egress-proxy.js';
 
 export interface Service {
@@ -41,7 +41,11 @@ export function createLogger(level: string): Logger {
 
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const egress = { allow: allowListFrom(config.egressAllow), resolve: overrides.resolve ?? cachingResolver(systemResolver) };
+  const egress = {
+    allow: allowListFrom(config.egressAllow),
+    ports: portListFrom(config.egressPorts),
+    resolve: overrides.resolve ?? cachingResolver(systemResolver),
+  };
   await mkdir(config.captureDir, { recursive: true });
 
   const proxy = await startEgressProxy(egress, logger);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkAddress } from '../src/policy/address.js';
-import { allowListFrom, cachingResolver, checkDestination, normaliseHost } from '../src/policy/destination.js';
+import { allowListFrom, cachingResolver, checkDestination, normaliseHost, portListFrom } from '../src/policy/destination.js';
 import { parseTargetUrl } from '../src/policy/target-url.js';
 
 const blockedAddresses = [
@@ -80,13 +80,29 @@ describe('URL normalisation feeds the rule the address Chromium would use', () =
     expect(await checkDestination('mixed.example', 443, policy)).toMatchObject({ allowed: false, status: 403 });
   });
 
-  it('lets exactly the allow-listed host:port through', async () => {
-    const policy = { allow: allowListFrom(['127.0.0.1:4000', '[::1]:5000', 'Internal.Example.:80']), resolve: async () => ['10.1.2.3'] };
+  it('lets exactly the allow-listed address:port through, whatever name leads there', async () => {
+    const policy = { allow: allowListFrom(['127.0.0.1:4000', '[::1]:5000', '10.1.2.3:80']), resolve: async () => ['10.1.2.3'] };
     expect(await checkDestination('127.0.0.1', 4000, policy)).toMatchObject({ allowed: true, addresses: ['127.0.0.1'] });
     expect(await checkDestination('127.0.0.1', 4001, policy)).toMatchObject({ allowed: false });
     expect(await checkDestination('[::1]', 5000, policy)).toMatchObject({ allowed: true });
+    expect(await checkDestination('[0:0:0:0:0:0:0:1]', 5000, policy)).toMatchObject({ allowed: true });
     expect(await checkDestination('internal.example', 80, policy)).toMatchObject({ allowed: true, addresses: ['10.1.2.3'] });
     expect(await checkDestination('internal.example', 81, policy)).toMatchObject({ allowed: false });
+  });
+
+  it('refuses names in EGRESS_ALLOW: their DNS could point anywhere', () => {
+    expect(() => allowListFrom(['internal.example:80'])).toThrow(/IP addresses, not names/);
+    expect(() => allowListFrom(['localhost:80'])).toThrow(/IP addresses, not names/);
+  });
+
+  it('reaches global addresses on EGRESS_PORTS only, or any port with *', async () => {
+    const resolve = async () => ['93.184.216.34'];
+    const web = { allow: new Set<string>(), ports: portListFrom('80,443'), resolve };
+    expect(await checkDestination('example.com', 443, web)).toMatchObject({ allowed: true });
+    expect(await checkDestination('example.com', 6379, web)).toMatchObject({ allowed: false, status: 403, reason: 'port-6379-not-allowed' });
+    const any = { allow: new Set<string>(), ports: portListFrom('*'), resolve };
+    expect(await checkDestination('example.com', 6379, any)).toMatchObject({ allowed: true });
+    expect(() => portListFrom('80,http')).toThrow(/not a port/);
   });
 
   it('a caching resolver asks once per name and forgets failures', async () => {

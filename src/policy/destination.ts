@@ -6,6 +6,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { LRUCache } from 'lru-cache';
+import ipaddr from 'ipaddr.js';
 import { checkAddress, isIpLiteral } from './address.js';
 
 /** Resolves a host name to its addresses; injectable so tests can play a hostile DNS server. */
@@ -32,8 +33,10 @@ export function cachingResolver(resolve: Resolver, ttlMs = 30_000, max = 1000): 
 }
 
 export interface EgressPolicy {
-  /** Exact `host:port` pairs let through although internal (EGRESS_ALLOW). */
+  /** Exact `address:port` destinations let through although internal (EGRESS_ALLOW). */
   allow: ReadonlySet<string>;
+  /** Ports a global address may be reached on (EGRESS_PORTS); undefined: any port. */
+  ports?: ReadonlySet<number>;
   resolve: Resolver;
 }
 
@@ -46,31 +49,48 @@ export function normaliseHost(host: string): string {
   return host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.+$/, '');
 }
 
-function allowKey(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+function allowKey(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/**
+ * EGRESS_ALLOW entries are IP `address:port` pairs. Names are refused: an allowed name would let
+ * whoever controls its DNS point the renderer at any internal address. A name that resolves to an
+ * allowed address is let through, since the destination is what is checked.
+ */
 export function allowListFrom(entries: Iterable<string>): Set<string> {
   const out = new Set<string>();
   for (const entry of entries) {
     const m = /^\[?(.+?)\]?:(\d+)$/.exec(entry.trim());
-    if (!m) throw new Error(`EGRESS_ALLOW entries are host:port, got "${entry}"`);
-    out.add(allowKey(normaliseHost(m[1]!), Number(m[2])));
+    if (!m) throw new Error(`EGRESS_ALLOW entries are address:port, got "${entry}"`);
+    const address = normaliseHost(m[1]!);
+    if (!isIpLiteral(address)) {
+      throw new Error(`EGRESS_ALLOW takes IP addresses, not names (a name trusts whatever its DNS says): "${entry}"`);
+    }
+    out.add(allowKey(ipaddr.parse(address).toString(), Number(m[2])));
   }
   return out;
 }
 
+/** EGRESS_PORTS: a comma list of ports, or `*` for any. */
+export function portListFrom(raw: string): Set<number> | undefined {
+  if (raw.trim() === '*') return undefined;
+  const ports = new Set<number>();
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const port = Number(part);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`EGRESS_PORTS: "${part}" is not a port`);
+    ports.add(port);
+  }
+  return ports;
+}
+
 export async function checkDestination(rawHost: string, port: number, policy: EgressPolicy): Promise<Destination> {
   const host = normaliseHost(rawHost);
-  const allowed = policy.allow.has(allowKey(host, port));
-
-  if (!allowed && (host === 'localhost' || host.endsWith('.localhost'))) {
-    return { allowed: false, reason: 'loopback-name', status: 403 };
-  }
   let addresses: string[];
   if (isIpLiteral(host)) {
     addresses = [host];
   } else {
+    if (host === 'localhost' || host.endsWith('.localhost')) return { allowed: false, reason: 'loopback-name', status: 403 };
     try {
       addresses = await policy.resolve(host);
     } catch (err) {
@@ -78,10 +98,20 @@ export async function checkDestination(rawHost: string, port: number, policy: Eg
     }
     if (addresses.length === 0) return { allowed: false, reason: 'dns: no addresses', status: 502 };
   }
-  if (allowed) return { allowed: true, addresses };
   for (const address of addresses) {
+    if (policy.allow.has(allowKey(canonical(address), port))) continue;
     const verdict = checkAddress(address);
     if (!verdict.allowed) return { allowed: false, reason: verdict.reason, status: 403 };
+    if (policy.ports && !policy.ports.has(port)) return { allowed: false, reason: `port-${port}-not-allowed`, status: 403 };
   }
   return { allowed: true, addresses };
+}
+
+/** One spelling per address (`::ffff:7f00:1` and `::ffff:127.0.0.1` are one), as allow-list keys use. */
+function canonical(address: string): string {
+  try {
+    return ipaddr.parse(address).toString();
+  } catch {
+    return address;
+  }
 }
