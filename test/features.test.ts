@@ -85,7 +85,7 @@ beforeAll(async () => {
     } else res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#0f0'));
   });
   svc = await startService({
-    EGRESS_ALLOW: `${fixtures.allowEntry},localhost:${other.port}`,
+    EGRESS_ALLOW: `${fixtures.allowEntry},127.0.0.1:${other.port}`, // reached as localhost: another site
     CAPTURE_CACHE_MB: '16',
     CACHE_TTL_SECONDS: '120',
   });

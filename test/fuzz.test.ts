@@ -146,7 +146,7 @@ describe('hostile input never reaches a 500 or a hang', () => {
   );
 
   it('left nothing behind: no capture file, no open browser context', async () => {
-    expect(svc.leftovers()).toEqual([]);
+    await expect.poll(() => svc.leftovers(), { timeout: 5000 }).toEqual([]);
     expect(await svc.browser.openContexts()).toBe(0);
   });
 });

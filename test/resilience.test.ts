@@ -43,8 +43,8 @@ afterAll(async () => {
 async function expectHealthy() {
   const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 64, height: 64 });
   expect(res.status).toBe(200);
-  await sleep(50);
-  expect(svc.leftovers()).toEqual([]);
+  // The file is removed when its stream closes, a moment after the response ends.
+  await expect.poll(() => svc.leftovers(), { timeout: 5000 }).toEqual([]);
   expect(await svc.browser.openContexts()).toBe(0);
 }
 
@@ -201,8 +201,8 @@ describe('recycling', () => {
       expect((await shoot(small)).status).toBe(200);
       const first = small.browser.pid!;
       expect((await shoot(small)).status).toBe(200);
-      await sleep(200);
-      expect(isAlive(first)).toBe(false);
+      // The old browser closes once its last capture has finished, off the request path.
+      await expect.poll(() => isAlive(first), { timeout: 10_000 }).toBe(false);
       expect((await shoot(small)).status).toBe(200);
       expect(small.browser.pid).not.toBe(first);
     });

@@ -89,8 +89,9 @@ export async function checkDestination(rawHost: string, port: number, policy: Eg
   let addresses: string[];
   if (isIpLiteral(host)) {
     addresses = [host];
+  } else if (host === 'localhost' || host.endsWith('.localhost')) {
+    addresses = ['127.0.0.1']; // loopback by definition (RFC 6761), whatever a resolver says
   } else {
-    if (host === 'localhost' || host.endsWith('.localhost')) return { allowed: false, reason: 'loopback-name', status: 403 };
     try {
       addresses = await policy.resolve(host);
     } catch (err) {
