@@ -7,11 +7,7 @@
 import { KnownDevices } from 'puppeteer-core';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { invalidOption } from './errors.js';
-
-export const IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'avif'] as const;
-export const FORMATS = [...IMAGE_FORMATS, 'pdf'] as const;
-export type ImageFormat = (typeof IMAGE_FORMATS)[number];
-export type OutputFormat = (typeof FORMATS)[number];
+import { FORMATS, negotiateFormat, spec, type OutputFormat } from './formats.js';
 
 export const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle0', 'networkidle2'] as const;
 export type WaitUntil = (typeof WAIT_UNTIL)[number];
@@ -38,8 +34,8 @@ export const LIMITS = {
   cookies: 30,
 } as const;
 
-/** Default quality for each lossy format when the caller names none. */
-export const DEFAULT_QUALITY: Record<Exclude<ImageFormat, 'png'>, number> = { jpeg: 80, webp: 80, avif: 50 };
+const lossyFormats = () => FORMATS.filter((f) => spec(f).defaultQuality !== undefined);
+const transparentFormats = () => FORMATS.filter((f) => spec(f).transparency && !spec(f).printed);
 
 /** An HTTP field name (RFC 9110 token) and value (no control characters but tab): what Chromium will send. */
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$";
@@ -77,8 +73,14 @@ export const OptionsSchema = Type.Object(
     clip: opt(Type.String({ pattern: '^\\d{1,5},\\d{1,5},\\d{1,5},\\d{1,5}$', description: 'Capture this rectangle of the page: "x,y,width,height" in CSS px' })),
     omitBackground: Type.Boolean({ default: false, description: 'Transparent background where the page has none (png, webp, avif)' }),
     // Output
-    format: opt(literals(FORMATS, { description: 'png | jpeg | webp | avif | pdf; default from Accept, else png' })),
-    quality: opt(Type.Integer({ minimum: LIMITS.quality.min, maximum: LIMITS.quality.max, description: 'Lossy quality (jpeg 80, webp 80, avif 50 by default)' })),
+    format: opt(literals(FORMATS, { description: `${FORMATS.join(' | ')}; default from Accept, else png` })),
+    quality: opt(
+      Type.Integer({
+        minimum: LIMITS.quality.min,
+        maximum: LIMITS.quality.max,
+        description: `Lossy quality (by default ${lossyFormats().map((f) => `${f} ${spec(f).defaultQuality}`).join(', ')})`,
+      }),
+    ),
     paper: Type.Union(PAPER_FORMATS.map((f) => Type.Literal(f)), { default: 'a4', description: 'PDF paper size' }),
     landscape: Type.Boolean({ default: false, description: 'PDF in landscape' }),
     printBackground: Type.Boolean({ default: true, description: 'PDF with background colours and images' }),
@@ -138,77 +140,32 @@ export interface Clip {
   height: number;
 }
 
-export interface CaptureOptions {
+/** Options the pipeline gets in another shape than the caller sent them (or not at all). */
+type Reshaped =
+  | 'url' | 'format' | 'quality' | 'clip' | 'auth' | 'timeout' | 'paper' | 'landscape' | 'printBackground' | 'margin'
+  | 'hide' | 'remove' | 'blockResources' | 'blockUrls' | 'headers' | 'cookies' | 'token' | 'expires' | 'signature'
+  | 'device' | 'waitUntil';
+
+/** What the pipeline runs on: every request option as sent, but for the few resolveOptions reshapes. */
+export interface CaptureOptions extends Omit<RequestOptions, Reshaped> {
   /** The page to load, or undefined when `html` is given. */
   url?: string;
-  html?: string;
-  width: number;
-  height: number;
-  scale: number;
-  device?: (typeof DEVICES)[number];
-  mobile: boolean;
-  darkMode: boolean;
-  reducedMotion: boolean;
-  timezone?: string;
-  locale?: string;
-  fullPage: boolean;
-  fullPageMaxHeight: number;
-  selector?: string;
-  clip?: Clip;
-  omitBackground: boolean;
   format: OutputFormat;
-  /** Undefined for png and pdf. */
+  /** Undefined for lossless formats. */
   quality?: number;
-  pdf: { paper: (typeof PAPER_FORMATS)[number]; landscape: boolean; printBackground: boolean; margin?: string };
-  waitUntil: WaitUntil;
-  waitForSelector?: string;
-  delay: number;
+  clip?: Clip;
+  auth?: { username: string; password: string };
   /** Whole-request deadline, ms, already clamped to the server's maximum. */
   timeout: number;
-  bestAttempt: boolean;
+  pdf: { paper: (typeof PAPER_FORMATS)[number]; landscape: boolean; printBackground: boolean; margin?: string };
   hide: string[];
   remove: string[];
-  css?: string;
-  click?: string;
   blockResources: string[];
   blockUrls: string[];
   headers: Record<string, string>;
   cookies: Array<{ name: string; value: string }>;
-  userAgent?: string;
-  auth?: { username: string; password: string };
-}
-
-const MIME: Record<OutputFormat, string> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  avif: 'image/avif',
-  pdf: 'application/pdf',
-};
-export const mimeOf = (format: OutputFormat): string => MIME[format];
-
-/**
- * Chooses an image format from an Accept header: the type with the highest q-value we can make.
- * Ties go to the cheaper encoder first (webp, png, jpeg, avif); `*\/*`, `image/*` or nothing means png.
- */
-export function negotiateFormat(accept: string | undefined): ImageFormat {
-  if (!accept) return 'png';
-  const preference: ImageFormat[] = ['webp', 'png', 'jpeg', 'avif'];
-  let best: ImageFormat = 'png';
-  let bestQ = 0;
-  for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.trim().toLowerCase().split(';');
-    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const q = qParam ? Number(qParam.slice(2)) : 1;
-    if (!(q > 0)) continue;
-    const format = preference.find((f) => MIME[f] === type.trim());
-    if (!format) continue;
-    if (q > bestQ || (q === bestQ && preference.indexOf(format) < preference.indexOf(best))) {
-      best = format;
-      bestQ = q;
-    }
-  }
-  return best;
+  device?: (typeof DEVICES)[number];
+  waitUntil: WaitUntil;
 }
 
 /** Headers a caller may not set for the target: they belong to the connection, the proxy or the browser. */
@@ -237,13 +194,17 @@ export function resolveOptions(
   ctx: { accept?: string; defaultUrl: string; maxTimeoutMs: number },
 ): CaptureOptions {
   const format = (req.format as OutputFormat | undefined) ?? negotiateFormat(ctx.accept);
-  const lossy = format === 'jpeg' || format === 'webp' || format === 'avif';
-  if (req.quality !== undefined && !lossy) throw invalidOption('quality', 'quality applies to jpeg, webp and avif only');
+  const { defaultQuality, transparency, printed } = spec(format);
+  if (req.quality !== undefined && defaultQuality === undefined) {
+    throw invalidOption('quality', `quality applies to lossy formats only (${lossyFormats().join(', ')})`);
+  }
   if (req.url !== undefined && req.html !== undefined) throw invalidOption('html', 'send url or html, not both');
-  if (req.omitBackground && format === 'jpeg') throw invalidOption('omitBackground', 'jpeg has no transparency; use png, webp or avif');
+  if (req.omitBackground && !transparency) {
+    throw invalidOption('omitBackground', `${format} has no transparency; use ${transparentFormats().join(', ')}`);
+  }
   const framings = [req.fullPage && 'fullPage', req.selector !== undefined && 'selector', req.clip !== undefined && 'clip'].filter(Boolean);
   if (framings.length > 1) throw invalidOption(framings[1] as string, `${framings.join(' and ')} cannot be combined`);
-  if (format === 'pdf' && framings.length) throw invalidOption(framings[0] as string, 'pdf prints the whole page; drop the framing option');
+  if (printed && framings.length) throw invalidOption(framings[0] as string, 'pdf prints the whole page; drop the framing option');
   for (const name of Object.keys(req.headers ?? {})) {
     if (FORBIDDEN_HEADERS.test(name)) throw invalidOption('headers', `header "${name}" cannot be set`);
   }
@@ -255,40 +216,24 @@ export function resolveOptions(
   }
   const auth = req.auth ? { username: req.auth.slice(0, req.auth.indexOf(':')), password: req.auth.slice(req.auth.indexOf(':') + 1) } : undefined;
 
+  // Everything else is passed on as sent: a new option cannot be forgotten here.
+  const { token: _token, expires: _expires, signature: _signature, paper, landscape, printBackground, margin, ...rest } = req;
   return {
+    ...rest,
     url: req.html === undefined ? (req.url ?? ctx.defaultUrl) : undefined,
-    html: req.html,
-    width: req.width,
-    height: req.height,
-    scale: req.scale,
-    device: req.device as CaptureOptions['device'],
-    mobile: req.mobile,
-    darkMode: req.darkMode,
-    reducedMotion: req.reducedMotion,
-    timezone: req.timezone,
-    locale: req.locale,
-    fullPage: req.fullPage,
-    fullPageMaxHeight: req.fullPageMaxHeight,
-    selector: req.selector,
-    clip,
-    omitBackground: req.omitBackground,
     format,
-    quality: lossy ? (req.quality ?? DEFAULT_QUALITY[format]) : undefined,
-    pdf: { paper: req.paper as CaptureOptions['pdf']['paper'], landscape: req.landscape, printBackground: req.printBackground, margin: req.margin },
-    waitUntil: req.waitUntil as WaitUntil,
-    waitForSelector: req.waitForSelector,
-    delay: req.delay,
+    quality: defaultQuality === undefined ? undefined : (req.quality ?? defaultQuality),
+    clip,
+    auth,
     timeout: Math.min(req.timeout ?? ctx.maxTimeoutMs, ctx.maxTimeoutMs),
-    bestAttempt: req.bestAttempt,
+    pdf: { paper, landscape, printBackground, margin },
     hide: req.hide ?? [],
     remove: req.remove ?? [],
-    css: req.css,
-    click: req.click,
     blockResources: req.blockResources ?? [],
     blockUrls: req.blockUrls ?? [],
     headers: req.headers ?? {},
     cookies: req.cookies ?? [],
-    userAgent: req.userAgent,
-    auth,
+    device: req.device as CaptureOptions['device'],
+    waitUntil: req.waitUntil as WaitUntil,
   };
 }

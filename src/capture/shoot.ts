@@ -7,6 +7,7 @@ import type { Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption } from '../errors.js';
+import { spec } from '../formats.js';
 import type { CaptureOptions, Clip } from '../options.js';
 import { viewportOf } from './emulate.js';
 import { notFound } from './page-changes.js';
@@ -69,7 +70,7 @@ async function captureInSlices(tab: Tab, width: number, height: number, scale: n
 
 export async function shoot(tab: Tab, opts: CaptureOptions): Promise<Shot> {
   const { page, cdp } = tab;
-  if (opts.format === 'pdf') {
+  if (spec(opts.format).printed) {
     const margin = opts.pdf.margin;
     const pdf = await page.pdf({
       format: opts.pdf.paper,

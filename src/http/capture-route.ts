@@ -9,7 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Deadline } from '../deadline.js';
 import { invalidOption } from '../errors.js';
-import { checkNumberSpelling, JSON_QUERY_FIELDS, mimeOf, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
+import { spec } from '../formats.js';
+import { checkNumberSpelling, JSON_QUERY_FIELDS, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
 import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
@@ -100,7 +101,7 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
   if (shot.targetStatus !== undefined) about['x-target-status'] = String(shot.targetStatus);
   if (shot.gaveUp.length) about['x-best-attempt'] = `timed out: ${shot.gaveUp.join(', ')}`;
   if (shot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
-  const mime = mimeOf(options.format);
+  const mime = spec(options.format).mime;
   if (opts.cache && !shot.gaveUp.length) {
     await opts.cache.put(key, shot.path, { mime, size: shot.size, headers: about }, () => readFile(shot.path)).catch(() => undefined);
   }

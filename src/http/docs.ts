@@ -3,7 +3,8 @@
  * GET /playground: a small page that builds a request, shows the image and its timing phases.
  */
 import type { FastifyInstance } from 'fastify';
-import { IMAGE_FORMATS, OptionsSchema, WAIT_UNTIL } from '../options.js';
+import { FORMATS, spec } from '../formats.js';
+import { OptionsSchema, WAIT_UNTIL } from '../options.js';
 
 const ERROR = {
   type: 'object',
@@ -50,7 +51,7 @@ export function openApiDocument() {
       'X-Blocked-Requests': { schema: { type: 'integer' }, description: 'requests the egress guard refused' },
       'X-Best-Attempt': { schema: { type: 'string' }, description: 'present when a wait timed out and bestAttempt captured anyway' },
     },
-    content: Object.fromEntries([...IMAGE_FORMATS.map((f) => `image/${f}`), 'application/pdf'].map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
+    content: Object.fromEntries(FORMATS.map((f) => [spec(f).mime, { schema: { type: 'string', format: 'binary' } }])),
   };
   return {
     openapi: '3.1.0',
@@ -84,7 +85,7 @@ main{padding:20px}#result img{max-width:100%;border:1px solid #ddd}#timing{font-
   <label>URL <input name="url" id="url" placeholder="https://www.serverless-devs.com"></label>
   <label>Width <input name="width" type="number" value="1280" min="16" max="3840"></label>
   <label>Height <input name="height" type="number" value="800" min="16" max="4320"></label>
-  <label>Format <select name="format">${IMAGE_FORMATS.map((f) => `<option>${f}</option>`).join('')}</select></label>
+  <label>Format <select name="format">${FORMATS.filter((f) => !spec(f).printed).map((f) => `<option>${f}</option>`).join('')}</select></label>
   <label>Wait until <select name="waitUntil">${WAIT_UNTIL.map((w) => `<option>${w}</option>`).join('')}</select></label>
   <label><span><input type="checkbox" name="fullPage" value="true"> full page</span></label>
   <label><span><input type="checkbox" name="darkMode" value="true"> dark mode</span></label>

@@ -1,0 +1,93 @@
+/**
+ * Every output format, in one table: its MIME type, file extension, whether it is lossy (and its
+ * default quality), whether it keeps transparency, where it stands when an Accept header ties, and
+ * how Chromium's PNG becomes it. Adding a format is one row here (and its test).
+ *
+ * Encoder settings are picked for latency: avif at sharp's default effort costs about a second per
+ * screenshot, at effort 2 about 150 ms; webp at effort 2 a quarter of the default's time.
+ */
+import sharp from 'sharp';
+
+// One-shot images: nothing worth caching between requests.
+sharp.cache(false);
+
+export interface FormatSpec {
+  mime: string;
+  extension: string;
+  /** Default quality for lossy formats; undefined for lossless ones (a `quality` option is refused). */
+  defaultQuality?: number;
+  /** Keeps an alpha channel (omitBackground is allowed). */
+  transparency: boolean;
+  /** Printed by Chromium as a document instead of a screenshot. */
+  printed: boolean;
+  /** Place when Accept ties (lower first: the cheaper encoder); undefined: never chosen from Accept. */
+  acceptRank?: number;
+  /** Chromium's PNG → the file, written to `path`; undefined: the bytes are written as Chromium made them. */
+  encode?: (png: Buffer, quality: number | undefined, path: string) => Promise<{ size: number }>;
+}
+
+export const FORMAT_SPECS = {
+  png: { mime: 'image/png', extension: 'png', transparency: true, printed: false, acceptRank: 1 },
+  jpeg: {
+    mime: 'image/jpeg',
+    extension: 'jpg',
+    defaultQuality: 80,
+    transparency: false,
+    printed: false,
+    acceptRank: 2,
+    encode: (png, quality, path) => sharp(png).jpeg({ quality, mozjpeg: false }).toFile(path),
+  },
+  webp: {
+    mime: 'image/webp',
+    extension: 'webp',
+    defaultQuality: 80,
+    transparency: true,
+    printed: false,
+    acceptRank: 0,
+    encode: (png, quality, path) => sharp(png).webp({ quality, effort: 2 }).toFile(path),
+  },
+  avif: {
+    mime: 'image/avif',
+    extension: 'avif',
+    defaultQuality: 50,
+    transparency: true,
+    printed: false,
+    acceptRank: 3,
+    encode: (png, quality, path) => sharp(png).avif({ quality, effort: 2 }).toFile(path),
+  },
+  pdf: { mime: 'application/pdf', extension: 'pdf', transparency: false, printed: true },
+} as const satisfies Record<string, FormatSpec>;
+
+export type OutputFormat = keyof typeof FORMAT_SPECS;
+export const FORMATS = Object.keys(FORMAT_SPECS) as OutputFormat[];
+/** Formats an Accept header can choose, cheapest encoder first. */
+export const NEGOTIABLE = FORMATS.filter((f) => spec(f).acceptRank !== undefined).sort(
+  (a, b) => spec(a).acceptRank! - spec(b).acceptRank!,
+);
+
+export function spec(format: OutputFormat): FormatSpec {
+  return FORMAT_SPECS[format];
+}
+
+/**
+ * Chooses a format from an Accept header: the type with the highest q-value we can make. Ties go to
+ * the lowest acceptRank; `*\/*`, `image/*` or nothing means png.
+ */
+export function negotiateFormat(accept: string | undefined): OutputFormat {
+  if (!accept) return 'png';
+  let best: OutputFormat = 'png';
+  let bestQ = 0;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.trim().toLowerCase().split(';');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!(q > 0)) continue;
+    const format = NEGOTIABLE.find((f) => spec(f).mime === type.trim());
+    if (!format) continue;
+    if (q > bestQ || (q === bestQ && spec(format).acceptRank! < spec(best).acceptRank!)) {
+      best = format;
+      bestQ = q;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,89 @@
+/**
+ * Unit tests of the option layer: format negotiation and the format table, and resolveOptions
+ * (defaults, clamping, refusals), without a browser.
+ */
+import { describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
+import { HttpError } from '../src/errors.js';
+import { FORMATS, negotiateFormat, spec } from '../src/formats.js';
+import { checkNumberSpelling, OptionsSchema, resolveOptions, type RequestOptions } from '../src/options.js';
+
+const ctx = { defaultUrl: 'https://default.example', maxTimeoutMs: 30_000 };
+/** A request as the validator leaves it: defaults filled in. */
+const req = (over: Record<string, unknown> = {}) => Value.Default(OptionsSchema, { ...over }) as RequestOptions;
+const refusal = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof HttpError ? { status: err.statusCode, field: err.body.field } : err;
+  }
+  return undefined;
+};
+
+describe('format negotiation', () => {
+  it.each([
+    [undefined, 'png'],
+    ['*/*', 'png'],
+    ['image/*', 'png'],
+    ['image/webp,*/*', 'webp'],
+    ['image/avif,image/webp,image/png', 'webp'], // a tie goes to the cheaper encoder
+    ['image/avif;q=1,image/webp;q=0.5', 'avif'],
+    ['image/jpeg;q=0.9, image/png;q=0.8', 'jpeg'],
+    ['image/webp;q=0', 'png'],
+    ['application/pdf', 'png'], // pdf is asked for by name, never negotiated
+    ['IMAGE/WEBP', 'webp'],
+  ])('Accept %s → %s', (accept, format) => {
+    expect(negotiateFormat(accept)).toBe(format);
+  });
+
+  it('has one row per format with a MIME type and an extension', () => {
+    for (const f of FORMATS) {
+      expect(spec(f).mime).toMatch(/^(image|application)\//);
+      expect(spec(f).extension).toMatch(/^[a-z]+$/);
+    }
+  });
+});
+
+describe('resolveOptions', () => {
+  it('fills the defaults, the default URL and the format from Accept', () => {
+    const o = resolveOptions(req(), { ...ctx, accept: 'image/webp' });
+    expect(o).toMatchObject({ url: 'https://default.example', width: 1280, height: 800, scale: 1, format: 'webp', quality: 80 });
+    expect(o.timeout).toBe(30_000);
+  });
+
+  it('copies every option it does not change (nothing forgotten)', () => {
+    const o = resolveOptions(req({ url: 'https://a.example', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 }), ctx);
+    expect(o).toMatchObject({ url: 'https://a.example', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 });
+  });
+
+  it('clamps the timeout to the server maximum and parses clip and auth', () => {
+    const o = resolveOptions(req({ timeout: 100_000, clip: '1,2,3,4', auth: 'al:ice:pw' }), ctx);
+    expect(o.timeout).toBe(30_000);
+    expect(o.clip).toEqual({ x: 1, y: 2, width: 3, height: 4 });
+    expect(o.auth).toEqual({ username: 'al', password: 'ice:pw' });
+  });
+
+  it('takes quality for lossy formats only, with each format’s default', () => {
+    expect(resolveOptions(req({ format: 'avif' }), ctx).quality).toBe(50);
+    expect(resolveOptions(req({ format: 'png' }), ctx).quality).toBeUndefined();
+    expect(refusal(() => resolveOptions(req({ format: 'png', quality: 50 }), ctx))).toEqual({ status: 400, field: 'quality' });
+  });
+
+  it.each([
+    [{ url: 'https://a.example', html: '<p>' }, 'html'],
+    [{ format: 'jpeg', omitBackground: true }, 'omitBackground'],
+    [{ fullPage: true, selector: '#a' }, 'selector'],
+    [{ format: 'pdf', clip: '0,0,1,1' }, 'clip'],
+    [{ headers: { Host: 'x' } }, 'headers'],
+    [{ headers: { Cookie2: 'x' } }, 'headers'],
+    [{ clip: '0,0,0,5' }, 'clip'],
+  ])('refuses %j naming %s', (over, field) => {
+    expect(refusal(() => resolveOptions(req(over), ctx))).toEqual({ status: 400, field });
+  });
+
+  it('refuses numbers written other than as plain decimals', () => {
+    expect(refusal(() => checkNumberSpelling({ width: '0x10' }))).toEqual({ status: 400, field: 'width' });
+    expect(refusal(() => checkNumberSpelling({ scale: ['1', '1e1'] }))).toEqual({ status: 400, field: 'scale' });
+    expect(refusal(() => checkNumberSpelling({ width: '100', scale: '1.5', url: '0x10' }))).toBeUndefined();
+  });
+});
