@@ -6,10 +6,10 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import request from 'supertest';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { binary, startService, withOwnService, type TestService } from './helpers/service.js';
+import { rgbAt } from './helpers/pixels.js';
+import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -73,11 +73,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await shutdownClean(svc);
   await fixtures.close();
   await internal.close();
-  expect(leftovers).toEqual([]);
-  expect(chromiumAlive).toBe(false);
 });
 
 describe('top-level URLs that point inside', () => {
@@ -164,8 +162,7 @@ describe('local files', () => {
     </script><iframe src="file:///etc/passwd" style="position:absolute;top:30px;left:30px;width:5px;height:5px"></iframe></body>`;
     const res = await api().post('/').send({ html: probe, width: 40, height: 40, delay: 300 }).buffer(true).parse(binary);
     expect(res.status).toBe(200);
-    const { data } = await sharp(res.body as Buffer).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    expect([...data.subarray(0, 3)]).toEqual([0, 255, 0]);
+    expect(await rgbAt(res.body as Buffer, 0, 0)).toEqual([0, 255, 0]);
   });
 });
 

@@ -18,6 +18,7 @@ import { TARGETS } from '../layer/targets.js';
 import { loadConfig } from '../src/config.js';
 import { processTree } from '../src/browser/memory.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { rgbPixels } from './helpers/pixels.js';
 
 let fixtures: FixtureServer;
 let fn: LocalFunction;
@@ -52,7 +53,7 @@ const shoot = (query: Record<string, string>) =>
 async function raw(path: string) {
   const res = await shoot({ url: `${fixtures.origin}${path}`, width: '120', height: '120' });
   expect(res.status).toBe(200);
-  return sharp(Buffer.from(await res.arrayBuffer())).removeAlpha().raw().toBuffer();
+  return rgbPixels(Buffer.from(await res.arrayBuffer()));
 }
 
 function differingPixels(a: Buffer, b: Buffer): number {

@@ -16,7 +16,8 @@ import { unpackEmbedded } from '../src/browser/locate.js';
 import { loadConfig } from '../src/config.js';
 import { OptionsSchema } from '../src/options.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { binary, startService, withOwnService, type TestService } from './helpers/service.js';
+import { pixelAt, rgbAt } from './helpers/pixels.js';
+import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let other: FixtureServer;
@@ -27,12 +28,6 @@ const get = (query: Record<string, string | number | boolean | string[]>) =>
   request(svc.app.server).get('/').query(query).buffer(true).parse(binary);
 const post = (body: Record<string, unknown>) => request(svc.app.server).post('/').send(body).buffer(true).parse(binary);
 
-async function rgbAt(body: Buffer, x: number, y: number) {
-  const { data, info } = await sharp(body).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  const i = (y * info.width + x) * 4;
-  return { width: info.width, height: info.height, rgba: [data[i], data[i + 1], data[i + 2], data[i + 3]] };
-}
-const rgb = async (body: Buffer, x: number, y: number) => (await rgbAt(body, x, y)).rgba.slice(0, 3);
 
 const record = (name: string): http.RequestListener => (req, res) => {
   (seen[name] ??= []).push(req.headers);
@@ -92,11 +87,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await shutdownClean(svc);
   await fixtures.close();
   await other.close();
-  expect(leftovers).toEqual([]);
-  expect(chromiumAlive).toBe(false);
 });
 
 describe('framing', () => {
@@ -106,10 +99,10 @@ describe('framing', () => {
     const meta = await sharp(res.body).metadata();
     expect([meta.width, meta.height]).toEqual([200, 30000]);
     for (let i = 0; i < BANDS.length; i++) {
-      expect(await rgb(res.body, 100, i * 5000 + 2500), `band ${i}`).toEqual(bandRgb(BANDS[i]!));
-      expect(await rgb(res.body, 100, i * 5000 + 10), `band ${i} top`).toEqual(bandRgb(BANDS[i]!));
+      expect(await rgbAt(res.body, 100, i * 5000 + 2500), `band ${i}`).toEqual(bandRgb(BANDS[i]!));
+      expect(await rgbAt(res.body, 100, i * 5000 + 10), `band ${i} top`).toEqual(bandRgb(BANDS[i]!));
     }
-    expect(await rgb(res.body, 100, 29999), 'bottom stripe').toEqual(bandRgb(BANDS[5]!));
+    expect(await rgbAt(res.body, 100, 29999), 'bottom stripe').toEqual(bandRgb(BANDS[5]!));
   });
 
   it('fullPage stops at fullPageMaxHeight and says so', async () => {
@@ -121,14 +114,14 @@ describe('framing', () => {
   it('fullPage loads lazy content first', async () => {
     const res = await get({ url: `${fixtures.origin}/lazy`, width: 300, height: 400, fullPage: true });
     expect((await sharp(res.body).metadata()).height).toBe(3400);
-    expect(await rgb(res.body, 150, 3200)).toEqual([0, 255, 0]);
-    expect(await rgb(res.body, 150, 10)).toEqual([255, 255, 255]);
+    expect(await rgbAt(res.body, 150, 3200)).toEqual([0, 255, 0]);
+    expect(await rgbAt(res.body, 150, 10)).toEqual([255, 255, 255]);
   });
 
   it('selector captures one element, even below the fold; a missing one is 404', async () => {
     const res = await get({ url: `${fixtures.origin}/box`, selector: '#box', width: 400, height: 300 });
     expect(res.status).toBe(200);
-    const px = await rgbAt(res.body, 60, 40);
+    const px = await pixelAt(res.body, 60, 40);
     expect([px.width, px.height]).toEqual([120, 80]);
     expect(px.rgba.slice(0, 3)).toEqual([0, 0, 255]);
     const missing = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/box`, selector: '#nope' });
@@ -138,17 +131,17 @@ describe('framing', () => {
 
   it('clip captures a rectangle of the page', async () => {
     const res = await get({ url: `${fixtures.origin}/box`, clip: '40,1190,60,40', width: 400, height: 300, scale: 2 });
-    const px = await rgbAt(res.body, 110, 70);
+    const px = await pixelAt(res.body, 110, 70);
     expect([px.width, px.height]).toEqual([120, 80]);
     expect(px.rgba.slice(0, 3)).toEqual([0, 0, 255]);
-    expect(await rgb(res.body, 2, 2)).toEqual([255, 255, 255]);
+    expect(await rgbAt(res.body, 2, 2)).toEqual([255, 255, 255]);
   });
 
   it('omitBackground gives transparency in png and webp', async () => {
     for (const format of ['png', 'webp']) {
       const res = await get({ url: `${fixtures.origin}/transparent`, omitBackground: true, format, width: 100, height: 100 });
-      expect((await rgbAt(res.body, 90, 90)).rgba[3], format).toBe(0);
-      expect((await rgbAt(res.body, 10, 10)).rgba[3], format).toBe(255);
+      expect((await pixelAt(res.body, 90, 90)).rgba[3], format).toBe(0);
+      expect((await pixelAt(res.body, 10, 10)).rgba[3], format).toBe(255);
     }
   });
 });
@@ -163,12 +156,12 @@ describe('device and media', () => {
   });
 
   it('darkMode, reducedMotion, timezone and locale reach the page', async () => {
-    expect(await rgb((await get({ url: `${fixtures.origin}/dark`, darkMode: true, width: 50, height: 50 })).body, 25, 25)).toEqual([0, 0, 0]);
-    expect(await rgb((await get({ url: `${fixtures.origin}/dark`, width: 50, height: 50 })).body, 25, 25)).toEqual([255, 255, 255]);
-    expect(await rgb((await get({ url: `${fixtures.origin}/motion`, reducedMotion: true, width: 50, height: 50 })).body, 25, 25)).toEqual([0, 255, 0]);
-    expect(await rgb((await get({ url: `${fixtures.origin}/motion`, width: 50, height: 50 })).body, 25, 25)).toEqual([255, 0, 0]);
+    expect(await rgbAt((await get({ url: `${fixtures.origin}/dark`, darkMode: true, width: 50, height: 50 })).body, 25, 25)).toEqual([0, 0, 0]);
+    expect(await rgbAt((await get({ url: `${fixtures.origin}/dark`, width: 50, height: 50 })).body, 25, 25)).toEqual([255, 255, 255]);
+    expect(await rgbAt((await get({ url: `${fixtures.origin}/motion`, reducedMotion: true, width: 50, height: 50 })).body, 25, 25)).toEqual([0, 255, 0]);
+    expect(await rgbAt((await get({ url: `${fixtures.origin}/motion`, width: 50, height: 50 })).body, 25, 25)).toEqual([255, 0, 0]);
     const tz = await get({ url: `${fixtures.origin}/tz`, timezone: 'Asia/Shanghai', locale: 'zh-CN', width: 50, height: 50 });
-    expect(await rgb(tz.body, 25, 25)).toEqual([0, 255, 0]);
+    expect(await rgbAt(tz.body, 25, 25)).toEqual([0, 255, 0]);
   });
 
   it('locale is sent as Accept-Language', async () => {
@@ -180,7 +173,7 @@ describe('device and media', () => {
 describe('waiting', () => {
   it('waitForSelector waits for the element', async () => {
     const res = await get({ url: `${fixtures.origin}/late`, waitForSelector: '#late', width: 50, height: 50 });
-    expect(await rgb(res.body, 25, 25)).toEqual([0, 255, 0]);
+    expect(await rgbAt(res.body, 25, 25)).toEqual([0, 255, 0]);
   });
 
   it('a wait that times out is 504, or a capture with X-Best-Attempt under bestAttempt', async () => {
@@ -200,13 +193,13 @@ describe('changing the page', () => {
   it('hide, remove, css and click apply before the capture', async () => {
     const res = await get({ url: `${fixtures.origin}/changes`, hide: '#a', remove: ['#b'], css: '#btn{outline:none}', click: '#btn', width: 100, height: 300 });
     expect(res.status).toBe(200);
-    expect(await rgb(res.body, 50, 50), 'hidden #a shows the body').toEqual([0, 255, 0]);
-    expect(await rgb(res.body, 50, 150), 'removed #b, clicked button gone').toEqual([0, 255, 0]);
+    expect(await rgbAt(res.body, 50, 50), 'hidden #a shows the body').toEqual([0, 255, 0]);
+    expect(await rgbAt(res.body, 50, 150), 'removed #b, clicked button gone').toEqual([0, 255, 0]);
   });
 
   it('css is injected', async () => {
     const res = await get({ url: `${fixtures.origin}/changes`, css: 'html,body{background:#00f!important} div,button{display:none}', width: 50, height: 50 });
-    expect(await rgb(res.body, 25, 25)).toEqual([0, 0, 255]);
+    expect(await rgbAt(res.body, 25, 25)).toEqual([0, 0, 255]);
   });
 
   it('click on nothing is 404; a broken selector is 400', async () => {
@@ -250,9 +243,9 @@ describe('sent to the target only', () => {
 
   it('basic auth opens a protected page', async () => {
     const denied = await get({ url: `${fixtures.origin}/secret`, width: 50, height: 50 });
-    expect(await rgb(denied.body, 25, 25)).toEqual([255, 0, 0]);
+    expect(await rgbAt(denied.body, 25, 25)).toEqual([255, 0, 0]);
     const allowed = await get({ url: `${fixtures.origin}/secret`, auth: 'alice:s3cret', width: 50, height: 50 });
-    expect(await rgb(allowed.body, 25, 25)).toEqual([0, 255, 0]);
+    expect(await rgbAt(allowed.body, 25, 25)).toEqual([0, 255, 0]);
   });
 });
 
@@ -276,11 +269,11 @@ describe('other outputs and inputs', () => {
     const res = await post({ html: '<body style="margin:0;background:#00f"></body>', width: 120, height: 60, format: 'webp' });
     expect(res.status, res.body.toString()).toBe(200);
     expect(res.headers['content-type']).toBe('image/webp');
-    const px = await rgbAt(res.body, 60, 30);
+    const px = await pixelAt(res.body, 60, 30);
     expect([px.width, px.height]).toEqual([120, 60]);
     expect(px.rgba[2]).toBeGreaterThan(240);
     const withUrl = await post({ url: `${fixtures.origin}/changes`, hide: ['#a'], remove: ['#b', '#btn'], width: 50, height: 50 });
-    expect(await rgb(withUrl.body, 25, 25)).toEqual([255, 255, 255]);
+    expect(await rgbAt(withUrl.body, 25, 25)).toEqual([255, 255, 255]);
     const bad = await request(svc.app.server).post('/').send({ html: '<p>x</p>', url: 'https://example.com' });
     expect(bad.status).toBe(400);
     expect(bad.body.field).toBe('html');

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildAll } from '../layer/build.js';
 import { compareVersions, glibcNeededBy } from '../layer/glibc.js';
 import { startFixtures } from './helpers/fixtures.js';
-import { startService } from './helpers/service.js';
+import { shutdownClean, startService } from './helpers/service.js';
 
 const out = mkdtempSync(join(tmpdir(), 'fcshot-layer-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -49,7 +49,7 @@ describe('glibc gate', () => {
       const maps = readFileSync(`/proc/${svc.browser.pid}/maps`, 'utf8');
       expect(maps).toContain(join(result.chromium.tree, 'lib', 'libnss3.so'));
     } finally {
-      await svc.shutdown();
+      await shutdownClean(svc);
       await fixtures.close();
     }
   });

@@ -8,18 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createHandler } from '../src/fc.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { binary, startService, withOwnService, type TestService } from './helpers/service.js';
+import { pixelAt, rgbPixels } from './helpers/pixels.js';
+import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
 const api = () => request(svc.app.server);
 
-/** Decodes an image and returns its size and the RGB of one pixel. */
-async function pixelAt(body: Buffer, x: number, y: number) {
-  const { data, info } = await sharp(body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const i = (y * info.width + x) * 3;
-  return { width: info.width, height: info.height, rgb: [data[i], data[i + 1], data[i + 2]] };
-}
 
 const get = (query: Record<string, string | number | boolean>, headers: Record<string, string> = {}) =>
   api().get('/').query(query).set(headers).buffer(true).parse(binary);
@@ -35,10 +30,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await shutdownClean(svc);
   await fixtures.close();
-  expect(leftovers).toEqual([]);
-  expect(chromiumAlive).toBe(false);
 });
 
 describe('GET /', () => {
@@ -245,8 +238,8 @@ describe('FC event handler', () => {
     expect(result.headers['content-type']).toBe('image/png');
     expect(result.headers['x-request-id']).toBe('fc-event-1');
     expect(JSON.stringify(result.headers)).not.toContain('must-not-leak');
-    const fromFc = await sharp(Buffer.from(result.body, 'base64')).raw().toBuffer();
-    const fromServer = await sharp((await get(query)).body).raw().toBuffer();
+    const fromFc = await rgbPixels(Buffer.from(result.body, 'base64'));
+    const fromServer = await rgbPixels((await get(query)).body as Buffer);
     expect(fromFc.equals(fromServer)).toBe(true);
 
     const bad = await handler({ rawPath: '/', queryParameters: { width: 'wide' }, requestContext: { http: { method: 'GET' } } });

@@ -58,6 +58,13 @@ export async function startService(
   };
 }
 
+/** Shuts the service down; fails the test if a capture file or a Chromium process outlived it. */
+export async function shutdownClean(svc: TestService): Promise<void> {
+  const { leftovers, chromiumAlive } = await svc.shutdown();
+  if (leftovers.length) throw new Error(`capture files left behind: ${leftovers.join(', ')}`);
+  if (chromiumAlive) throw new Error('Chromium outlived the service');
+}
+
 /**
  * Runs `fn` against a service of its own (for settings the file's shared service does not have),
  * then shuts it down and checks it left no capture file and no Chromium behind.
@@ -71,9 +78,7 @@ export async function withOwnService(
   try {
     await fn(svc);
   } finally {
-    const { leftovers, chromiumAlive } = await svc.shutdown();
-    if (leftovers.length) throw new Error(`capture files left behind: ${leftovers.join(', ')}`);
-    if (chromiumAlive) throw new Error('Chromium outlived the service');
+    await shutdownClean(svc);
   }
 }
 
