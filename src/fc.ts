@@ -1,6 +1,6 @@
 /**
  * Entry point for FC 3.0 built-in runtimes (HTTP trigger): `handler(event, context)`.
- * The event (a Buffer of JSON, see shared/fc-facts.md) is replayed into the same fastify app the
+ * The event (a Buffer of JSON: rawPath, headers, queryParameters, body, requestContext) is replayed into the same fastify app the
  * server runs, with `inject`, and the reply is returned as `{statusCode, headers, body,
  * isBase64Encoded}`; image bodies are base64. `initializer` launches Chromium ahead of the first call.
  */
