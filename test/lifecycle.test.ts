@@ -1,0 +1,129 @@
+/**
+ * FC's custom-runtime lifecycle hooks against the real service and a real Chromium:
+ * POST /initialize launches Chromium and readies the spare page before any capture; GET /pre-stop
+ * lets the capture in flight finish, then leaves no Chromium, no profile folder and no capture file.
+ * Also: the listening port FC 3.0 documents (FC_CUSTOM_LISTEN_PORT).
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { isAlive, startService, type TestService } from './helpers/service.js';
+
+let fixtures: FixtureServer;
+let svc: TestService;
+
+beforeAll(async () => {
+  fixtures = await startFixtures();
+  fixtures.route('/slow', (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#0f0')), 1500);
+  });
+  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry });
+});
+afterAll(async () => {
+  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await fixtures.close();
+  expect(leftovers).toEqual([]);
+  expect(chromiumAlive).toBe(false);
+});
+
+/** The --type of every process under Chromium's (renderers, GPU, utilities; renderers hang off the zygote). */
+function descendantTypes(pid: number): string[] {
+  const procs: Array<{ pid: number; ppid: number; type?: string }> = [];
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]);
+      const type = /--type=(\S+)/.exec(readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '))?.[1];
+      procs.push({ pid: Number(p), ppid, type });
+    } catch {
+      // gone while we looked
+    }
+  }
+  const under = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) if (under.has(p.ppid) && !under.has(p.pid)) (under.add(p.pid), (grew = true));
+  }
+  return procs.filter((p) => p.pid !== pid && under.has(p.pid)).map((p) => p.type ?? '?');
+}
+
+const profileOf = (pid: number) =>
+  /--user-data-dir=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))?.[1];
+
+describe('FC lifecycle hooks', () => {
+  let chromiumPid: number;
+  let profile: string | undefined;
+
+  it('POST /initialize answers 200 once Chromium is up with a spare page (nothing launched before)', async () => {
+    expect(svc.browser.pid).toBeUndefined();
+    const write = vi.spyOn(process.stdout, 'write');
+    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST', headers: { 'x-fc-request-id': 'init-1' } });
+    const lines = write.mock.calls.map((c) => String(c[0]));
+    write.mockRestore();
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; chromium: { pid: number; source: string } };
+    expect(body.status).toBe('initialized');
+    chromiumPid = body.chromium.pid;
+    expect(chromiumPid).toBe(svc.browser.pid);
+    expect(isAlive(chromiumPid)).toBe(true);
+    expect(await svc.browser.ready()).toBe(true);
+    // the spare page is a live renderer before any capture asked for one
+    expect(descendantTypes(chromiumPid)).toContain('renderer');
+    profile = profileOf(chromiumPid);
+    expect(profile && existsSync(profile)).toBe(true);
+    // framed the way FC's runtimes frame hooks, not as an invocation
+    expect(lines).toContain('FC Initialize Start RequestId: init-1\n');
+    expect(lines).toContain('FC Initialize End RequestId: init-1\n');
+    expect(lines.some((l) => l.startsWith('FC Invoke'))).toBe(false);
+  });
+
+  it('a second /initialize reuses the same Chromium', async () => {
+    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { chromium: { pid: number } }).chromium.pid).toBe(chromiumPid);
+  });
+
+  it('GET /pre-stop lets the capture in flight finish, then leaves no Chromium, profile or capture file', async () => {
+    // a stray capture file, as a client that vanished mid-stream could leave
+    const stray = join(svc.captureDir, 'fcshot-00000000-0000-4000-8000-000000000000.png');
+    writeFileSync(stray, 'x');
+    const capture = fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}`);
+    await new Promise((r) => setTimeout(r, 300)); // the capture is waiting for /slow
+    const preStop = await fetch(`${svc.origin}/pre-stop`);
+    const shot = await capture;
+    expect(shot.status).toBe(200);
+    expect(shot.headers.get('content-type')).toBe('image/png');
+    expect((await shot.arrayBuffer()).byteLength).toBeGreaterThan(100);
+
+    expect(preStop.status).toBe(200);
+    const body = (await preStop.json()) as { status: string; removedCaptureFiles: number };
+    expect(body.status).toBe('stopped');
+    expect(body.removedCaptureFiles).toBeGreaterThanOrEqual(1);
+    expect(isAlive(chromiumPid)).toBe(false);
+    expect(descendantTypes(chromiumPid)).toEqual([]);
+    expect(existsSync(profile!)).toBe(false);
+    expect(readdirSync(svc.captureDir)).toEqual([]);
+  });
+
+  it('after /pre-stop: captures get 503 with Retry-After, /healthz still answers, /pre-stop again is 200', async () => {
+    const res = await fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/red`)}`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { error: string }).error).toBe('unavailable');
+    expect((await fetch(`${svc.origin}/healthz`)).status).toBe(200);
+    expect((await fetch(`${svc.origin}/readyz`)).status).toBe(503);
+    expect((await fetch(`${svc.origin}/pre-stop`)).status).toBe(200);
+    expect(svc.browser.pid).toBeUndefined();
+  });
+});
+
+describe('listening port', () => {
+  it('PORT, else FC_CUSTOM_LISTEN_PORT (FC 3.0), else FC_SERVER_PORT, else 9000', () => {
+    expect(loadConfig({}).port).toBe(9000);
+    expect(loadConfig({ FC_SERVER_PORT: '8080' }).port).toBe(8080);
+    expect(loadConfig({ FC_CUSTOM_LISTEN_PORT: '9100', FC_SERVER_PORT: '8080' }).port).toBe(9100);
+    expect(loadConfig({ PORT: '7000', FC_CUSTOM_LISTEN_PORT: '9100' }).port).toBe(7000);
+    expect(() => loadConfig({ FC_CUSTOM_LISTEN_PORT: 'x' })).toThrow(/FC_CUSTOM_LISTEN_PORT/);
+  });
+});
