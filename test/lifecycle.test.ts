@@ -2,11 +2,14 @@
  * FC's custom-runtime lifecycle hooks against the real service and a real Chromium:
  * POST /initialize launches Chromium and readies the spare page before any capture; GET /pre-stop
  * lets the capture in flight finish, then leaves no Chromium, no profile folder and no capture file.
- * Also: the listening port FC 3.0 documents (FC_CUSTOM_LISTEN_PORT).
+ * The same through the built function (server.cjs from the code package, node and Chromium from the
+ * layers, s.yaml's environment, FC_CUSTOM_LISTEN_PORT), then SIGTERM. Also: the port variables.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startLocal } from '../layer/fc-local.js';
 import { loadConfig } from '../src/config.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { isAlive, startService, type TestService } from './helpers/service.js';
@@ -88,6 +91,9 @@ describe('FC lifecycle hooks', () => {
     // a stray capture file, as a client that vanished mid-stream could leave
     const stray = join(svc.captureDir, 'fcshot-00000000-0000-4000-8000-000000000000.png');
     writeFileSync(stray, 'x');
+    // not ours: a folder and a file that only share the prefix
+    mkdirSync(join(svc.captureDir, 'fcshot-profile-other'));
+    writeFileSync(join(svc.captureDir, 'fcshot-notes.txt'), 'keep');
     const capture = fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}`);
     await new Promise((r) => setTimeout(r, 300)); // the capture is waiting for /slow
     const preStop = await fetch(`${svc.origin}/pre-stop`);
@@ -103,7 +109,9 @@ describe('FC lifecycle hooks', () => {
     expect(isAlive(chromiumPid)).toBe(false);
     expect(descendantTypes(chromiumPid)).toEqual([]);
     expect(existsSync(profile!)).toBe(false);
-    expect(readdirSync(svc.captureDir)).toEqual([]);
+    expect(readdirSync(svc.captureDir).sort()).toEqual(['fcshot-notes.txt', 'fcshot-profile-other']);
+    rmSync(join(svc.captureDir, 'fcshot-notes.txt'));
+    rmSync(join(svc.captureDir, 'fcshot-profile-other'), { recursive: true });
   });
 
   it('after /pre-stop: captures get 503 with Retry-After, /healthz still answers, /pre-stop again is 200', async () => {
@@ -116,6 +124,33 @@ describe('FC lifecycle hooks', () => {
     expect((await fetch(`${svc.origin}/pre-stop`)).status).toBe(200);
     expect(svc.browser.pid).toBeUndefined();
   });
+});
+
+describe('through the built function (npm run fc:local)', () => {
+  it('/initialize, /pre-stop, then SIGTERM: 200, 200, exit 0, no Chromium or profile left', async () => {
+    const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-local-captures-'));
+    const fn = await startLocal({ port: 0, extraEnv: { CAPTURE_DIR: captureDir } });
+    try {
+      const init = await fetch(`http://127.0.0.1:${fn.port}/initialize`, {
+        method: 'POST',
+        headers: { 'x-fc-request-id': 'local-init' },
+      });
+      expect(init.status, fn.output()).toBe(200);
+      const { chromium } = (await init.json()) as { chromium: { pid: number; source: string } };
+      expect(chromium.source).toBe('CHROMIUM_PATH'); // s.yaml names the layer's binary
+      expect(readFileSync(`/proc/${chromium.pid}/cmdline`, 'utf8')).toContain(`${fn.layout.opt}/chromium/chromium`);
+      const profile = profileOf(chromium.pid)!;
+      const stop = await fetch(`http://127.0.0.1:${fn.port}/pre-stop`, { headers: { 'x-fc-request-id': 'local-stop' } });
+      expect(stop.status).toBe(200);
+      expect(isAlive(chromium.pid)).toBe(false);
+      expect(existsSync(profile)).toBe(false);
+      expect(fn.output()).toContain('FC Initialize End RequestId: local-init');
+      expect(fn.output()).toContain('FC PreStop End RequestId: local-stop');
+    } finally {
+      expect(await fn.stop()).toBe(0);
+      rmSync(captureDir, { recursive: true, force: true });
+    }
+  }, 120_000); // unzipping the layers into the stand-in /opt comes first
 });
 
 describe('listening port', () => {

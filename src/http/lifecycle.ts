@@ -37,10 +37,14 @@ export const isLifecycle = (url: string) => {
 const STILL_SERVED = new Set<string>([LIFECYCLE_PATHS.initialize, LIFECYCLE_PATHS.preStop, '/healthz', '/readyz']);
 
 
-/** Removes the capture files (ours by name) left in `dir`; returns how many. */
+/** A capture file's name (capture/encode.ts): the prefix, a UUID, the format's extension. */
+const CAPTURE_FILE = new RegExp(`^${CAPTURE_PREFIX}[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.(png|jpg|webp|avif|pdf)$`);
+
+/** Removes the capture files left in `dir` (plain files named like ours, nothing else); returns how many. */
 async function removeCaptureFiles(dir: string): Promise<number> {
-  const ours = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.startsWith(CAPTURE_PREFIX));
-  await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const ours = entries.filter((e) => e.isFile() && CAPTURE_FILE.test(e.name));
+  await Promise.all(ours.map((e) => rm(join(dir, e.name), { force: true })));
   return ours.length;
 }
 
