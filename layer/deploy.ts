@@ -1,98 +1,182 @@
 /**
- * `npm run deploy [-- --dry-run] [--region cn-hangzhou] [--access default]`
+ * `npm run deploy [-- --region cn-hangzhou] [--target custom.debian12] [--access default] [--dry-run]`
  *
- * Builds everything, publishes the two layers with Serverless Devs, and deploys s.yaml with the new
- * layer ARNs passed in through the environment (s.yaml reads CHROMIUM_LAYER_ARN and DEPS_LAYER_ARN).
- * `--dry-run` builds and prints the exact commands without running any of them.
+ * 1. Refuses a region where FC does not offer the target runtime (naming the alternative).
+ * 2. Builds every artefact for the target and refuses a zip over FC's smallest size limit.
+ * 3. Publishes our four layers with Serverless Devs (`s cli fc3 layer publish`).
+ * 4. Writes their ARNs, the region and the runtime to `.env` beside s.yaml, where every later `s`
+ *    command (deploy, info, logs, remove) finds them; the values they replace stay as comments
+ *    (a rollback is putting them back, see README).
+ * 5. Has Serverless Devs render s.yaml (`s preview`) and checks it names exactly those layers.
+ * 6. `s deploy`, then prints the URL to open (the custom domain's).
+ *
+ * `--dry-run` builds and prints the commands without running any; `--template` deploys another
+ * s.yaml (its `.env` is written beside it).
  */
 import { spawnSync } from 'node:child_process';
-import { relative, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildAll, ROOT } from './build.js';
-import { loadFunctionSpec } from './fc-local.js';
+import { buildAll, ROOT, type Artefact } from './build.js';
+import { propsOf, renderSYaml, type SYaml } from './s-yaml.js';
+import { DEFAULT_TARGET, DEPLOYABLE, LAYERS, MAX_ZIP_BYTES, targetFor } from './targets.js';
 
 export interface DeployOptions {
   dryRun: boolean;
   region: string;
   access: string;
   target?: string;
+  /** The s.yaml to deploy (default: this repository's). */
+  template?: string;
   /** The Serverless Devs CLI (default: `s` on PATH). */
   s?: string;
   log?: (line: string) => void;
 }
 
-const LAYER_NAMES = { chromium: 'fcshot-chromium', deps: 'fcshot-deps' } as const;
+export interface DeployResult {
+  commands: string[];
+  arns: Record<string, string>;
+  url?: string;
+}
+
 const ARN = /acs:fc:[\w-]+:\d+:layers\/[\w-]+\/versions\/\d+/;
+/** What `domainName: auto` gives: FUNCTION.fcv3.ACCOUNT.REGION.fc.devsapp.net. */
+const AUTO_DOMAIN = /\b[\w-]+(?:\.[\w-]+)*\.fc\.devsapp\.net\b/;
 
 const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
-export async function deploy(opts: DeployOptions): Promise<{ commands: string[]; arns: Record<string, string> }> {
+/** Refuses a region the runtime is not offered in, naming what would work. */
+export function checkRegion(runtime: string, region: string): void {
+  if (!DEPLOYABLE.includes(runtime)) {
+    throw new Error(`cannot deploy to ${runtime}: Chromium's libraries need glibc newer than it has; use ${DEPLOYABLE.join(' or ')}`);
+  }
+  const offered = targetFor(runtime).regions;
+  if (offered && !offered.includes(region)) {
+    const other = DEPLOYABLE.find((r) => r !== runtime && (!targetFor(r).regions || targetFor(r).regions!.includes(region)));
+    throw new Error(
+      `${runtime} is not offered in ${region} (it is in ${offered.join(', ')}). ` +
+        `Deploy to one of those with --region${other ? `, or here with --target ${other}` : ''}.`,
+    );
+  }
+}
+
+/** `.env` with `values` set: other lines kept, a replaced value kept as a `# previous` comment. */
+export function updateEnvFile(file: string, values: Record<string, string>, when = new Date()): void {
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l, i, all) => l || i < all.length - 1) : [];
+  const kept: string[] = [];
+  const previous: string[] = [];
+  for (const line of lines) {
+    const key = /^\s*([\w.-]+)\s*=/.exec(line)?.[1];
+    if (key && key in values) {
+      if (line.trim() !== `${key}=${values[key]}`) previous.push(`# previous (until ${when.toISOString()}): ${line.trim()}`);
+    } else kept.push(line);
+  }
+  const ours = Object.entries(values).map(([k, v]) => `${k}=${v}`);
+  writeFileSync(file, `${[...kept, ...previous, `# written by npm run deploy, ${when.toISOString()}`, ...ours].join('\n')}\n`);
+}
+
+/** The JSON `s … -o json` prints after its log lines. */
+function jsonOf(stdout: string): unknown {
+  const start = stdout.indexOf('\n{');
+  return JSON.parse(stdout.slice(stdout.startsWith('{') ? 0 : start + 1));
+}
+
+export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const s = opts.s ?? 's';
-  const runtime = loadFunctionSpec().runtime;
-  if (opts.target && opts.target !== runtime) {
-    throw new Error(`s.yaml deploys runtime ${runtime}; build for it (or change s.yaml's runtime) instead of ${opts.target}`);
-  }
+  const template = resolve(opts.template ?? join(ROOT, 's.yaml'));
+  const envFile = join(dirname(template), '.env');
+  const runtime = opts.target ?? DEFAULT_TARGET;
+  checkRegion(runtime, opts.region);
+
   const built = await buildAll({ target: runtime, log });
-  const publish = (name: string, zip: string) => [
-    s, 'cli', 'fc3', 'layer', 'publish',
-    '--layer-name', name,
-    '--code', relative(ROOT, zip),
-    '--compatible-runtime', runtime,
-    '--region', opts.region,
-    '--access', opts.access,
-  ];
-  const steps = [
-    { key: 'CHROMIUM_LAYER_ARN', argv: publish(LAYER_NAMES.chromium, built.chromium.zip) },
-    { key: 'DEPS_LAYER_ARN', argv: publish(LAYER_NAMES.deps, built.deps!.zip) },
-  ];
-  const deployArgv = [s, 'deploy', '--assume-yes', '--access', opts.access];
-  const arns: Record<string, string> = {};
-  const commands: string[] = [];
+  const zips: Record<string, Artefact> = { chromium: built.chromium, fonts: built.fonts!, deps: built.deps!, node: built.node! };
+  for (const a of Object.values(zips)) {
+    if (a.bytes > MAX_ZIP_BYTES) throw new Error(`${relative(ROOT, a.zip)} is ${a.bytes} bytes, over FC's ${MAX_ZIP_BYTES} in some regions`);
+  }
+
+  const run = (argv: string[], env: NodeJS.ProcessEnv = process.env) => {
+    log(`$ ${argv.map(quote).join(' ')}`);
+    const r = spawnSync(argv[0]!, argv.slice(1), { cwd: dirname(template), encoding: 'utf8', env, maxBuffer: 64 << 20 });
+    if (r.error) throw new Error(`could not run ${s}: ${r.error.message} (npm i -g @serverless-devs/s, then s config add)`);
+    process.stdout.write(r.stdout ?? '');
+    if (r.status !== 0) throw new Error(`${argv.slice(1, 5).join(' ')} failed:\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+
+  const publishes = LAYERS.map((layer) => ({
+    layer,
+    argv: [s, 'cli', 'fc3', 'layer', 'publish', '--layer-name', layer.name, '--code', relative(dirname(template), zips[layer.key]!.zip),
+      '--compatible-runtime', runtime, '--region', opts.region, '--access', opts.access],
+  }));
+  const tpl = template === join(ROOT, 's.yaml') ? [] : ['-t', template];
+  const deployArgv = [s, 'deploy', ...tpl, '--assume-yes', '--access', opts.access];
+  const previewArgv = [s, 'preview', ...tpl, '-o', 'json'];
+  const commands = [...publishes.map((p) => p.argv.map(quote).join(' '))];
 
   log('');
-  for (const step of steps) {
-    commands.push(step.argv.map(quote).join(' '));
-    if (opts.dryRun) {
-      arns[step.key] = `<${step.key} printed by the command above>`;
-      continue;
-    }
-    log(`$ ${commands.at(-1)}`);
-    const run = spawnSync(step.argv[0]!, step.argv.slice(1), { cwd: ROOT, encoding: 'utf8' });
-    if (run.error) throw new Error(`could not run ${s}: ${run.error.message} (npm i -g @serverless-devs/s, then s config add)`);
-    process.stdout.write(run.stdout ?? '');
-    if (run.status !== 0) throw new Error(`${step.argv.slice(0, 5).join(' ')} failed:\n${run.stderr}`);
-    const arn = ARN.exec(run.stdout)?.[0];
-    if (!arn) throw new Error(`no layer ARN in the output of: ${commands.at(-1)}`);
-    arns[step.key] = arn;
-  }
-  const env = { ...arns, FC_REGION: opts.region };
-  commands.push(`${Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ')} ${deployArgv.map(quote).join(' ')}`);
   if (opts.dryRun) {
+    commands.push(`(write ${relative(process.cwd(), envFile) || '.env'}: FC_REGION, FC_RUNTIME and the four layer ARNs)`);
+    commands.push(previewArgv.map(quote).join(' '), deployArgv.map(quote).join(' '));
     log('dry run: nothing was published or deployed. The commands, in order:');
     for (const c of commands) log(`  ${c}`);
-    return { commands, arns };
+    return { commands, arns: {} };
   }
-  log(`$ ${commands.at(-1)}`);
-  const run = spawnSync(deployArgv[0]!, deployArgv.slice(1), { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
-  if (run.status !== 0) throw new Error('s deploy failed');
-  return { commands, arns };
+
+  const arns: Record<string, string> = {};
+  for (const { layer, argv } of publishes) {
+    const arn = ARN.exec(run(argv))?.[0];
+    if (!arn) throw new Error(`no layer ARN in the output of: ${argv.map(quote).join(' ')}`);
+    arns[layer.arnVar] = arn;
+  }
+  updateEnvFile(envFile, { FC_REGION: opts.region, FC_RUNTIME: runtime, ...arns });
+  log(`wrote ${envFile}`);
+
+  // What Serverless Devs itself makes of s.yaml now: the layers just published, the runtime built for.
+  const rendered = jsonOf(run(previewArgv)) as SYaml;
+  const fn = propsOf(rendered, 'fc3');
+  const want = LAYERS.map((l) => arns[l.arnVar]);
+  if (JSON.stringify(fn.layers) !== JSON.stringify(want) || fn.runtime !== runtime || fn.region !== opts.region) {
+    throw new Error(`s preview renders runtime ${fn.runtime}, region ${fn.region}, layers ${fn.layers}; expected ${runtime}, ${opts.region}, ${want}`);
+  }
+
+  const out = run(deployArgv);
+  const domain = AUTO_DOMAIN.exec(out)?.[0];
+  const url = domain ? `http://${domain}/` : undefined;
+  log('');
+  if (url) {
+    log(`deployed. Open ${url}playground, or: curl -o page.png '${url}?url=https://example.com'`);
+  } else {
+    log('deployed. `s info` shows the custom domain (domainName); open http://THAT-DOMAIN/playground');
+  }
+  log('logs: s logs --tail    (they reach the log store a few seconds late)');
+  return { commands, arns, url };
+}
+
+/** The command line's options (exported for the tests). */
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DeployOptions {
+  const flag = (name: string) => {
+    const i = argv.indexOf(name);
+    if (i < 0) return undefined;
+    const value = argv[i + 1];
+    if (!value || value.startsWith('--')) throw new Error(`${name} needs a value`);
+    return value;
+  };
+  return {
+    dryRun: argv.includes('--dry-run'),
+    region: flag('--region') ?? env.FC_REGION ?? 'cn-hangzhou',
+    access: flag('--access') ?? 'default',
+    target: flag('--target') ?? env.FC_RUNTIME,
+    template: flag('--template'),
+  };
 }
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const argv = process.argv.slice(2);
-  const flag = (name: string, fallback: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
-  };
-  deploy({
-    dryRun: argv.includes('--dry-run'),
-    region: flag('--region', process.env.FC_REGION ?? 'cn-hangzhou'),
-    access: flag('--access', 'default'),
-    target: argv.includes('--target') ? flag('--target', '') : undefined,
-  }).catch((err: Error) => {
-    console.error(`\ndeploy failed: ${err.message}`);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => deploy(parseArgs(process.argv.slice(2))))
+    .catch((err: Error) => {
+      console.error(`\ndeploy failed: ${err.message}`);
+      process.exit(1);
+    });
 }

@@ -3,19 +3,19 @@
  *
  * The built zips are unpacked into a stand-in /opt (build/fc-local/opt) and a stand-in /code, and
  * the code package's entry point is started with exactly the environment s.yaml declares, every
- * /opt path rewritten to the stand-in, plus what FC itself sets for a custom runtime (FC_SERVER_PORT …).
+ * /opt path rewritten to the stand-in, plus what FC itself sets for a custom runtime (FC_CUSTOM_LISTEN_PORT …).
  * Nothing else of this shell's environment is passed on: no system LD_LIBRARY_PATH, no NODE_PATH.
- * FC's official Node.js 20 layer is stood in for by this machine's node.
+ * Node.js is the one from our node layer, as on FC; s.yaml is rendered as Serverless Devs renders it.
  *
  *   npm run fc:local                       # port 9000, as s.yaml says
  *   npm run fc:local -- --port 9100 --env EGRESS_ALLOW=127.0.0.1:8080
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { BUILD, ROOT } from './build.js';
+import { propsOf, renderSYaml } from './s-yaml.js';
 
 export interface FunctionSpec {
   runtime: string;
@@ -30,11 +30,8 @@ export interface FunctionSpec {
 }
 
 /** The function's props from s.yaml, as fc3 reads them. */
-export function loadFunctionSpec(file = join(ROOT, 's.yaml')): FunctionSpec {
-  const doc = parse(readFileSync(file, 'utf8')) as { resources: Record<string, { component: string; props: Record<string, unknown> }> };
-  const resource = Object.values(doc.resources).find((r) => r.component === 'fc3');
-  if (!resource) throw new Error('s.yaml has no fc3 resource');
-  const p = resource.props as Record<string, any>;
+export function loadFunctionSpec(file = join(ROOT, 's.yaml'), env: NodeJS.ProcessEnv = process.env): FunctionSpec {
+  const p = propsOf(renderSYaml(file, env), 'fc3');
   return {
     runtime: p.runtime,
     memorySize: p.memorySize,
@@ -56,6 +53,9 @@ export interface LocalLayout {
   code: string;
 }
 
+/** The default target's layer zips, in s.yaml's order. */
+export const LAYER_ZIPS = ['chromium-layer.zip', 'fonts-layer.zip', 'deps-layer.zip', 'node-layer.zip'];
+
 /** Unpacks the zips as FC would: layers into /opt, the code package into /code. */
 export function layOut(root = join(BUILD, 'fc-local'), build = BUILD): LocalLayout {
   const opt = join(root, 'opt');
@@ -63,11 +63,8 @@ export function layOut(root = join(BUILD, 'fc-local'), build = BUILD): LocalLayo
   rmSync(root, { recursive: true, force: true });
   mkdirSync(opt, { recursive: true });
   mkdirSync(code, { recursive: true });
-  for (const zip of ['chromium-layer.zip', 'deps-layer.zip']) execFileSync('unzip', ['-q', '-o', join(build, zip), '-d', opt]);
+  for (const zip of LAYER_ZIPS) execFileSync('unzip', ['-q', '-o', join(build, zip), '-d', opt]);
   execFileSync('unzip', ['-q', '-o', join(build, 'code.zip'), '-d', code]);
-  // Stand-in for FC's official Node.js 20 layer.
-  mkdirSync(join(opt, 'nodejs20', 'bin'), { recursive: true });
-  symlinkSync(process.execPath, join(opt, 'nodejs20', 'bin', 'node'));
   return { opt, code };
 }
 
@@ -86,6 +83,7 @@ export function localProcess(layout: LocalLayout, port: number, extraEnv: Record
     PATH: '/usr/local/bin:/usr/bin:/bin',
     ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, underStandIn(v, layout.opt)])),
     // What FC sets for a custom runtime.
+    FC_CUSTOM_LISTEN_PORT: String(port),
     FC_SERVER_PORT: String(port),
     FC_FUNC_CODE_PATH: layout.code,
     FC_RUNTIME: spec.runtime,

@@ -4,12 +4,12 @@
  *
  * A minimal Debian root of the target release is made with debootstrap (minbase: no NSS, no fonts,
  * no fontconfig), the built zips are laid in as FC lays them (/opt from the layers, /code from the
- * code package, node where FC's official Node.js layer puts it), and the function is started inside
+ * code package, Node.js from our node layer), and the function is started inside
  * it with chroot and exactly s.yaml's environment. A page with CJK text is captured from outside.
  * Needs root and debootstrap (apt-get install debootstrap); the root is cached between runs.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
@@ -55,12 +55,9 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
   for (const lib of ['libnss3.so', 'libnspr4.so']) {
     if (existsSync(join(root, 'usr/lib/x86_64-linux-gnu', lib))) throw new Error(`the bare root has ${lib}; it is not bare`);
   }
-  console.log('[lay out] layers into /opt, the code package into /code, node into /opt/nodejs20/bin');
-  for (const zip of [built.chromium.zip, built.deps!.zip]) sh('unzip', ['-q', '-o', zip, '-d', join(root, 'opt')]);
+  console.log('[lay out] the layers (Node.js among them) into /opt, the code package into /code');
+  for (const layer of built.layers!) sh('unzip', ['-q', '-o', layer.zip, '-d', join(root, 'opt')]);
   sh('unzip', ['-q', '-o', built.code!.zip, '-d', join(root, 'code')]);
-  mkdirSync(join(root, 'opt/nodejs20/bin'), { recursive: true });
-  copyFileSync(process.execPath, join(root, 'opt/nodejs20/bin/node'));
-  sh('chmod', ['755', join(root, 'opt/nodejs20/bin/node')]);
 
   const page = '<!doctype html><meta charset="utf-8"><body style="margin:0;background:#0a0;font:48px sans-serif">函数计算 関数 함수 OK</body>';
   const fixture = http.createServer((_q, s) => s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
@@ -73,7 +70,7 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
   const port = 9000 + Math.floor(Math.random() * 500);
   const [cmd, ...args] = spec.command;
   const child = spawn('/usr/sbin/chroot', [root, '/bin/sh', '-c', `cd /code && exec ${[cmd, ...args].join(' ')}`], {
-    env: { PATH: '/usr/bin:/bin', ...spec.env, FC_SERVER_PORT: String(port), EGRESS_ALLOW: `127.0.0.1:${fixturePort}` },
+    env: { PATH: '/usr/bin:/bin', ...spec.env, FC_CUSTOM_LISTEN_PORT: String(port), EGRESS_ALLOW: `127.0.0.1:${fixturePort}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

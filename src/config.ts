@@ -5,7 +5,10 @@
 import { tmpdir } from 'node:os';
 
 export interface Config {
-  /** TCP port: PORT, else FC_SERVER_PORT (set by FC custom runtimes), else 9000. */
+  /**
+   * TCP port: PORT, else FC_CUSTOM_LISTEN_PORT (FC 3.0's documented name), else FC_SERVER_PORT (set by
+   * FC custom runtimes), else 9000.
+   */
   port: number;
   /** Page captured when a request names no url. */
   defaultUrl: string;
@@ -65,7 +68,7 @@ function list(raw: string | undefined): string[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: int(env, 'PORT', int(env, 'FC_SERVER_PORT', 9000, 0), 0),
+    port: int(env, 'PORT', int(env, 'FC_CUSTOM_LISTEN_PORT', int(env, 'FC_SERVER_PORT', 9000, 0), 0), 0),
     defaultUrl: env.DEFAULT_URL || 'https://www.serverless-devs.com',
     captureDir: env.CAPTURE_DIR || tmpdir(),
     chromiumPath: env.CHROMIUM_PATH || undefined,

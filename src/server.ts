@@ -1,7 +1,9 @@
 /**
  * Entry point for FC custom runtimes and local use: listens on 0.0.0.0 (FC custom runtimes cannot
- * reach 127.0.0.1) at PORT, else FC_SERVER_PORT, else 9000. Chromium is launched before the first
- * request. On SIGTERM/SIGINT: stop accepting, let in-flight captures finish, close Chromium, exit 0.
+ * reach 127.0.0.1) at PORT, else FC_CUSTOM_LISTEN_PORT, else FC_SERVER_PORT, else 9000. Chromium is
+ * launched before the first request (FC's POST /initialize waits for that same launch, see
+ * http/lifecycle.ts). On SIGTERM/SIGINT: stop accepting, let in-flight captures finish, close
+ * Chromium, exit 0.
  */
 import { loadConfig } from './config.js';
 import { createService } from './service.js';

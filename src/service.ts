@@ -19,6 +19,8 @@ export interface Service {
   app: FastifyInstance;
   browser: BrowserManager;
   proxy: EgressProxy;
+  /** Lets queued captures finish and closes Chromium; the HTTP server keeps listening (FC's pre-stop). */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     log: logger,
   });
   const queue = new PQueue({ concurrency: config.maxConcurrency });
+  const drain = async () => {
+    await queue.onIdle();
+    await browser.close();
+  };
   const app = buildApp({
     deps: { browser, queue, maxQueue: config.maxQueue, egress, captureDir: config.captureDir },
     defaultUrl: config.defaultUrl,
@@ -68,6 +74,13 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         : undefined,
     logger,
     authorize: accessCheck(config),
+    lifecycle: {
+      warm: () => browser.warm(),
+      drain,
+      chromium: () => ({ pid: browser.pid, source: browser.source?.source }),
+      captureDir: config.captureDir,
+      graceMs: config.requestTimeoutMs,
+    },
   });
 
   // While closing, answers ask clients to hang up, so kept-alive connections do not hold us open.
@@ -80,13 +93,14 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     app,
     browser,
     proxy,
+    drain,
     async close() {
       closing = true;
       const closed = app.close(); // stop accepting; resolves once in-flight requests are answered
       app.server.closeIdleConnections();
       await queue.onIdle();
       await closed;
-      await browser.close();
+      await drain();
       await proxy.close();
     },
   };

@@ -9,9 +9,12 @@ import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route
 import { registerDocs } from './docs.js';
 import { errorHandler } from './errors.js';
 import { maskedUrl } from './log-mask.js';
+import { isLifecycle, registerLifecycleRoutes, type LifecycleOptions } from './lifecycle.js';
 
 export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
+  /** FC's custom-runtime hooks, POST /initialize and GET /pre-stop (service.ts wires them). */
+  lifecycle?: LifecycleOptions;
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -36,7 +39,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addHook('onRequest', async (request) => {
     if (request.headers['x-fc-request-id']) {
       fromFc.add(request);
-      process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
+      if (!isLifecycle(request.url)) process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
     }
     for (const name of Object.keys(request.headers)) {
       if (name.startsWith('x-fc-')) delete request.headers[name];
@@ -56,10 +59,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       },
       'request completed',
     );
-    if (fromFc.has(request)) process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
+    if (fromFc.has(request) && !isLifecycle(request.url)) process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
   });
   app.setErrorHandler(errorHandler);
 
+  if (opts.lifecycle) registerLifecycleRoutes(app, opts.lifecycle, (request) => fromFc.has(request));
   registerCaptureRoutes(app, opts);
   registerDocs(app);
 

@@ -1,0 +1,164 @@
+/**
+ * FC's custom-runtime lifecycle hooks against the real service and a real Chromium:
+ * POST /initialize launches Chromium and readies the spare page before any capture; GET /pre-stop
+ * lets the capture in flight finish, then leaves no Chromium, no profile folder and no capture file.
+ * The same through the built function (server.cjs from the code package, node and Chromium from the
+ * layers, s.yaml's environment, FC_CUSTOM_LISTEN_PORT), then SIGTERM. Also: the port variables.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startLocal } from '../layer/fc-local.js';
+import { loadConfig } from '../src/config.js';
+import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { isAlive, startService, type TestService } from './helpers/service.js';
+
+let fixtures: FixtureServer;
+let svc: TestService;
+
+beforeAll(async () => {
+  fixtures = await startFixtures();
+  fixtures.route('/slow', (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#0f0')), 1500);
+  });
+  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry });
+});
+afterAll(async () => {
+  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await fixtures.close();
+  expect(leftovers).toEqual([]);
+  expect(chromiumAlive).toBe(false);
+});
+
+/** The --type of every process under Chromium's (renderers, GPU, utilities; renderers hang off the zygote). */
+function descendantTypes(pid: number): string[] {
+  const procs: Array<{ pid: number; ppid: number; type?: string }> = [];
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]);
+      const type = /--type=(\S+)/.exec(readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '))?.[1];
+      procs.push({ pid: Number(p), ppid, type });
+    } catch {
+      // gone while we looked
+    }
+  }
+  const under = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) if (under.has(p.ppid) && !under.has(p.pid)) (under.add(p.pid), (grew = true));
+  }
+  return procs.filter((p) => p.pid !== pid && under.has(p.pid)).map((p) => p.type ?? '?');
+}
+
+const profileOf = (pid: number) =>
+  /--user-data-dir=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))?.[1];
+
+describe('FC lifecycle hooks', () => {
+  let chromiumPid: number;
+  let profile: string | undefined;
+
+  it('POST /initialize answers 200 once Chromium is up with a spare page (nothing launched before)', async () => {
+    expect(svc.browser.pid).toBeUndefined();
+    const write = vi.spyOn(process.stdout, 'write');
+    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST', headers: { 'x-fc-request-id': 'init-1' } });
+    const lines = write.mock.calls.map((c) => String(c[0]));
+    write.mockRestore();
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; chromium: { pid: number; source: string } };
+    expect(body.status).toBe('initialized');
+    chromiumPid = body.chromium.pid;
+    expect(chromiumPid).toBe(svc.browser.pid);
+    expect(isAlive(chromiumPid)).toBe(true);
+    expect(await svc.browser.ready()).toBe(true);
+    // the spare page is a live renderer before any capture asked for one
+    expect(descendantTypes(chromiumPid)).toContain('renderer');
+    profile = profileOf(chromiumPid);
+    expect(profile && existsSync(profile)).toBe(true);
+    // framed the way FC's runtimes frame hooks, not as an invocation
+    expect(lines).toContain('FC Initialize Start RequestId: init-1\n');
+    expect(lines).toContain('FC Initialize End RequestId: init-1\n');
+    expect(lines.some((l) => l.startsWith('FC Invoke'))).toBe(false);
+  });
+
+  it('a second /initialize reuses the same Chromium', async () => {
+    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { chromium: { pid: number } }).chromium.pid).toBe(chromiumPid);
+  });
+
+  it('GET /pre-stop lets the capture in flight finish, then leaves no Chromium, profile or capture file', async () => {
+    // a stray capture file, as a client that vanished mid-stream could leave
+    const stray = join(svc.captureDir, 'fcshot-00000000-0000-4000-8000-000000000000.png');
+    writeFileSync(stray, 'x');
+    // not ours: a folder and a file that only share the prefix
+    mkdirSync(join(svc.captureDir, 'fcshot-profile-other'));
+    writeFileSync(join(svc.captureDir, 'fcshot-notes.txt'), 'keep');
+    const capture = fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}`);
+    await new Promise((r) => setTimeout(r, 300)); // the capture is waiting for /slow
+    const preStop = await fetch(`${svc.origin}/pre-stop`);
+    const shot = await capture;
+    expect(shot.status).toBe(200);
+    expect(shot.headers.get('content-type')).toBe('image/png');
+    expect((await shot.arrayBuffer()).byteLength).toBeGreaterThan(100);
+
+    expect(preStop.status).toBe(200);
+    const body = (await preStop.json()) as { status: string; removedCaptureFiles: number };
+    expect(body.status).toBe('stopped');
+    expect(body.removedCaptureFiles).toBeGreaterThanOrEqual(1);
+    expect(isAlive(chromiumPid)).toBe(false);
+    expect(descendantTypes(chromiumPid)).toEqual([]);
+    expect(existsSync(profile!)).toBe(false);
+    expect(readdirSync(svc.captureDir).sort()).toEqual(['fcshot-notes.txt', 'fcshot-profile-other']);
+    rmSync(join(svc.captureDir, 'fcshot-notes.txt'));
+    rmSync(join(svc.captureDir, 'fcshot-profile-other'), { recursive: true });
+  });
+
+  it('after /pre-stop: captures get 503 with Retry-After, /healthz still answers, /pre-stop again is 200', async () => {
+    const res = await fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/red`)}`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { error: string }).error).toBe('unavailable');
+    expect((await fetch(`${svc.origin}/healthz`)).status).toBe(200);
+    expect((await fetch(`${svc.origin}/readyz`)).status).toBe(503);
+    expect((await fetch(`${svc.origin}/pre-stop`)).status).toBe(200);
+    expect(svc.browser.pid).toBeUndefined();
+  });
+});
+
+describe('through the built function (npm run fc:local)', () => {
+  it('/initialize, /pre-stop, then SIGTERM: 200, 200, exit 0, no Chromium or profile left', async () => {
+    const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-local-captures-'));
+    const fn = await startLocal({ port: 0, extraEnv: { CAPTURE_DIR: captureDir } });
+    try {
+      const init = await fetch(`http://127.0.0.1:${fn.port}/initialize`, {
+        method: 'POST',
+        headers: { 'x-fc-request-id': 'local-init' },
+      });
+      expect(init.status, fn.output()).toBe(200);
+      const { chromium } = (await init.json()) as { chromium: { pid: number; source: string } };
+      expect(chromium.source).toBe('CHROMIUM_PATH'); // s.yaml names the layer's binary
+      expect(readFileSync(`/proc/${chromium.pid}/cmdline`, 'utf8')).toContain(`${fn.layout.opt}/chromium/chromium`);
+      const profile = profileOf(chromium.pid)!;
+      const stop = await fetch(`http://127.0.0.1:${fn.port}/pre-stop`, { headers: { 'x-fc-request-id': 'local-stop' } });
+      expect(stop.status).toBe(200);
+      expect(isAlive(chromium.pid)).toBe(false);
+      expect(existsSync(profile)).toBe(false);
+      expect(fn.output()).toContain('FC Initialize End RequestId: local-init');
+      expect(fn.output()).toContain('FC PreStop End RequestId: local-stop');
+    } finally {
+      expect(await fn.stop()).toBe(0);
+      rmSync(captureDir, { recursive: true, force: true });
+    }
+  }, 120_000); // unzipping the layers into the stand-in /opt comes first
+});
+
+describe('listening port', () => {
+  it('PORT, else FC_CUSTOM_LISTEN_PORT (FC 3.0), else FC_SERVER_PORT, else 9000', () => {
+    expect(loadConfig({}).port).toBe(9000);
+    expect(loadConfig({ FC_SERVER_PORT: '8080' }).port).toBe(8080);
+    expect(loadConfig({ FC_CUSTOM_LISTEN_PORT: '9100', FC_SERVER_PORT: '8080' }).port).toBe(9100);
+    expect(loadConfig({ PORT: '7000', FC_CUSTOM_LISTEN_PORT: '9100' }).port).toBe(7000);
+    expect(() => loadConfig({ FC_CUSTOM_LISTEN_PORT: 'x' })).toThrow(/FC_CUSTOM_LISTEN_PORT/);
+  });
+});
