@@ -42,12 +42,16 @@ export function fontSetConf(): string {
     ['Courier', 'Liberation Mono'],
   ];
   const family = (f: string) => `<family>${f}</family>`;
+  const prefer = (name: string, fonts: string[]) =>
+    `  <alias><family>${name}</family><prefer>${fonts.map(family).join('')}</prefer></alias>`;
+  const sameAsConf = (name: string, font: string) =>
+    `  <alias binding="same">${family(name)}<accept>${family(font)}</accept></alias>`;
   return fontsConf([], '/tmp/fontconfig-cache').replace(
     '</fontconfig>',
     [
       '  <dir prefix="relative">.</dir>',
-      ...generic.map(([name, ...prefer]) => `  <alias><family>${name}</family><prefer>${prefer.map(family).join('')}</prefer></alias>`),
-      ...sameAs.map(([name, font]) => `  <alias binding="same">${family(name!)}<accept>${family(font!)}</accept></alias>`),
+      ...generic.map(([name, ...fonts]) => prefer(name!, fonts)),
+      ...sameAs.map(([name, font]) => sameAsConf(name!, font!)),
       '</fontconfig>',
     ].join('\n'),
   );

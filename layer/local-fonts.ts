@@ -12,11 +12,13 @@ import { loadConfig } from '../src/config.js';
 import { defaultCache, installFontSet } from './fonts.js';
 import { DEFAULT_TARGET, targetFor } from './targets.js';
 
+type Log = (line: string) => void;
+
 /**
  * Makes sure `dir` holds the layer's font set and its fonts.conf (written last, in a staging folder
  * renamed into place, so a half-done fetch is never taken for a finished one). Returns the conf path.
  */
-export function ensureLocalFonts(dir: string, cache = defaultCache(), log: (line: string) => void = () => undefined): string {
+export function ensureLocalFonts(dir: string, cache = defaultCache(), log: Log = () => undefined): string {
   const conf = join(dir, 'fonts.conf');
   if (existsSync(conf)) return conf;
   const { suite } = targetFor(DEFAULT_TARGET);

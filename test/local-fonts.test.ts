@@ -24,8 +24,10 @@ let svc: TestService;
 
 beforeAll(async () => {
   // What `npm start` runs before the server, as a command.
-  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'layer/local-fonts.ts')], { cwd: ROOT, stdio: 'ignore' });
-  fixtures = await startFixtures(Object.fromEntries(Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)])));
+  const fontStep = join(ROOT, 'layer/local-fonts.ts');
+  execFileSync(process.execPath, ['--import', 'tsx', fontStep], { cwd: ROOT, stdio: 'ignore' });
+  const pages = Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)]);
+  fixtures = await startFixtures(Object.fromEntries(pages));
   // The defaults of a local run: no CHROMIUM_PATH, no layer under LAYER_ROOT.
   svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry, LAYER_ROOT: '/nonexistent' });
 }, 300_000);

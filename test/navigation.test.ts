@@ -37,7 +37,10 @@ async function startInternal() {
 }
 
 const afterLoad = (js: string) =>
-  `<!doctype html><body style="margin:0;background:#fff"><p>first</p><script>addEventListener('load', () => { ${js} });</script></body>`;
+  '<!doctype html><body style="margin:0;background:#fff"><p>first</p>' +
+  `<script>addEventListener('load', () => { ${js} });</script></body>`;
+const metaRefresh = (content: string) =>
+  `<!doctype html><meta http-equiv="refresh" content="${content}"><body style="background:#fff">wait</body>`;
 
 beforeAll(async () => {
   internal = await startInternal();
@@ -47,14 +50,14 @@ beforeAll(async () => {
     '/js-redirect': afterLoad(`setTimeout(() => { location.href = '/dest'; }, 0);`),
     '/js-assign-at-load': afterLoad(`location.assign('/dest');`),
     '/two-hops': afterLoad(`location.href = '/js-redirect';`),
-    '/meta-refresh': `<!doctype html><meta http-equiv="refresh" content="0;url=/dest"><body style="background:#fff">wait</body>`,
-    '/meta-refresh-soon': `<!doctype html><meta http-equiv="refresh" content="0.5;url=/dest"><body style="background:#fff">w</body>`,
+    '/meta-refresh': metaRefresh('0;url=/dest'),
+    '/meta-refresh-soon': metaRefresh('0.5;url=/dest'),
     '/to-no-content': afterLoad(`location.href = '/no-content';`),
     '/to-blocked': afterLoad(`location.href = 'http://${inside}/secret';`),
     '/to-blocked-https': afterLoad(`setTimeout(() => { location.href = 'https://${inside}/secret'; }, 0);`),
-    '/meta-to-blocked': `<!doctype html><meta http-equiv="refresh" content="0;url=http://${inside}/meta">`,
+    '/meta-to-blocked': metaRefresh(`0;url=http://${inside}/meta`),
     '/loop': afterLoad(`location.href = '/loop?' + Date.now() + Math.random();`),
-    '/meta-loop': `<!doctype html><meta http-equiv="refresh" content="0"><body>again</body>`,
+    '/meta-loop': metaRefresh('0'),
     '/inline-loop': `<!doctype html><script>location.replace('/inline-loop?' + Date.now() + Math.random());</script>`,
   });
   fixtures.route('/no-content', (_req, res) => res.writeHead(204).end());
@@ -89,7 +92,8 @@ const BLUE = [0, 0, 255];
 const WHITE = [255, 255, 255];
 
 describe('a page that navigates after load is captured where it lands', () => {
-  it.each(['/js-redirect', '/js-assign-at-load', '/meta-refresh', '/meta-refresh-soon', '/two-hops'])('%s', async (path) => {
+  const pages = ['/js-redirect', '/js-assign-at-load', '/meta-refresh', '/meta-refresh-soon', '/two-hops'];
+  it.each(pages)('%s', async (path) => {
     fixtures.hits.length = 0;
     const res = await shoot({ url: `${fixtures.origin}${path}` });
     expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
@@ -124,7 +128,8 @@ describe('a page that navigates after load is captured where it lands', () => {
 });
 
 describe('a navigation to a refused destination', () => {
-  it.each(['/to-blocked', '/to-blocked-https', '/meta-to-blocked'])('%s answers 403 and nothing is contacted', async (path) => {
+  const pages = ['/to-blocked', '/to-blocked-https', '/meta-to-blocked'];
+  it.each(pages)('%s answers 403 and nothing is contacted', async (path) => {
     const res = await shoot({ url: `${fixtures.origin}${path}` });
     expect(res.status, res.body.toString('utf8')).toBe(403);
     expect(error(res)).toMatchObject({ error: 'blocked', reason: 'ipv4-loopback' });
@@ -133,7 +138,8 @@ describe('a navigation to a refused destination', () => {
 });
 
 describe('a page that keeps navigating', () => {
-  it.each(['/loop', '/meta-loop', '/inline-loop'])('%s answers 502 navigation_loop after a bounded number of hops', async (path) => {
+  const pages = ['/loop', '/meta-loop', '/inline-loop'];
+  it.each(pages)('%s answers 502 navigation_loop after a bounded number of hops', async (path) => {
     fixtures.hits.length = 0;
     const res = await shoot({ url: `${fixtures.origin}${path}` });
     expect(res.status, res.body.toString('utf8')).toBe(502);

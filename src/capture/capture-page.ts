@@ -112,7 +112,13 @@ function rendererDeath(page: Page): Promise<never> {
 }
 
 /** Waits until the navigation in flight has landed (the same waitUntil as the first page). */
-async function follow(page: Page, watch: NavigationWatch, opts: CaptureOptions, deadline: Deadline, gaveUp: string[]) {
+async function follow(
+  page: Page,
+  watch: NavigationWatch,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  gaveUp: string[],
+): Promise<void> {
   const idleToo = opts.waitUntil.startsWith('networkidle') && !watch.followingFirst;
   try {
     await deadline.within(waitBudget(deadline, opts.bestAttempt), 'navigation', watch.landed());
@@ -127,10 +133,44 @@ async function follow(page: Page, watch: NavigationWatch, opts: CaptureOptions, 
   }
 }
 
-/** The settle step's time: what is left of SETTLE_MAX_MS and of the deadline, less a reserve for the capture. */
-const settleBudget = (deadline: Deadline) => Math.max(0, Math.min(SETTLE_MAX_MS, deadline.remaining() / 3));
+/** Time the settle call may take beyond the page's own bound: the round trip. */
+const SETTLE_MARGIN_MS = 500;
 
-export async function capturePage(tab: Tab, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason): Promise<PageCapture> {
+/** A bounded wait that ran out is no error here: `fallback` instead. */
+const unlessTimedOut =
+  <T>(fallback: T) =>
+  (err: Error): T => {
+    if (err.name !== 'TimeoutError') throw err;
+    return fallback;
+  };
+
+/**
+ * Settles the page (or, with settle off, only reads its meta refresh) within SETTLE_MAX_MS and a third
+ * of what is left of the deadline. The page bounds its own waits; the call is bounded as well (a page
+ * whose script never yields), with a margin for the round trip. A page that does not settle in time
+ * is captured as it is; so is one still waiting for its first document (a bestAttempt goto gave up),
+ * where a script cannot run.
+ */
+function settleWithin(page: Page, watch: NavigationWatch, settle: boolean, deadline: Deadline): Promise<Settled> {
+  if (!watch.hasDocument) return Promise.resolve({ busy: false });
+  const bound = Math.min(SETTLE_MAX_MS + SETTLE_MARGIN_MS, deadline.remaining() / 3);
+  const inPage = settle ? Math.max(0, bound - SETTLE_MARGIN_MS) : 0;
+  return deadline.within(bound, 'settle', settlePage(page, settle, inPage)).catch(unlessTimedOut({ busy: true }));
+}
+
+/** A meta refresh due within the window: waits (bounded) for its navigation to start, which then interrupts. */
+function awaitMetaRefresh(watch: NavigationWatch, settled: Settled, epoch: number, deadline: Deadline): Promise<void> {
+  const due = settled.refreshMs;
+  if (due === undefined || due > META_REFRESH_MAX_MS) return Promise.resolve();
+  return deadline.within(due + 500, 'meta refresh', watch.startedAfter(epoch)).catch(unlessTimedOut(undefined));
+}
+
+export async function capturePage(
+  tab: Tab,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  whyBlocked: BlockedReason,
+): Promise<PageCapture> {
   const { page } = tab;
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
@@ -140,12 +180,17 @@ export async function capturePage(tab: Tab, opts: CaptureOptions, deadline: Dead
   const gaveUp: string[] = [];
 
   await deadline.step('emulate', () => Promise.all([emulate(tab, opts), watch.start()]));
-  const response = await deadline.step('navigate', unlessCrashed(() => navigate(page, opts, deadline, whyBlocked, gaveUp)));
+  const response = await deadline.step(
+    'navigate',
+    unlessCrashed(() => navigate(page, opts, deadline, whyBlocked, gaveUp)),
+  );
   if (opts.html === undefined) watch.acceptFirst(response);
 
   let changes = opts;
   for (;;) {
-    if (watch.navigating) await deadline.step('navigate', unlessCrashed(() => follow(page, watch, opts, deadline, gaveUp)));
+    if (watch.navigating) {
+      await deadline.step('navigate', unlessCrashed(() => follow(page, watch, opts, deadline, gaveUp)));
+    }
     const epoch = watch.epoch;
     // Work on the page as it is now: a navigation that starts meanwhile interrupts it (NavigationStarted).
     const onThisPage = <T>(phase: string, work: () => Promise<T>) =>
@@ -154,23 +199,10 @@ export async function capturePage(tab: Tab, opts: CaptureOptions, deadline: Dead
     try {
       const timedOut = await onThisPage('prepare', () => changePage(page, changes, deadline));
       phase = 'settle';
-      const settled: Settled = opts.settle
-        ? await onThisPage('settle', () => deadline.within(settleBudget(deadline) + 1000, 'settle', settlePage(page, true, settleBudget(deadline))).catch(
-            (err: Error) => {
-              if (err.name === 'TimeoutError') return { busy: true };
-              throw err;
-            },
-          ))
-        : await onThisPage('prepare', () => settlePage(page, false, 0));
-      if (settled.refreshMs !== undefined && settled.refreshMs <= META_REFRESH_MAX_MS) {
-        // A meta refresh due within the window: wait for it to start (then follow it), within a bound.
-        phase = 'navigate';
-        await onThisPage('navigate', () =>
-          deadline.within(settled.refreshMs! + 500, 'meta refresh', watch.startedAfter(epoch)).catch((err: Error) => {
-            if (err.name !== 'TimeoutError') throw err;
-          }),
-        );
-      }
+      const settlePhase = opts.settle ? 'settle' : 'prepare';
+      const settled = await onThisPage(settlePhase, () => settleWithin(page, watch, opts.settle, deadline));
+      phase = 'navigate';
+      await onThisPage('navigate', () => awaitMetaRefresh(watch, settled, epoch, deadline));
       phase = 'capture';
       const shot = await onThisPage('capture', () => shoot(tab, opts));
       if (watch.epoch !== epoch) throw new NavigationStarted(watch.url ?? '');

@@ -207,6 +207,11 @@ export class NavigationWatch {
     return this.current?.url;
   }
 
+  /** The main frame shows a document of ours: no navigation yet (raw HTML), or the last one committed. */
+  get hasDocument(): boolean {
+    return !this.current || this.current.committed;
+  }
+
   /** HTTP status of the page the last navigation landed on. */
   get status(): number | undefined {
     return this.current?.status;
@@ -256,7 +261,8 @@ export class NavigationWatch {
     } catch (err) {
       // The page said its document went away: the navigation's own event may still be on its way.
       if (GONE.test((err as Error).message ?? '')) {
-        await Promise.race([this.startedAfter(epoch), new Promise((r) => setTimeout(r, EVENT_LAG_MS))]).catch(() => undefined);
+        const lag = new Promise((r) => setTimeout(r, EVENT_LAG_MS));
+        await Promise.race([this.startedAfter(epoch), lag]).catch(() => undefined);
       }
       // Whatever the work said (context destroyed, target navigated), a navigation is the cause.
       if (this.fatal) throw this.fatal;

@@ -36,11 +36,13 @@ const SETTLE_IN_PAGE = `async (settle, maxMs, rounds, quietFrames) => {
   if (!settle) return { busy: false, refreshMs };
 
   const until = performance.now() + maxMs;
-  const bounded = (work) =>
-    Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, Math.max(0, until - performance.now())))]);
+  const timeLeft = () => new Promise((r) => setTimeout(r, Math.max(0, until - performance.now())));
+  const bounded = (work) => Promise.race([work.catch(() => undefined), timeLeft()]);
   const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
   let busy = false;
 
+  // Lay the page out now: text added since the last frame asks for its web fonts here.
+  document.documentElement.getBoundingClientRect();
   if (document.fonts.status !== 'loaded') {
     busy = true;
     await bounded(document.fonts.ready);
