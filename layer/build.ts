@@ -18,12 +18,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
-import { embeddedPackage, fontsConf, layerPaths, unpackEmbedded } from '../src/browser/locate.js';
+import { embeddedPackage, layerPaths, unpackEmbedded } from '../src/browser/locate.js';
 import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
+import { defaultCache, installFontSet } from './fonts.js';
 import { glibcGate } from './glibc.js';
 import { buildNodeLayer } from './node-layer.js';
 import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, targetFor, type Target } from './targets.js';
@@ -61,8 +61,6 @@ export interface BuildResult {
   glibcNeeded: string;
 }
 
-const defaultCache = () => process.env.FCSHOT_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fc-screenshot');
-
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
@@ -95,36 +93,6 @@ export function zipTree(tree: string, zip: string, log: (l: string) => void, ent
 }
 
 const mb = (bytes: number) => (bytes < 1 << 20 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
-
-/**
- * fontconfig for the layer: the fonts next to this file (a relative dir, so it works wherever /opt
- * is), the generic families, and the metric-compatible names pages ask for (no system conf.d here).
- */
-function layerFontsConf(): string {
-  const generic = [
-    ['sans-serif', 'Liberation Sans', 'Noto Sans CJK SC', 'Noto Color Emoji'],
-    ['serif', 'Liberation Serif', 'Noto Sans CJK SC', 'Noto Color Emoji'],
-    ['monospace', 'Liberation Mono', 'Noto Sans Mono CJK SC', 'Noto Color Emoji'],
-    ['emoji', 'Noto Color Emoji'],
-  ];
-  const sameAs = [
-    ['Arial', 'Liberation Sans'],
-    ['Helvetica', 'Liberation Sans'],
-    ['Times New Roman', 'Liberation Serif'],
-    ['Times', 'Liberation Serif'],
-    ['Courier New', 'Liberation Mono'],
-    ['Courier', 'Liberation Mono'],
-  ];
-  return fontsConf([], '/tmp/fontconfig-cache').replace(
-    '</fontconfig>',
-    [
-      '  <dir prefix="relative">.</dir>',
-      ...generic.map(([family, ...prefer]) => `  <alias><family>${family}</family><prefer>${prefer.map((f) => `<family>${f}</family>`).join('')}</prefer></alias>`),
-      ...sameAs.map(([name, font]) => `  <alias binding="same"><family>${name}</family><accept><family>${font}</family></accept></alias>`),
-      '</fontconfig>',
-    ].join('\n'),
-  );
-}
 
 function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): void {
   mkdirSync(dest, { recursive: true });
@@ -163,16 +131,7 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
   copyLibraries(libs, join(cache, 'extract', target.suite), layout.lib);
 
   log(`[fonts] ${FONT_PACKAGES.map((f) => f.name).join(', ')} from Debian ${target.suite}`);
-  const fontPkgs = fetchPackages(FONT_PACKAGES.map((f) => f.name), target.suite, cache);
-  const fontsDir = dirname(layout.fontsConf);
-  mkdirSync(fontsDir, { recursive: true });
-  for (const pkg of fontPkgs) {
-    const where = join(cache, 'extract', target.suite, pkg.name);
-    if (!existsSync(where)) extractDeb(pkg, where);
-    const wanted = FONT_PACKAGES.find((f) => f.name === pkg.name)!.files;
-    for (const file of walk(where).filter((f) => wanted.test(f))) copyFileSync(file, join(fontsDir, basename(file)));
-  }
-  writeFileSync(layout.fontsConf, layerFontsConf());
+  const fontPkgs = installFontSet(target.suite, cache, dirname(layout.fontsConf));
 
   log(`[gate] glibc needed by the packed files vs ${target.runtime} (glibc ${target.glibc})`);
   const worst = glibcGate(tree, target.glibc, target.runtime);

@@ -2,7 +2,8 @@
  * Every operator setting, read once from the environment. Nothing else in src/ reads process.env
  * for behaviour, so this file is the one place to look up what can be configured.
  */
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface Config {
   /**
@@ -20,6 +21,8 @@ export interface Config {
   layerRoot: string;
   /** Where the embedded @sparticuz/chromium binary is unpacked when no layer is present. */
   embeddedChromiumDir: string;
+  /** The layer's font set for the embedded Chromium (`npm start` fills it; layer/local-fonts.ts). */
+  localFontsDir: string;
   /** Hard cap on one request, queue to last byte, in ms; a caller's `timeout` is clamped to it. */
   requestTimeoutMs: number;
   /** Captures running at once, and requests allowed to wait for a slot. */
@@ -66,6 +69,11 @@ function list(raw: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/** The download and build cache: FCSHOT_CACHE_DIR, else ~/.cache/fc-screenshot. */
+export function cacheDirOf(env: NodeJS.ProcessEnv): string {
+  return env.FCSHOT_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fc-screenshot');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int(env, 'PORT', int(env, 'FC_CUSTOM_LISTEN_PORT', int(env, 'FC_SERVER_PORT', 9000, 0), 0), 0),
@@ -74,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chromiumPath: env.CHROMIUM_PATH || undefined,
     layerRoot: env.LAYER_ROOT || '/opt',
     embeddedChromiumDir: env.EMBEDDED_CHROMIUM_DIR || `${tmpdir()}/fcshot-chromium`,
+    localFontsDir: join(cacheDirOf(env), 'local-fonts'),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000),
     maxConcurrency: int(env, 'MAX_CONCURRENCY', 4, 1),
     maxQueue: int(env, 'MAX_QUEUE', 16, 0),

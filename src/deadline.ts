@@ -49,6 +49,19 @@ export class Deadline {
     });
   }
 
+  /**
+   * `work` bounded twice: by `ms` (a TimeoutError naming `what`) and by the deadline. For calls to
+   * the browser inside a phase that must not take the whole phase's time.
+   */
+  within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      const err = Object.assign(new Error(`${what} took longer than ${Math.round(ms)} ms`), { name: 'TimeoutError' });
+      timer = setTimeout(() => reject(err), ms);
+    });
+    return this.race(Promise.race([work, timeout])).finally(() => clearTimeout(timer));
+  }
+
   /** Enters a phase (a timeout now names it); the returned function records its duration. */
   mark(phase: string): () => void {
     this.phase = phase;

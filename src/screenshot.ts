@@ -65,10 +65,13 @@ export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions,
     deadline.record('queue', performance.now() - enqueued);
     deadline.signal.throwIfAborted(); // the caller already gave up: skip the work
     const pageReady = deadline.mark('page');
-    const shot = await deps.browser.withPage((tab) => {
-      pageReady();
-      return capturePage(tab, opts, deadline, (url) => refusal(url, deps.egress));
-    });
+    const shot = await deps.browser.withPage(
+      (tab) => {
+        pageReady();
+        return capturePage(tab, opts, deadline, (url) => refusal(url, deps.egress));
+      },
+      (work) => deadline.race(work),
+    );
     const path = captureFilePath(deps.captureDir, opts.format);
     try {
       const file = await deadline.step('encode', () => encodeToFile(shot.bytes, opts, path));

@@ -289,7 +289,7 @@ describe('other outputs and inputs', () => {
 });
 
 describe('caching', () => {
-  it('a strong ETag from the options, 304 on If-None-Match, Cache-Control with the TTL, and a capture cache', async () => {
+  it('a strong ETag of the image, 304 on If-None-Match, Cache-Control with the TTL, and a capture cache', async () => {
     seen.counted = [];
     const query = { url: `${fixtures.origin}/counted`, width: 64, height: 64 };
     const first = await get(query);

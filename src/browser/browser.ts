@@ -16,6 +16,21 @@ import type { ChromiumBinary } from './locate.js';
 import { treePssMb } from './memory.js';
 
 const MEMORY_CHECK_EVERY_MS = 5000;
+/** Bounds for calls to Chromium outside a request's deadline. */
+const CLOSE_CONTEXT_MS = 5000;
+const READY_MS = 2000;
+
+/** Bounds a call to Chromium (the request's deadline, for a capture). */
+export type Bound = <U>(work: Promise<U>) => Promise<U>;
+
+/** `work`, or a rejection after `ms`. */
+function within<U>(ms: number, work: Promise<U> | undefined): Promise<U | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Chromium in ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 /** Chromium profile folders are made under the temp dir with this prefix. */
 export const PROFILE_PREFIX = 'fcshot-profile-';
 
@@ -154,14 +169,19 @@ export class BrowserManager {
    * Runs `fn` with a page in a fresh browser context (no cookies, cache or storage shared with any
    * other caller) and closes the context afterwards, whatever happens.
    */
-  async withPage<T>(fn: (tab: Tab) => Promise<T>): Promise<T> {
-    const live = await this.current();
+  async withPage<T>(fn: (tab: Tab) => Promise<T>, bound: Bound = (work) => work): Promise<T> {
+    const live = await bound(this.current());
     live.inFlight += 1;
     live.captures += 1;
     if (this.opts.recycleAfter > 0 && live.captures >= this.opts.recycleAfter) live.retiring = true;
     let context: BrowserContext | undefined;
     try {
-      const prepared = await this.takePage(live);
+      const taking = this.takePage(live);
+      // Given up on (the caller's deadline): the page still made is closed when it comes.
+      const prepared = await bound(taking).catch((err: unknown) => {
+        void taking.then((late) => late.context.close()).catch(() => undefined);
+        throw err;
+      });
       context = prepared.context;
       return await fn(prepared);
     } catch (err) {
@@ -172,7 +192,7 @@ export class BrowserManager {
       live.inFlight -= 1;
       // Closing the context and preparing the next page happen while the caller encodes and streams.
       const done: Promise<void> = (async () => {
-        await context?.close().catch(() => undefined);
+        await within(CLOSE_CONTEXT_MS, context?.close()).catch(() => undefined);
         if (live.retiring && live.inFlight === 0) await this.retire(live);
         else {
           this.keepSpare(live);
@@ -221,7 +241,7 @@ export class BrowserManager {
     const live = this.live;
     if (!live?.browser.connected) return false;
     try {
-      await live.browser.version();
+      await within(READY_MS, live.browser.version());
       return true;
     } catch {
       return false;

@@ -2,7 +2,9 @@
  * Where Chromium comes from, in order:
  *   1. CHROMIUM_PATH, as the operator gave it;
  *   2. the Chromium layer unpacked under LAYER_ROOT (FC: /opt): `chromium/chromium`, `lib/`, `fonts/`;
- *   3. the embedded default: the brotli-packed binary inside @sparticuz/chromium, unpacked once.
+ *   3. the embedded default: the brotli-packed binary inside @sparticuz/chromium, unpacked once, with
+ *      the layer's font set when `npm start` has fetched it (layer/local-fonts.ts), since the package's
+ *      own fonts have no Chinese, Japanese or Korean.
  * Each answer carries the environment the Chromium child needs (library path, fontconfig), because
  * @sparticuz/chromium only sets those up on AWS, and a custom runtime sets up none of it.
  */
@@ -28,6 +30,8 @@ export interface LocateOptions {
   chromiumPath?: string;
   layerRoot: string;
   embeddedChromiumDir: string;
+  /** The layer's font set for the embedded Chromium: `fonts.conf` and the fonts beside it. */
+  localFontsDir?: string;
 }
 
 function withLibraryPath(dirs: string[]): Record<string, string> {
@@ -61,10 +65,13 @@ export async function locateChromium(opts: LocateOptions): Promise<ChromiumBinar
     };
   }
   const dir = await unpackEmbedded(opts.embeddedChromiumDir);
+  // The same fonts as the layer when they are there; else the package's own (Latin only).
+  const localFonts = opts.localFontsDir && join(opts.localFontsDir, 'fonts.conf');
+  const fontsConfFile = localFonts && existsSync(localFonts) ? localFonts : join(dir, 'fonts.conf');
   return {
     path: join(dir, 'chromium'),
     source: 'embedded',
-    env: { ...withLibraryPath([join(dir, 'lib'), dir]), FONTCONFIG_FILE: join(dir, 'fonts.conf') },
+    env: { ...withLibraryPath([join(dir, 'lib'), dir]), FONTCONFIG_FILE: fontsConfFile },
   };
 }
 

@@ -1,12 +1,16 @@
 /**
  * Drives one page in one browser context, in phases timed against the request's deadline:
  * emulate (device, media, request rules) → navigate (URL or raw HTML) → prepare (waits, CSS, clicks,
- * lazy content) → capture (PNG or PDF bytes). Encoding to the asked format is encode.ts's job.
+ * lazy content) → settle (fonts, images, animations) → capture (PNG or PDF bytes). A client-side
+ * navigation that starts before the capture is taken is followed (navigation.ts): the page it lands
+ * on goes through prepare, settle and capture again. Encoding to the asked format is encode.ts's job.
  */
 import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
+import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, TUNNEL_REFUSED } from './navigation.js';
 import { changePage, waitBudget } from './page-changes.js';
+import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
 import { shoot } from './shoot.js';
 import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
@@ -25,9 +29,6 @@ export interface PageCapture {
   /** HTTP status of the main document. */
   targetStatus?: number;
 }
-
-/** Chromium's error when the proxy refused a CONNECT tunnel (our egress guard, or DNS failure). */
-const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
 
 /**
  * Says why the egress rule would refuse a URL: 403 for a blocked destination (an internal host), 502
@@ -110,22 +111,113 @@ function rendererDeath(page: Page): Promise<never> {
   return death;
 }
 
-export async function capturePage(tab: Tab, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason): Promise<PageCapture> {
+/** Waits until the navigation in flight has landed (the same waitUntil as the first page). */
+async function follow(
+  page: Page,
+  watch: NavigationWatch,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  gaveUp: string[],
+): Promise<void> {
+  const idleToo = opts.waitUntil.startsWith('networkidle') && !watch.followingFirst;
+  try {
+    await deadline.within(waitBudget(deadline, opts.bestAttempt), 'navigation', watch.landed());
+    if (idleToo) {
+      const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
+      await page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: waitBudget(deadline, opts.bestAttempt) });
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
+    gaveUp.push('waitUntil');
+    watch.giveUp();
+  }
+}
+
+/** Time the settle call may take beyond the page's own bound: the round trip. */
+const SETTLE_MARGIN_MS = 500;
+
+/** A bounded wait that ran out is no error here: `fallback` instead. */
+const unlessTimedOut =
+  <T>(fallback: T) =>
+  (err: Error): T => {
+    if (err.name !== 'TimeoutError') throw err;
+    return fallback;
+  };
+
+/**
+ * Settles the page (or, with settle off, only reads its meta refresh) within SETTLE_MAX_MS and a third
+ * of what is left of the deadline. The page bounds its own waits; the call is bounded as well (a page
+ * whose script never yields), with a margin for the round trip. A page that does not settle in time
+ * is captured as it is; so is one still waiting for its first document (a bestAttempt goto gave up),
+ * where a script cannot run.
+ */
+function settleWithin(page: Page, watch: NavigationWatch, settle: boolean, deadline: Deadline): Promise<Settled> {
+  if (!watch.hasDocument) return Promise.resolve({ busy: false });
+  const bound = Math.min(SETTLE_MAX_MS + SETTLE_MARGIN_MS, deadline.remaining() / 3);
+  const inPage = settle ? Math.max(0, bound - SETTLE_MARGIN_MS) : 0;
+  return deadline.within(bound, 'settle', settlePage(page, settle, inPage)).catch(unlessTimedOut({ busy: true }));
+}
+
+/** A meta refresh due within the window: waits (bounded) for its navigation to start, which then interrupts. */
+function awaitMetaRefresh(watch: NavigationWatch, settled: Settled, epoch: number, deadline: Deadline): Promise<void> {
+  const due = settled.refreshMs;
+  if (due === undefined || due > META_REFRESH_MAX_MS) return Promise.resolve();
+  return deadline.within(due + 500, 'meta refresh', watch.startedAfter(epoch)).catch(unlessTimedOut(undefined));
+}
+
+export async function capturePage(
+  tab: Tab,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  whyBlocked: BlockedReason,
+): Promise<PageCapture> {
   const { page } = tab;
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
-  const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death]);
+  const watch = new NavigationWatch(page, tab.cdp, whyBlocked, opts.waitUntil, opts.html !== undefined);
+  // Every phase also ends the moment the renderer dies or the navigation watch refuses (loop, blocked).
+  const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death, watch.failure]);
   const gaveUp: string[] = [];
 
-  await deadline.step('emulate', () => emulate(tab, opts));
-  const response = await deadline.step('navigate', unlessCrashed(() => navigate(page, opts, deadline, whyBlocked, gaveUp)));
-  gaveUp.push(...(await deadline.step('prepare', unlessCrashed(() => changePage(page, opts, deadline)))));
-  const shot = await deadline.step('capture', unlessCrashed(() => shoot(tab, opts)));
-  return {
-    bytes: shot.bytes,
-    truncated: shot.truncated,
-    gaveUp,
-    blockedRequests: await countRefused(whyBlocked),
-    targetStatus: response?.status(),
-  };
+  await deadline.step('emulate', () => Promise.all([emulate(tab, opts), watch.start()]));
+  const response = await deadline.step(
+    'navigate',
+    unlessCrashed(() => navigate(page, opts, deadline, whyBlocked, gaveUp)),
+  );
+  if (opts.html === undefined) watch.acceptFirst(response);
+
+  let changes = opts;
+  for (;;) {
+    if (watch.navigating) {
+      await deadline.step('navigate', unlessCrashed(() => follow(page, watch, opts, deadline, gaveUp)));
+    }
+    const epoch = watch.epoch;
+    // Work on the page as it is now: a navigation that starts meanwhile interrupts it (NavigationStarted).
+    const onThisPage = <T>(phase: string, work: () => Promise<T>) =>
+      deadline.step(phase, unlessCrashed(() => watch.interruptible(epoch, work)));
+    let phase = 'prepare';
+    try {
+      const timedOut = await onThisPage('prepare', () => changePage(page, changes, deadline));
+      phase = 'settle';
+      const settlePhase = opts.settle ? 'settle' : 'prepare';
+      const settled = await onThisPage(settlePhase, () => settleWithin(page, watch, opts.settle, deadline));
+      phase = 'navigate';
+      await onThisPage('navigate', () => awaitMetaRefresh(watch, settled, epoch, deadline));
+      phase = 'capture';
+      const shot = await onThisPage('capture', () => shoot(tab, opts));
+      if (watch.epoch !== epoch) throw new NavigationStarted(watch.url ?? '');
+      gaveUp.push(...timedOut);
+      return {
+        bytes: shot.bytes,
+        truncated: shot.truncated,
+        gaveUp,
+        blockedRequests: await countRefused(whyBlocked),
+        targetStatus: watch.hops > 0 ? watch.status : response?.status(),
+      };
+    } catch (err) {
+      if (!(err instanceof NavigationStarted)) throw err;
+      // A navigation that starts while the page changes are applied may be the click's doing: not repeated.
+      if (phase === 'prepare' && changes.click) changes = { ...changes, click: undefined };
+    }
+  }
 }

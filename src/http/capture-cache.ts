@@ -1,12 +1,15 @@
 /**
- * Caching: a strong ETag from the normalised options (so `If-None-Match` answers 304 without a
- * capture), and an optional capture cache keyed the same way, bounded by bytes (lru-cache): in
- * memory, or as files in CAPTURE_CACHE_DIR when one is configured.
+ * Caching: a strong ETag from the image's own bytes (a page that changes gets a new one), and an
+ * optional capture cache keyed by the normalised options, bounded by bytes (lru-cache): in memory,
+ * or as files in CAPTURE_CACHE_DIR when one is configured. A cached capture keeps its ETag, so
+ * `If-None-Match` is answered 304 from the cache without a capture, and from a fresh capture only
+ * when its bytes are the same.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } from 'node:fs';
 import { copyFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { LRUCache } from 'lru-cache';
 import type { CaptureOptions } from '../options.js';
 
@@ -26,7 +29,12 @@ export function cacheKey(opts: CaptureOptions): string {
   return createHash('sha256').update(stableJson(rest)).digest('base64url').slice(0, 32);
 }
 
-export const etagOf = (key: string) => `"${key}"`;
+/** The strong ETag of a capture file: a digest of its bytes. */
+export async function etagOfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return `"${hash.digest('base64url').slice(0, 32)}"`;
+}
 
 /** True when an If-None-Match header names this ETag (or `*`). */
 export function matches(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -39,6 +47,8 @@ export function matches(ifNoneMatch: string | undefined, etag: string): boolean 
 
 export interface CachedCapture {
   mime: string;
+  /** The ETag of these bytes. */
+  etag: string;
   size: number;
   headers: Record<string, string>;
   /** In memory, or a file in the cache directory. */

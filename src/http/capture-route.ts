@@ -13,7 +13,7 @@ import { spec } from '../formats.js';
 import { checkNumberSpelling, JSON_QUERY_FIELDS, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
 import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
-import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
+import { cacheKey, etagOfFile, matches, type CaptureCache } from './capture-cache.js';
 import { clientGone } from './errors.js';
 
 export interface CaptureRouteOptions {
@@ -68,16 +68,17 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
   }
 
   const key = cacheKey(options);
-  const etag = etagOf(key);
+  const ifNoneMatch = request.headers['if-none-match'];
   const common: Headers = {
-    etag,
     vary: 'Accept',
     'cache-control': opts.cacheTtlSeconds > 0 ? `public, max-age=${opts.cacheTtlSeconds}` : 'no-cache',
   };
-  if (matches(request.headers['if-none-match'], etag)) return reply.code(304).headers(common).send();
   const cached = opts.cache?.get(key);
   if (cached) {
-    reply.headers({ ...cached.headers, ...common, 'content-type': cached.mime, 'content-length': String(cached.size), 'x-cache': 'hit' });
+    // The cache holds these bytes: their ETag can be compared without a capture.
+    const hit = { ...common, etag: cached.etag, 'x-cache': 'hit' };
+    if (matches(ifNoneMatch, cached.etag)) return reply.code(304).headers(hit).send();
+    reply.headers({ ...cached.headers, ...hit, 'content-type': cached.mime, 'content-length': String(cached.size) });
     return reply.send(request.method === 'HEAD' ? undefined : opts.cache!.stream(cached));
   }
 
@@ -102,14 +103,26 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
   if (shot.gaveUp.length) about['x-best-attempt'] = `timed out: ${shot.gaveUp.join(', ')}`;
   if (shot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
   const mime = spec(options.format).mime;
-  if (opts.cache && !shot.gaveUp.length) {
-    await opts.cache.put(key, shot.path, { mime, size: shot.size, headers: about }, () => readFile(shot.path)).catch(() => undefined);
-  }
-  reply.headers({ ...about, ...common, 'content-type': mime, 'content-length': String(shot.size), 'x-cache': opts.cache ? 'miss' : 'off' });
-  if (clientGone(reply)) {
+  let etag: string;
+  try {
+    etag = await etagOfFile(shot.path);
+  } catch (err) {
     await unlink(shot.path).catch(() => undefined);
-    return reply.send();
+    throw err;
   }
+  if (opts.cache && !shot.gaveUp.length) {
+    const entry = { mime, etag, size: shot.size, headers: about };
+    await opts.cache.put(key, shot.path, entry, () => readFile(shot.path)).catch(() => undefined);
+  }
+  const xCache = opts.cache ? 'miss' : 'off';
+  if (clientGone(reply) || matches(ifNoneMatch, etag)) {
+    // Gone, or the client already holds exactly these bytes: nothing to stream.
+    await unlink(shot.path).catch(() => undefined);
+    if (clientGone(reply)) return reply.send();
+    return reply.code(304).headers({ ...about, ...common, etag, 'x-cache': xCache }).send();
+  }
+  reply.headers({ ...about, ...common, etag, 'content-type': mime, 'content-length': String(shot.size) });
+  reply.header('x-cache', xCache);
   return sendFile(request, reply, shot.path);
 }
 

@@ -1,0 +1,152 @@
+/**
+ * Client-side navigation after load, against real Chromium: a script that sets `location`, a meta
+ * refresh, raw HTML that redirects, a navigation the page cancels, a destination the egress guard
+ * refuses (403, and the refused server sees no connection) and a page that never stops navigating
+ * (502 navigation_loop). Without following, these hang until the deadline (504).
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import request from 'supertest';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_HOPS } from '../src/capture/navigation.js';
+import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { binary, startService, type TestService } from './helpers/service.js';
+
+let fixtures: FixtureServer;
+let svc: TestService;
+let internal: { port: number; connections: number; close(): Promise<void> };
+
+/** A server the pages must never reach: it counts TCP connections. */
+async function startInternal() {
+  const sockets = new Set<Socket>();
+  const state = { port: 0, connections: 0, close: async () => {} };
+  const server = http.createServer((_req, res) => res.end('internal secret'));
+  server.on('connection', (s) => {
+    state.connections += 1;
+    sockets.add(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as AddressInfo).port;
+  state.close = () =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    });
+  return state;
+}
+
+const afterLoad = (js: string) =>
+  '<!doctype html><body style="margin:0;background:#fff"><p>first</p>' +
+  `<script>addEventListener('load', () => { ${js} });</script></body>`;
+const metaRefresh = (content: string) =>
+  `<!doctype html><meta http-equiv="refresh" content="${content}"><body style="background:#fff">wait</body>`;
+
+beforeAll(async () => {
+  internal = await startInternal();
+  const inside = `127.0.0.1:${internal.port}`;
+  fixtures = await startFixtures({
+    '/dest': colourPage('#0000ff', '<p style="margin:40px">landed</p>'),
+    '/js-redirect': afterLoad(`setTimeout(() => { location.href = '/dest'; }, 0);`),
+    '/js-assign-at-load': afterLoad(`location.assign('/dest');`),
+    '/two-hops': afterLoad(`location.href = '/js-redirect';`),
+    '/meta-refresh': metaRefresh('0;url=/dest'),
+    '/meta-refresh-soon': metaRefresh('0.5;url=/dest'),
+    '/to-no-content': afterLoad(`location.href = '/no-content';`),
+    '/to-blocked': afterLoad(`location.href = 'http://${inside}/secret';`),
+    '/to-blocked-https': afterLoad(`setTimeout(() => { location.href = 'https://${inside}/secret'; }, 0);`),
+    '/meta-to-blocked': metaRefresh(`0;url=http://${inside}/meta`),
+    '/loop': afterLoad(`location.href = '/loop?' + Date.now() + Math.random();`),
+    '/meta-loop': metaRefresh('0'),
+    '/inline-loop': `<!doctype html><script>location.replace('/inline-loop?' + Date.now() + Math.random());</script>`,
+  });
+  fixtures.route('/no-content', (_req, res) => res.writeHead(204).end());
+  // A long deadline: every answer below that is not a 504 came from following, not from running out.
+  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry, REQUEST_TIMEOUT_MS: '20000' });
+});
+
+afterAll(async () => {
+  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await fixtures.close();
+  await internal.close();
+  expect(leftovers).toEqual([]);
+  expect(chromiumAlive).toBe(false);
+});
+
+const shoot = (query: Record<string, unknown>) =>
+  request(svc.app.server)
+    .get('/')
+    .query({ width: 64, height: 64, ...query })
+    .buffer(true)
+    .parse(binary);
+
+/** The JSON error body (the binary parser keeps every body as bytes). */
+const error = (res: { body: Buffer }) => JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+
+async function corner(body: Buffer): Promise<number[]> {
+  const { data } = await sharp(body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return [...data.subarray(0, 3)];
+}
+
+const BLUE = [0, 0, 255];
+const WHITE = [255, 255, 255];
+
+describe('a page that navigates after load is captured where it lands', () => {
+  const pages = ['/js-redirect', '/js-assign-at-load', '/meta-refresh', '/meta-refresh-soon', '/two-hops'];
+  it.each(pages)('%s', async (path) => {
+    fixtures.hits.length = 0;
+    const res = await shoot({ url: `${fixtures.origin}${path}` });
+    expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
+    expect(await corner(res.body)).toEqual(BLUE);
+    expect(res.headers['x-target-status']).toBe('200');
+    expect(fixtures.hits).toContain('/dest');
+    expect(res.headers['server-timing']).toMatch(/navigate;dur=.*settle;dur=.*capture;dur=/);
+  });
+
+  it('with settle off too', async () => {
+    const res = await shoot({ url: `${fixtures.origin}/meta-refresh`, settle: false });
+    expect(res.status).toBe(200);
+    expect(await corner(res.body)).toEqual(BLUE);
+    expect(res.headers['server-timing']).not.toMatch(/settle/);
+  });
+
+  it('raw HTML that redirects', async () => {
+    const res = await request(svc.app.server)
+      .post('/')
+      .send({ html: afterLoad(`location.href = '${fixtures.origin}/dest';`), width: 64, height: 64 })
+      .buffer(true)
+      .parse(binary);
+    expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
+    expect(await corner(res.body)).toEqual(BLUE);
+  });
+
+  it('a navigation that ends in 204 No Content leaves the page as it was', async () => {
+    const res = await shoot({ url: `${fixtures.origin}/to-no-content` });
+    expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
+    expect(await corner(res.body)).toEqual(WHITE);
+  });
+});
+
+describe('a navigation to a refused destination', () => {
+  const pages = ['/to-blocked', '/to-blocked-https', '/meta-to-blocked'];
+  it.each(pages)('%s answers 403 and nothing is contacted', async (path) => {
+    const res = await shoot({ url: `${fixtures.origin}${path}` });
+    expect(res.status, res.body.toString('utf8')).toBe(403);
+    expect(error(res)).toMatchObject({ error: 'blocked', reason: 'ipv4-loopback' });
+    expect(internal.connections).toBe(0);
+  });
+});
+
+describe('a page that keeps navigating', () => {
+  const pages = ['/loop', '/meta-loop', '/inline-loop'];
+  it.each(pages)('%s answers 502 navigation_loop after a bounded number of hops', async (path) => {
+    fixtures.hits.length = 0;
+    const res = await shoot({ url: `${fixtures.origin}${path}` });
+    expect(res.status, res.body.toString('utf8')).toBe(502);
+    expect(error(res)).toMatchObject({ error: 'navigation_loop', reason: 'too_many_navigations' });
+    // The first page, MAX_HOPS followed, and the one that was one too many (maybe not yet requested).
+    const loads = fixtures.hits.filter((h) => h.startsWith(path)).length;
+    expect(loads).toBeGreaterThanOrEqual(MAX_HOPS + 1);
+    expect(loads).toBeLessThanOrEqual(MAX_HOPS + 2);
+  });
+});
