@@ -3,7 +3,7 @@
  * @sparticuz/chromium's defaults: --disable-web-security, --allow-running-insecure-content and
  * --single-process (which also breaks browser contexts) have no place in a public renderer.
  */
-export function chromiumFlags(proxyUrl: string): string[] {
+export function chromiumFlags(proxyUrl: string, trustSpki: string[] = []): string[] {
   return [
     // Root in a container, as on FC; the sandbox needs user namespaces FC does not give.
     '--no-sandbox',
@@ -35,5 +35,7 @@ export function chromiumFlags(proxyUrl: string): string[] {
     '--webrtc-ip-handling-policy=disable_non_proxied_udp',
     '--force-webrtc-ip-handling-policy',
     '--deny-permission-prompts',
+    // TRUST_SPKI (tests only): certificates with these public keys pass even though no CA signed them.
+    ...(trustSpki.length ? [`--ignore-certificate-errors-spki-list=${trustSpki.join(',')}`] : []),
   ];
 }

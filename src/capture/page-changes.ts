@@ -1,12 +1,13 @@
 /**
  * What happens to the page between navigation and capture, in this order: wait for a selector,
- * inject CSS (and switch animations off for reducedMotion), hide and remove elements, click, load
+ * answer cookie banners, inject CSS (and switch animations off for reducedMotion), hide and remove elements, click, load
  * lazy content for fullPage, wait the requested delay.
  */
 import type { Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
 import { HttpError, invalidOption } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
+import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js';
 
 const NO_ANIMATIONS = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
 
@@ -66,6 +67,7 @@ export async function changePage(page: Page, opts: CaptureOptions, deadline: Dea
       gaveUp.push('waitForSelector');
     }
   }
+  if (opts.hideCookieBanners) await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
   const css = [opts.reducedMotion ? NO_ANIMATIONS : '', opts.css ?? ''].join('\n').trim();
   if (css) await page.addStyleTag({ content: css });
   if (opts.hide.length) await applyToAll(page, 'hide', opts.hide);
