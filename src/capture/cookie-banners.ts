@@ -51,8 +51,9 @@ const CONFIG = {
   enableGeneratedRules: true,
   enableHeuristicDetection: false,
   heuristicMode: 'off',
-  // The page has loaded by now: a few retries (500 ms apart, each after a DOM change) find late banners.
-  detectRetries: 4,
+  // The page has loaded by now: one look at once and one 500 ms later. (Each further retry waits for a
+  // DOM change as well, up to a minute, which on a still page would only run the budget out.)
+  detectRetries: 1,
   isMainWorld: false,
   prehideTimeout: 2000,
   logs: { lifecycle: false, rulesteps: false, detectionsteps: false, evals: false, errors: false, messages: false, waits: false },
