@@ -51,6 +51,8 @@ const TYPES: Record<string, string> = {
 export interface Hit {
   host: string;
   path: string;
+  /** The query string, with its '?', or ''. */
+  search: string;
   /** '1.1' or '2.0'. */
   httpVersion: string;
 }
@@ -106,7 +108,7 @@ function handler(other: () => { http: string; https: string }, hits: Hit[]) {
     const path = url.pathname;
     const secure = 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted);
     const host = (req.headers[':authority'] ?? req.headers.host ?? '') as string;
-    hits.push({ host, path, httpVersion: req.httpVersion });
+    hits.push({ host, path, search: url.search, httpVersion: req.httpVersion });
     const otherOrigin = secure ? other().https : other().http;
     try {
       if (path.startsWith('/vendor/')) {
@@ -117,6 +119,7 @@ function handler(other: () => { http: string; https: string }, hits: Hit[]) {
       if (path === '/vue' || path.startsWith('/vue/')) return send(res, 200, TYPES['.html']!, page('vue-router', otherOrigin));
       if (path === '/missing') return send(res, 404, TYPES['.html']!, page('not-found', otherOrigin));
       if (path === '/broken') return send(res, 500, TYPES['.html']!, page('server-error', otherOrigin));
+      if (path === '/consent-receipt') return send(res, 204, 'text/plain', '');
       if (path === '/api/items') {
         const n = Number(url.searchParams.get('page') ?? 0);
         const items = Array.from({ length: 8 }, (_, i) => ({ id: n * 8 + i, title: `Item ${n * 8 + i}` }));
