@@ -40,7 +40,8 @@ ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300
 <article>${Array.from({ length: 6 }, (_, i) => paragraph(i + 6)).join('')}</article></main></body></html>`;
   const simple = '<!doctype html><html><body style="margin:40px;font:24px sans-serif"><h1>Hello</h1><p>A simple page.</p></body></html>';
 
-  const serve = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+  type Req = http.IncomingMessage | http2.Http2ServerRequest;
+  const serve = (req: Req, res: http.ServerResponse | http2.Http2ServerResponse) => {
     const r = res as http.ServerResponse;
     const url = req.url ?? '/';
     if (url === '/article') r.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(article);

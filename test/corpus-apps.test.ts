@@ -24,7 +24,8 @@ async function inkBox(image: Buffer, box: Box) {
   let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
   for (let y = box.y; y < box.y + box.height; y++) {
     for (let x = box.x; x < box.x + box.width; x++) {
-      if (p.at(x, y).every((v) => v < 128)) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+      if (p.at(x, y).every((v) => v < 128))
+        [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
     }
   }
   return { width: x1 - x0 + 1, height: y1 - y0 + 1 };
@@ -44,7 +45,8 @@ describe('single-page applications', () => {
     expect(p.share({ x: 0, y: 300, width: 220, height: 500 }, '#001529')).toBeGreaterThan(0.98); // dark Sider
     expect(p.share({ x: 8, y: 72, width: 200, height: 30 }, '#1677ff')).toBeGreaterThan(0.6); // selected menu item
     expect(p.share({ x: 250, y: 230, width: 160, height: 30 }, '#1677ff')).toBeGreaterThan(0.5); // the primary button
-    for (const x of [269, 612, 954]) expect(p.ink({ x, y: 140, width: 150, height: 40 })).toBeGreaterThan(40); // statistic values
+    // the three statistic values
+    for (const x of [269, 612, 954]) expect(p.ink({ x, y: 140, width: 150, height: 40 })).toBeGreaterThan(40);
     expect(p.ink({ x: 244, y: 350, width: 1000, height: 270 })).toBeGreaterThan(1000); // table rows
   });
 
@@ -87,7 +89,8 @@ describe('single-page applications', () => {
     // Needs the page to settle: Leaflet fades each tile in over 200 ms after it loads.
     const tiles = p.share(box, '#7cb342', 6) + p.share(box, '#aed581', 6);
     expect(tiles).toBeGreaterThan(0.97);
-    expect(p.count({ x: 495, y: 205, width: 35, height: 55 }, ([r, , b]) => b > r + 60)).toBeGreaterThan(300); // the blue marker
+    const blue = ([r, , b]: number[]) => b! > r! + 60;
+    expect(p.count({ x: 495, y: 205, width: 35, height: 55 }, blue)).toBeGreaterThan(300); // the marker
     expect(p.share({ x: 1030, y: 0, width: 250, height: 800 }, '#ffffff', 2)).toBe(1);
   });
 });
@@ -99,7 +102,8 @@ describe('fonts, scripts and text direction', () => {
     const fallback = await pixels((await shot({ url: page('/webfont'), blockResources: ['font'] })).body);
     const dark = (p: typeof withFont, x: number, y: number) => p.at(x, y).every((v) => v < 128);
     let differ = 0;
-    for (let y = box.y; y < box.y + box.height; y++) for (let x = box.x; x < box.x + box.width; x++) if (dark(withFont, x, y) !== dark(fallback, x, y)) differ++;
+    for (let y = box.y; y < box.y + box.height; y++)
+      for (let x = box.x; x < box.x + box.width; x++) if (dark(withFont, x, y) !== dark(fallback, x, y)) differ++;
     expect(withFont.ink(box)).toBeGreaterThan(3000);
     expect(fallback.ink(box)).toBeGreaterThan(3000);
     expect(differ / withFont.ink(box)).toBeGreaterThan(0.5); // different letter shapes, not the same text twice
@@ -109,7 +113,12 @@ describe('fonts, scripts and text direction', () => {
     const ink = await inkBox((await shot({ url: page('/icons') })).body, { x: 0, y: 0, width: 800, height: 200 });
     expect(ink.width).toBeGreaterThan(60);
     expect(ink.width).toBeLessThan(100); // the word "home" at 96 px would be ~250 px wide
-    const word = await inkBox((await shot({ url: page('/icons'), blockResources: ['font'] })).body, { x: 0, y: 0, width: 800, height: 200 });
+    const word = await inkBox((await shot({ url: page('/icons'), blockResources: ['font'] })).body, {
+      x: 0,
+      y: 0,
+      width: 800,
+      height: 200,
+    });
     expect(word.width).toBeGreaterThan(200); // the control: without the font it is the word
   });
 
@@ -131,7 +140,8 @@ describe('fonts, scripts and text direction', () => {
     const dark = await pixels((await shot({ url: page('/dark-mode'), darkMode: true })).body);
     expect(near(light.at(5, 790), '#ffffff', 2)).toBe(true);
     expect(near(dark.at(5, 790), '#212529', 2)).toBe(true);
-    for (const p of [light, dark]) expect(p.count({ x: 0, y: 0, width: 1280, height: 400 }, (c) => near(c, '#0d6efd', 8))).toBeGreaterThan(2000);
+    for (const p of [light, dark])
+      expect(p.count({ x: 0, y: 0, width: 1280, height: 400 }, (c) => near(c, '#0d6efd', 8))).toBeGreaterThan(2000);
   });
 });
 
@@ -176,7 +186,7 @@ describe('error pages and print', () => {
     expect(near(p.at(640, 600), '#fff3e0')).toBe(true);
   });
 
-  it('format=pdf uses the print stylesheet (Bootstrap d-print-*): no navbar, the printed-copy note, the red total', async () => {
+  it('format=pdf uses the print stylesheet (Bootstrap d-print-*): no navbar, a print-only note and total', async () => {
     const screen = await pixels((await shot({ url: page('/print-invoice') })).body);
     expect(screen.share({ x: 0, y: 0, width: 1280, height: 80 }, '#212529')).toBeGreaterThan(0.9); // navbar on screen
     const pdf = (await shot({ url: page('/print-invoice'), format: 'pdf' })).body as Buffer;
@@ -184,10 +194,23 @@ describe('error pages and print', () => {
     const dir = mkdtempSync(join(tmpdir(), 'corpus-pdf-'));
     try {
       writeFileSync(join(dir, 'a.pdf'), pdf);
-      execFileSync('pdftoppm', ['-r', '50', '-png', '-f', '1', '-l', '1', '-singlefile', join(dir, 'a.pdf'), join(dir, 'page')]);
+      execFileSync('pdftoppm', [
+        '-r',
+        '50',
+        '-png',
+        '-f',
+        '1',
+        '-l',
+        '1',
+        '-singlefile',
+        join(dir, 'a.pdf'),
+        join(dir, 'page'),
+      ]);
       const p = await pixels(readFileSync(join(dir, 'page.png')));
       const top = { x: 0, y: 0, width: p.width, height: Math.round(p.height / 3) };
-      const darkRows = Array.from({ length: top.height }, (_, y) => p.share({ x: 0, y, width: p.width, height: 1 }, '#212529', 10));
+      const darkRows = Array.from({ length: top.height }, (_, y) =>
+        p.share({ x: 0, y, width: p.width, height: 1 }, '#212529', 10),
+      );
       expect(Math.max(...darkRows)).toBeLessThan(0.3); // no dark navbar across the page (text is #212529 too, but thin)
       expect(p.count(top, (c) => near(c, '#cff4fc', 6))).toBeGreaterThan(1000); // the print-only note
       expect(p.count(top, (c) => near(c, '#ff0000', 6))).toBeGreaterThan(1000); // the print-only red total row

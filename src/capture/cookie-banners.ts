@@ -56,13 +56,29 @@ const CONFIG = {
   detectRetries: 1,
   isMainWorld: false,
   prehideTimeout: 2000,
-  logs: { lifecycle: false, rulesteps: false, detectionsteps: false, evals: false, errors: false, messages: false, waits: false },
+  logs: {
+    lifecycle: false,
+    rulesteps: false,
+    detectionsteps: false,
+    evals: false,
+    errors: false,
+    messages: false,
+    waits: false,
+  },
 };
 
 /** The content script's states after which nothing more will happen. */
 const FINAL_STATES = new Set(['nothingDetected', 'done', 'optOutSucceeded', 'optOutFailed']);
 
-type Message = { type?: string; id?: string; code?: string; cmp?: string; result?: boolean; state?: { lifecycle?: string } };
+interface Message {
+  type?: string;
+  id?: string;
+  code?: string;
+  cmp?: string;
+  result?: boolean;
+  state?: { lifecycle?: string };
+}
+type Receiver = { autoconsentReceiveMessage?: (m: object) => unknown };
 
 /** Runs autoconsent on the loaded page; resolves with the consent manager it handled, if any. */
 export async function hideCookieBanners(page: Page, budgetMs: number): Promise<string | undefined> {
@@ -72,7 +88,9 @@ export async function hideCookieBanners(page: Page, budgetMs: number): Promise<s
   let over = false;
   let handled: string | undefined;
   const reply = (message: object) =>
-    page.evaluate((m) => (window as unknown as { autoconsentReceiveMessage?: (m: object) => unknown }).autoconsentReceiveMessage?.(m), message).catch(() => undefined);
+    page
+      .evaluate((m) => (window as unknown as Receiver).autoconsentReceiveMessage?.(m), message)
+      .catch(() => undefined);
 
   const timer = setTimeout(() => finish(handled), budgetMs);
   try {

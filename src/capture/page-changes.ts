@@ -1,7 +1,7 @@
 /**
  * What happens to the page between navigation and capture, in this order: wait for a selector,
- * answer cookie banners, inject CSS (and switch animations off for reducedMotion), hide and remove elements, click, load
- * lazy content for fullPage, wait the requested delay.
+ * answer cookie banners, inject CSS (and switch animations off for reducedMotion), hide and remove
+ * elements, click, load lazy content for fullPage, wait the requested delay.
  */
 import type { Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
@@ -88,7 +88,9 @@ export async function changePage(page: Page, opts: CaptureOptions, deadline: Dea
       gaveUp.push('waitForSelector');
     }
   }
-  if (opts.hideCookieBanners) await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
+  if (opts.hideCookieBanners) {
+    await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
+  }
   const css = [opts.reducedMotion ? NO_ANIMATIONS : '', opts.css ?? ''].join('\n').trim();
   if (css) await page.addStyleTag({ content: css });
   if (opts.hide.length) await applyToAll(page, 'hide', opts.hide);

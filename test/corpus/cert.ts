@@ -16,19 +16,38 @@ export interface TestCert {
   spki: string;
 }
 
-export const spkiHash = (certPem: string): string =>
-  createHash('sha256').update(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+export const spkiHash = (certPem: string): string => {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+};
 
 /** A self-signed P-256 certificate valid for a day for the given IP addresses. */
 export function makeTestCert(ips: string[] = ['127.0.0.1', '127.0.0.2']): TestCert {
   const dir = mkdtempSync(join(tmpdir(), 'corpus-cert-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=fc-screenshot test corpus',
-      '-addext', `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`,
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=fc-screenshot test corpus',
+        '-addext',
+        `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}`,
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert, spki: spkiHash(cert) };
   } finally {

@@ -33,14 +33,19 @@ export interface Pixels {
 }
 
 export async function pixels(image: Buffer): Promise<Pixels> {
-  const { data, info } = await sharp(image, { limitInputPixels: false }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(image, { limitInputPixels: false })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const at = (x: number, y: number): Rgb => {
     const i = (y * info.width + x) * 3;
     return [data[i]!, data[i + 1]!, data[i + 2]!];
   };
   const count = (box: Box, test: (rgb: Rgb) => boolean) => {
     let n = 0;
-    for (let y = box.y; y < box.y + box.height; y++) for (let x = box.x; x < box.x + box.width; x++) if (test(at(x, y))) n++;
+    for (let y = box.y; y < box.y + box.height; y++) {
+      for (let x = box.x; x < box.x + box.width; x++) if (test(at(x, y))) n++;
+    }
     return n;
   };
   return {

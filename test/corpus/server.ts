@@ -80,7 +80,8 @@ const send = (res: Res, status: number, type: string, body: string | Buffer) => 
   res.end(body);
 };
 
-const page = (name: string, other: string) => readFileSync(join(PAGES, `${name}.html`), 'utf8').replaceAll('{{OTHER}}', other);
+const page = (name: string, other: string) =>
+  readFileSync(join(PAGES, `${name}.html`), 'utf8').replaceAll('{{OTHER}}', other);
 
 const images = new Map<string, Promise<Buffer>>();
 /** A solid PNG of one colour (lazy images, map tiles), made once. */
@@ -88,7 +89,13 @@ function solid(hex: string, width: number, height: number): Promise<Buffer> {
   const key = `${hex}-${width}-${height}`;
   if (!images.has(key)) {
     const rgb = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
-    images.set(key, sharp({ create: { width, height, channels: 3, background: { r: rgb[0]!, g: rgb[1]!, b: rgb[2]! } } }).png().toBuffer());
+    const background = { r: rgb[0]!, g: rgb[1]!, b: rgb[2]! };
+    images.set(
+      key,
+      sharp({ create: { width, height, channels: 3, background } })
+        .png()
+        .toBuffer(),
+    );
   }
   return images.get(key)!;
 }
@@ -116,9 +123,10 @@ function handler(other: () => { http: string; https: string }, hits: Hit[]) {
         if (!file) return send(res, 404, 'text/plain', 'no such file');
         return send(res, 200, TYPES[extname(file)] ?? 'application/octet-stream', readFileSync(file));
       }
-      if (path === '/vue' || path.startsWith('/vue/')) return send(res, 200, TYPES['.html']!, page('vue-router', otherOrigin));
-      if (path === '/missing') return send(res, 404, TYPES['.html']!, page('not-found', otherOrigin));
-      if (path === '/broken') return send(res, 500, TYPES['.html']!, page('server-error', otherOrigin));
+      const html = TYPES['.html']!;
+      if (path === '/vue' || path.startsWith('/vue/')) return send(res, 200, html, page('vue-router', otherOrigin));
+      if (path === '/missing') return send(res, 404, html, page('not-found', otherOrigin));
+      if (path === '/broken') return send(res, 500, html, page('server-error', otherOrigin));
       if (path === '/consent-receipt') return send(res, 204, 'text/plain', '');
       if (path === '/api/items') {
         const n = Number(url.searchParams.get('page') ?? 0);
@@ -126,11 +134,15 @@ function handler(other: () => { http: string; https: string }, hits: Hit[]) {
         return send(res, 200, 'application/json', JSON.stringify(items)); // never runs out
       }
       let m = /^\/img\/([0-9a-f]{6})\.png$/.exec(path);
-      if (m) return send(res, 200, 'image/png', await solid(m[1]!, Number(url.searchParams.get('w') ?? 400), Number(url.searchParams.get('h') ?? 300)));
+      const size = (name: string, fallback: number) => Number(url.searchParams.get(name) ?? fallback);
+      if (m) return send(res, 200, 'image/png', await solid(m[1]!, size('w', 400), size('h', 300)));
       m = /^\/tiles\/(\d+)\/(\d+)\/(\d+)\.png$/.exec(path);
-      if (m) return send(res, 200, 'image/png', await solid((Number(m[2]) + Number(m[3])) % 2 ? '7cb342' : 'aed581', 256, 256));
+      const checker = (Number(m?.[2]) + Number(m?.[3])) % 2 ? '7cb342' : 'aed581';
+      if (m) return send(res, 200, 'image/png', await solid(checker, 256, 256));
       const name = path.slice(1) || 'index';
-      if (/^[a-z0-9-]+$/.test(name) && existsSync(join(PAGES, `${name}.html`))) return send(res, 200, TYPES['.html']!, page(name, otherOrigin));
+      if (/^[a-z0-9-]+$/.test(name) && existsSync(join(PAGES, `${name}.html`))) {
+        return send(res, 200, html, page(name, otherOrigin));
+      }
       send(res, 404, 'text/plain', 'not found');
     } catch (err) {
       send(res, 500, 'text/plain', String(err));
@@ -149,7 +161,9 @@ export async function startCorpus(): Promise<Corpus> {
     const server =
       kind === 'http'
         ? http.createServer((req, res) => void onRequest(req, res))
-        : http2.createSecureServer({ key: cert.key, cert: cert.cert, allowHTTP1: true }, (req, res) => void onRequest(req, res));
+        : http2.createSecureServer({ key: cert.key, cert: cert.cert, allowHTTP1: true }, (req, res) => {
+            void onRequest(req, res);
+          });
     server.on('connection', (s: Socket) => {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
