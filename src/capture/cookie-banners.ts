@@ -67,6 +67,9 @@ const CONFIG = {
   },
 };
 
+/** Rule snippets one page may have evaluated (a few per consent manager; the rest is the page's own doing). */
+const MAX_EVALS = 100;
+
 /** The content script's states after which nothing more will happen. */
 const FINAL_STATES = new Set(['nothingDetected', 'done', 'optOutSucceeded', 'optOutFailed']);
 
@@ -87,6 +90,9 @@ export async function hideCookieBanners(page: Page, budgetMs: number): Promise<s
   const finished = new Promise<string | undefined>((resolve) => (finish = resolve));
   let over = false;
   let handled: string | undefined;
+  // The page can call the exposed function too: one init and a bounded number of evals, whatever it sends.
+  let initialised = false;
+  let evals = 0;
   const reply = (message: object) =>
     page
       .evaluate((m) => (window as unknown as Receiver).autoconsentReceiveMessage?.(m), message)
@@ -109,8 +115,11 @@ export async function hideCookieBanners(page: Page, budgetMs: number): Promise<s
     if (over || !message || typeof message !== 'object') return;
     switch (message.type) {
       case 'init':
+        if (initialised) return;
+        initialised = true;
         return void (await reply({ type: 'initResp', config: CONFIG, rules }));
       case 'eval': {
+        if (++evals > MAX_EVALS) return finish(handled);
         // Rule snippets read page state (e.g. a consent manager's JS API) in the page's own world.
         const result = await page.evaluate(String(message.code)).catch(() => false);
         return void (await reply({ type: 'evalResp', id: message.id, result }));
