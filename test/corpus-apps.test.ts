@@ -97,6 +97,7 @@ describe('single-page applications', () => {
 
 describe('fonts, scripts and text direction', () => {
   it('@fontsource/lobster: the headline is set in the web font, not in a fallback', async () => {
+    // Needs the page to settle (fonts ready): at load the font may still be on its way and the text in the fallback.
     const box = { x: 30, y: 30, width: 900, height: 150 };
     const withFont = await pixels((await shot({ url: page('/webfont') })).body);
     const fallback = await pixels((await shot({ url: page('/webfont'), blockResources: ['font'] })).body);
