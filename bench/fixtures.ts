@@ -1,10 +1,13 @@
 /**
  * The benchmark's pages, served on loopback: a realistic article (stylesheet, web font-free text,
- * a dozen images made here with sharp) and a simple page.
+ * a dozen images made here with sharp) and a simple page, over plain HTTP and over HTTPS with HTTP/2
+ * (a certificate made for the run, trusted by its public-key hash: `spki`, for TRUST_SPKI).
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import { makeTestCert } from '../test/corpus/cert.js';
 
 const paragraph = (i: number) =>
   `<p>Paragraph ${i}. Function Compute runs code without servers; layers carry what the code needs. ` +
@@ -37,23 +40,45 @@ ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300
 <article>${Array.from({ length: 6 }, (_, i) => paragraph(i + 6)).join('')}</article></main></body></html>`;
   const simple = '<!doctype html><html><body style="margin:40px;font:24px sans-serif"><h1>Hello</h1><p>A simple page.</p></body></html>';
 
-  const server = http.createServer((req, res) => {
+  type Req = http.IncomingMessage | http2.Http2ServerRequest;
+  const serve = (req: Req, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    const r = res as http.ServerResponse;
     const url = req.url ?? '/';
-    if (url === '/article') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(article);
-    else if (url === '/simple') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(simple);
-    else if (url === '/style.css') res.writeHead(200, { 'content-type': 'text/css' }).end(css);
+    if (url === '/article') r.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(article);
+    else if (url === '/simple') r.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(simple);
+    else if (url === '/style.css') r.writeHead(200, { 'content-type': 'text/css' }).end(css);
     else if (url.startsWith('/img/')) {
       const img = images[Number(url.slice(5, -4))];
-      if (img) res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(img);
-      else res.writeHead(404).end();
-    } else res.writeHead(404).end();
-  });
+      if (img) r.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(img);
+      else r.writeHead(404).end();
+    } else r.writeHead(404).end();
+  };
+  const server = http.createServer(serve);
   server.keepAliveTimeout = 1000;
+  const cert = makeTestCert(['127.0.0.1']);
+  const secure = http2.createSecureServer({ key: cert.key, cert: cert.cert, allowHTTP1: true }, serve);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  secure.on('session', (s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
+  const tlsPort = (secure.address() as AddressInfo).port;
   return {
     origin: `http://127.0.0.1:${port}`,
-    allowEntry: `127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    httpsOrigin: `https://127.0.0.1:${tlsPort}`,
+    /** For EGRESS_ALLOW: both listeners. */
+    allowEntry: `127.0.0.1:${port},127.0.0.1:${tlsPort}`,
+    /** For TRUST_SPKI and the floor's --ignore-certificate-errors-spki-list. */
+    spki: cert.spki,
+    close: async () => {
+      for (const s of sessions) s.destroy();
+      await Promise.all([
+        new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        new Promise<void>((r) => secure.close(() => r())),
+      ]);
+    },
   };
 }

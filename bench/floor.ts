@@ -5,12 +5,14 @@
  */
 import puppeteer from 'puppeteer-core';
 
-const [binary, libDir] = process.argv.slice(2);
+const [binary, libDir, spki] = process.argv.slice(2);
+/** The HTTPS fixtures' test certificate, trusted by its public-key hash. */
+const trust = spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : [];
 const browser = await puppeteer.launch({
   executablePath: binary,
   headless: 'shell',
   pipe: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--hide-scrollbars'],
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--hide-scrollbars', ...trust],
   env: { ...process.env, LD_LIBRARY_PATH: libDir ?? '' },
 });
 

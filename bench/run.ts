@@ -126,9 +126,14 @@ async function measureHttp(name: string, pid: number, url: string, warmN: number
   return { name, p50: median(warm), p95: pct(warm, 95), rps, peakMb, timings };
 }
 
-async function startService(layout: LocalLayout, allow: string): Promise<{ child: ChildProcess; port: number }> {
+async function startService(
+  layout: LocalLayout,
+  allow: string,
+  extra: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const { cmd, args, env, cwd } = localProcess(layout, port, { EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0' });
+  const settings = { EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0', ...extra };
+  const { cmd, args, env, cwd } = localProcess(layout, port, settings);
   const child = spawn(cmd, args, { cwd, env, stdio: 'ignore' });
   await waitForPort(port);
   return { child, port };
@@ -167,9 +172,10 @@ async function main() {
 
   for (const [page, url] of [['article', article], ['simple', simple]] as const) {
     console.log(`warm runs on the ${page} page (service and floor interleaved)`);
-    const svc = await startService(layout, fx.allowEntry);
+    const svc = await startService(layout, fx.allowEntry, { TRUST_SPKI: fx.spki });
     const shootService = httpShoot(`http://127.0.0.1:${svc.port}/?url=${encodeURIComponent(url)}`);
-    const floor = fork(join(ROOT, 'bench/floor.ts'), [join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')], {
+    const floorArgs = [join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib'), fx.spki];
+    const floor = fork(join(ROOT, 'bench/floor.ts'), floorArgs, {
       execArgv: ['--import', 'tsx'],
       stdio: 'ignore',
     });
@@ -233,6 +239,8 @@ async function main() {
     rmSync(seedTmp, { recursive: true, force: true });
   }
 
+  const tls = await measureHttps(layout, fx);
+
   console.log('cold starts (process start → first image, article page)');
   const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [] };
   for (let i = 0; i < COLD_RUNS; i++) {
@@ -271,8 +279,94 @@ async function main() {
   await fx.close();
   rmSync(layout.opt, { recursive: true, force: true });
 
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), report(rows, cold));
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), report(rows, cold) + httpsReport(tls));
   console.log('\nwrote BENCHMARKS.md');
+}
+
+type Scheme = 'http' | 'https';
+interface TlsRow {
+  p50: Record<Scheme, number>;
+  rps4: Record<Scheme, number>;
+}
+
+/**
+ * The article page over plain HTTP and over HTTPS with HTTP/2, service and floor, interleaved request
+ * by request in one run. Over HTTP the egress proxy relays every request itself; over HTTPS Chromium
+ * opens CONNECT tunnels and the proxy only pipes bytes. The floor (no proxy) gives TLS's own cost.
+ */
+async function measureHttps(layout: LocalLayout, fx: Awaited<ReturnType<typeof startBenchFixtures>>) {
+  console.log('the article page over HTTP and over HTTPS (HTTP/2), service and floor interleaved');
+  const url: Record<Scheme, string> = { http: `${fx.origin}/article`, https: `${fx.httpsOrigin}/article` };
+  const svc = await startService(layout, fx.allowEntry, { TRUST_SPKI: fx.spki });
+  const floorArgs = [join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib'), fx.spki];
+  const floor = fork(join(ROOT, 'bench/floor.ts'), floorArgs, {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'ignore',
+  });
+  await new Promise((r) => floor.once('message', r));
+  const ask = (target: string, n: number, concurrency: number) =>
+    new Promise<{ latencies: number[]; wallMs: number }>((resolve) => {
+      floor.once('message', (m) => resolve(m as { latencies: number[]; wallMs: number }));
+      floor.send({ n, concurrency, url: target });
+    });
+  const service = (s: Scheme) => httpShoot(`http://127.0.0.1:${svc.port}/?url=${encodeURIComponent(url[s])}`);
+  const warm = {
+    service: { http: [] as number[], https: [] as number[] },
+    floor: { http: [] as number[], https: [] as number[] },
+  };
+  for (let i = 0; i < 3; i++) {
+    for (const s of ['http', 'https'] as const) await Promise.all([service(s)(), ask(url[s], 1, 1)]);
+  }
+  for (let i = 0; i < WARM_N; i++) {
+    for (const s of ['http', 'https'] as const) {
+      await sleep(GAP_MS);
+      warm.service[s].push((await service(s)()).ms);
+      await sleep(GAP_MS);
+      warm.floor[s].push((await ask(url[s], 1, 1)).latencies[0]!);
+    }
+  }
+  const rows: Record<'service' | 'floor', TlsRow> = {
+    service: { p50: { http: median(warm.service.http), https: median(warm.service.https) }, 
+      rps4: { http: 0, https: 0 } },
+    floor: { p50: { http: median(warm.floor.http), https: median(warm.floor.https) }, 
+      rps4: { http: 0, https: 0 } },
+  };
+  for (const s of ['http', 'https'] as const) {
+    rows.service.rps4[s] = (await load(service(s), 4, LOAD_PER_SLOT * 4)).rps;
+    rows.floor.rps4[s] = (LOAD_PER_SLOT * 4) / ((await ask(url[s], LOAD_PER_SLOT * 4, 4)).wallMs / 1000);
+  }
+  floor.send('exit');
+  await new Promise((r) => floor.once('exit', r));
+  await stop(svc.child);
+  for (const name of ['service', 'floor'] as const) {
+    const row = rows[name];
+    const p50 = `p50 http ${row.p50.http.toFixed(0)} ms, https ${row.p50.https.toFixed(0)} ms`;
+    console.log(`  ${name}: ${p50}; @4 http ${row.rps4.http.toFixed(2)}/s, https ${row.rps4.https.toFixed(2)}/s`);
+  }
+  return rows;
+}
+
+function httpsReport(tls: Record<'service' | 'floor', TlsRow>): string {
+  const r = (x: number) => x.toFixed(2);
+  const { service: s, floor: f } = tls;
+  return [
+    '## HTTPS (HTTP/2 through the proxy\'s CONNECT tunnels) vs plain HTTP (article page, same run)',
+    '',
+    'The fixtures serve the article over plain HTTP and over HTTPS with HTTP/2 (a certificate made for the run,',
+    'trusted by its key hash through TRUST_SPKI). Over HTTP the egress proxy relays each request itself; over HTTPS',
+    'Chromium opens one CONNECT tunnel per origin and the proxy only checks the destination and pipes bytes. The floor',
+    'has no proxy: its ratio is what TLS and HTTP/2 cost by themselves.',
+    '',
+    '| | warm p50 https ÷ http | captures/s @4 https ÷ http | warm p50 ÷ floor, http | warm p50 ÷ floor, https |',
+    '|---|---|---|---|---|',
+    `| service | ${r(s.p50.https / s.p50.http)} | ${r(s.rps4.https / s.rps4.http)} | ` +
+      `${r(s.p50.http / f.p50.http)} | ${r(s.p50.https / f.p50.https)} |`,
+    `| floor | ${r(f.p50.https / f.p50.http)} | ${r(f.rps4.https / f.rps4.http)} | 1.00 | 1.00 |`,
+    '',
+    'What the proxy costs on HTTPS pages relative to HTTP ones, (service ÷ floor, https) ÷ (service ÷ floor, http): ' +
+      `${r(s.p50.https / f.p50.https / (s.p50.http / f.p50.http))}.`,
+    '',
+  ].join('\n');
 }
 
 function phases(timings: string[]): Record<string, number> {

@@ -50,6 +50,11 @@ export interface Config {
   recycleAboveMb: number;
   /** Log level for pino. */
   logLevel: string;
+  /**
+   * SHA-256 hashes (base64) of public keys Chromium trusts even when their certificate does not
+   * verify: for test certificates only. Never set in production.
+   */
+  trustSpki: string[];
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -72,6 +77,14 @@ function list(raw: string | undefined): string[] {
 /** The download and build cache: FCSHOT_CACHE_DIR, else ~/.cache/fc-screenshot. */
 export function cacheDirOf(env: NodeJS.ProcessEnv): string {
   return env.FCSHOT_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'fc-screenshot');
+}
+
+/** Base64 SHA-256 digests: 43 characters and one '=' each; anything else is a mistake worth failing on. */
+function spkiList(raw: string | undefined): string[] {
+  const hashes = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = hashes.find((h) => !/^[A-Za-z0-9+/]{43}=$/.test(h));
+  if (bad) throw new Error(`TRUST_SPKI must be base64 SHA-256 public-key hashes, got "${bad}"`);
+  return hashes;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -97,5 +110,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',
+    trustSpki: spkiList(env.TRUST_SPKI),
   };
 }

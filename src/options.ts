@@ -97,6 +97,7 @@ export const OptionsSchema = Type.Object(
     remove: Selectors('Remove these elements (display: none)'),
     css: opt(Type.String({ minLength: 1, maxLength: LIMITS.css, description: 'A style sheet to inject before the capture' })),
     click: opt(Type.String({ minLength: 1, maxLength: LIMITS.selectorLength, description: 'Click the first element matching this selector before the capture' })),
+    hideCookieBanners: Type.Boolean({ default: false, description: 'Opt out of cookie-consent pop-ups (DuckDuckGo autoconsent rules), or hide them; at most 5 s' }),
     blockResources: opt(Type.Array(literals(RESOURCE_TYPES), { maxItems: RESOURCE_TYPES.length, description: 'Do not load these kinds of resource (image, media, font, …)' })),
     blockUrls: opt(Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: LIMITS.selectors, description: 'Do not load URLs matching these patterns (* matches anything)' })),
     // Sent to the target site only

@@ -56,6 +56,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     proxyUrl: proxy.url,
     recycleAfter: config.recycleAfter,
     recycleAboveMb: config.recycleAboveMb,
+    trustSpki: config.trustSpki,
     log: logger,
   });
   const queue = new PQueue({ concurrency: config.maxConcurrency });

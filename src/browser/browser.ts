@@ -42,6 +42,8 @@ export interface BrowserManagerOptions {
   recycleAfter: number;
   /** Recycle when Chromium's process tree passes this many MB of PSS (0: never). */
   recycleAboveMb: number;
+  /** Public-key hashes Chromium trusts without a CA (TRUST_SPKI, tests only). */
+  trustSpki?: string[];
   log: Log;
 }
 
@@ -130,7 +132,7 @@ export class BrowserManager {
       executablePath: this.binary.path,
       headless: 'shell',
       pipe: true,
-      args: chromiumFlags(this.opts.proxyUrl),
+      args: chromiumFlags(this.opts.proxyUrl, this.opts.trustSpki),
       env: chromiumEnvironment(process.env, this.binary.env),
       handleSIGINT: false,
       handleSIGTERM: false,

@@ -3,7 +3,7 @@
  * @sparticuz/chromium's defaults: --disable-web-security, --allow-running-insecure-content and
  * --single-process (which also breaks browser contexts) have no place in a public renderer.
  */
-export function chromiumFlags(proxyUrl: string): string[] {
+export function chromiumFlags(proxyUrl: string, trustSpki: string[] = []): string[] {
   return [
     // Root in a container, as on FC; the sandbox needs user namespaces FC does not give.
     '--no-sandbox',
@@ -34,6 +34,8 @@ export function chromiumFlags(proxyUrl: string): string[] {
     '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
     '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
     '--deny-permission-prompts',
+    // TRUST_SPKI (tests only): certificates with these public keys pass even though no CA signed them.
+    ...(trustSpki.length ? [`--ignore-certificate-errors-spki-list=${trustSpki.join(',')}`] : []),
   ];
 }
 

@@ -1,12 +1,16 @@
 /**
  * What happens to the page between navigation and capture, in this order: wait for a selector,
- * inject CSS (and switch animations off for reducedMotion), hide and remove elements, click, load
- * lazy content for fullPage, wait the requested delay.
+ * answer cookie banners, inject CSS (and switch animations off for reducedMotion), hide and remove
+ * elements, click, load lazy content for fullPage, wait the requested delay.
  */
 import type { Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
 import { HttpError, invalidOption } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
+import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js';
+
+/** Longest the fullPage scroll-through may take, however long the page keeps growing. */
+const LAZY_BUDGET_MS = 10_000;
 
 const NO_ANIMATIONS = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
 
@@ -40,18 +44,36 @@ async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: strin
   if (bad !== null) throw invalidOption(field, `not a valid CSS selector: ${bad}`);
 }
 
-/** Scrolls through the page so lazy images and infinite sections load, then back to the top. */
+/**
+ * Scrolls through the page so lazy images and infinite sections load, then back to the top. A page
+ * that grows while we scroll (an endless feed) is followed, round by round, until it stops growing,
+ * reaches fullPageMaxHeight, or 10 s (or the deadline) run out: a page that never goes idle still gets captured.
+ */
 async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
-  await page.evaluate(async (maxHeight: number) => {
-    const step = Math.max(200, window.innerHeight);
-    for (let y = 0; y < Math.min(document.documentElement.scrollHeight, maxHeight); y += step) {
-      window.scrollTo(0, y);
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 16)));
-    }
-    window.scrollTo(0, 0);
-  }, opts.fullPageMaxHeight);
-  // Let what the scrolling started finish, within a bound: a page that never goes idle still gets captured.
-  await page.waitForNetworkIdle({ idleTime: 250, timeout: Math.min(3000, waitBudget(deadline, true)) }).catch(() => undefined);
+  const until = Date.now() + Math.min(LAZY_BUDGET_MS, waitBudget(deadline, true));
+  let from = 0;
+  while (Date.now() < until) {
+    const reached = await page.evaluate(
+      async (start: number, maxHeight: number) => {
+        const step = Math.max(200, window.innerHeight);
+        let y = start;
+        for (; y < Math.min(document.documentElement.scrollHeight, maxHeight); y += step) {
+          window.scrollTo(0, y);
+          await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 16)));
+        }
+        return { y, height: document.documentElement.scrollHeight };
+      },
+      from,
+      opts.fullPageMaxHeight,
+    );
+    // Let what the scrolling started finish, within a bound.
+    const idle = Math.min(3000, until - Date.now());
+    if (idle > 0) await page.waitForNetworkIdle({ idleTime: 250, timeout: idle }).catch(() => undefined);
+    const height: number = await page.evaluate(() => document.documentElement.scrollHeight);
+    if (height <= reached.height || reached.y >= opts.fullPageMaxHeight) break;
+    from = reached.y;
+  }
+  await page.evaluate(() => window.scrollTo(0, 0));
 }
 
 /** Applies the page changes; returns what timed out but was let go under bestAttempt. */
@@ -65,6 +87,9 @@ export async function changePage(page: Page, opts: CaptureOptions, deadline: Dea
       if (!opts.bestAttempt) throw err;
       gaveUp.push('waitForSelector');
     }
+  }
+  if (opts.hideCookieBanners) {
+    await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
   }
   const css = [opts.reducedMotion ? NO_ANIMATIONS : '', opts.css ?? ''].join('\n').trim();
   if (css) await page.addStyleTag({ content: css });

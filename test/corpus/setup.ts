@@ -1,0 +1,32 @@
+/**
+ * One corpus server and one service (one Chromium) for a test file: the service lets the corpus's
+ * four loopback origins through its egress guard and trusts the corpus's test certificate by its
+ * public-key hash (TRUST_SPKI), as a production service never does.
+ */
+import request from 'supertest';
+import { binary, startService, type TestService } from '../helpers/service.js';
+import { startCorpus, type Corpus } from './server.js';
+
+export interface CorpusRun {
+  corpus: Corpus;
+  svc: TestService;
+  /** GET / with these options; the body is kept as bytes. */
+  get(query: Record<string, string | number | boolean | string[]>): request.Test;
+  close(): Promise<void>;
+}
+
+export async function startCorpusRun(env: Record<string, string> = {}): Promise<CorpusRun> {
+  const corpus = await startCorpus();
+  const svc = await startService({ EGRESS_ALLOW: corpus.allow, TRUST_SPKI: corpus.cert.spki, ...env });
+  return {
+    corpus,
+    svc,
+    get: (query) => request(svc.app.server).get('/').query(query).buffer(true).parse(binary),
+    async close() {
+      const { leftovers, chromiumAlive } = await svc.shutdown();
+      await corpus.close();
+      if (leftovers.length) throw new Error(`capture files left behind: ${leftovers.join(', ')}`);
+      if (chromiumAlive) throw new Error('Chromium outlived the service');
+    },
+  };
+}
