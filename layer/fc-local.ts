@@ -7,8 +7,13 @@
  * Nothing else of this shell's environment is passed on: no system LD_LIBRARY_PATH, no NODE_PATH.
  * Node.js is the one from our node layer, as on FC; s.yaml is rendered as Serverless Devs renders it.
  *
+ * It runs inside a cgroup with FC's limits (s.yaml's memorySize, one vCPU; layer/cgroup.ts), where it
+ * dies when it goes over its memory as it would on FC; where no cgroup can be made it says so and runs
+ * without.
+ *
  *   npm run fc:local                       # port 9000, as s.yaml says
  *   npm run fc:local -- --port 9100 --env EGRESS_ALLOW=127.0.0.1:8080
+ *   npm run fc:local -- --no-limits        # no cgroup
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -16,10 +21,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD, ROOT } from './build.js';
 import { propsOf, renderSYaml } from './s-yaml.js';
+import { createCgroup, CgroupUnavailable, type Cgroup, type CgroupStats } from './cgroup.js';
 
 export interface FunctionSpec {
   runtime: string;
   memorySize: number;
+  /** vCPUs (FC allows at most 1 at 1024 MB). */
+  cpu: number;
   timeout: number;
   instanceConcurrency?: number;
   command: string[];
@@ -35,6 +43,7 @@ export function loadFunctionSpec(file = join(ROOT, 's.yaml'), env: NodeJS.Proces
   return {
     runtime: p.runtime,
     memorySize: p.memorySize,
+    cpu: p.cpu ?? 1,
     timeout: p.timeout,
     instanceConcurrency: p.instanceConcurrency,
     command: p.customRuntimeConfig?.command ?? [],
@@ -72,6 +81,10 @@ export interface LocalFunction {
   child: ChildProcess;
   port: number;
   layout: LocalLayout;
+  /** The cgroup with FC's limits it runs in (none when `limits` was off or cgroups are unavailable). */
+  cgroup?: Cgroup;
+  /** Set when the instance went over its memory and was killed, as FC would. */
+  oomKilled(): CgroupStats | undefined;
   output(): string;
   stop(): Promise<number | null>;
 }
@@ -87,7 +100,7 @@ export function localProcess(layout: LocalLayout, port: number, extraEnv: Record
     FC_SERVER_PORT: String(port),
     FC_FUNC_CODE_PATH: layout.code,
     FC_RUNTIME: spec.runtime,
-    FC_MEMORY_SIZE: String(spec.memorySize),
+    FC_FUNCTION_MEMORY_SIZE: String(spec.memorySize),
     FC_FUNCTION_NAME: 'screenshot',
     ...extraEnv,
   };
@@ -95,15 +108,41 @@ export function localProcess(layout: LocalLayout, port: number, extraEnv: Record
   return { cmd: cmd!, args, env, cwd: layout.code };
 }
 
-/** Starts the function from a laid-out tree and waits until it listens. */
-export async function startLocal(opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout } = {}): Promise<LocalFunction> {
+/** A cgroup with s.yaml's memorySize and vCPUs, or undefined (and a message on stderr) where none can be made. */
+export function fcLimits(): Cgroup | undefined {
+  const spec = loadFunctionSpec();
+  try {
+    return createCgroup({ memoryMb: spec.memorySize, cpus: spec.cpu });
+  } catch (err) {
+    if (!(err instanceof CgroupUnavailable)) throw err;
+    console.error(`fc:local: running WITHOUT FC's limits (${spec.memorySize} MB, ${spec.cpu} vCPU): ${err.message}`);
+    return undefined;
+  }
+}
+
+/**
+ * Starts the function from a laid-out tree and waits until it listens. `limits`: run it in a
+ * cgroup with FC's memory and CPU (killed whole on OOM, as on FC).
+ */
+export async function startLocal(
+  opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout; limits?: boolean } = {},
+): Promise<LocalFunction> {
   const layout = opts.layout ?? layOut();
   const { cmd, args, env } = localProcess(layout, opts.port ?? loadFunctionSpec().port, opts.extraEnv);
-  const child = spawn(cmd, args, { cwd: layout.code, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cgroup = opts.limits ? fcLimits() : undefined;
+  const run = cgroup ? cgroup.wrap(cmd, args) : { cmd, args };
+  const child = spawn(run.cmd, run.args, { cwd: layout.code, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let oomKilled: CgroupStats | undefined;
+  cgroup?.watchOom((stats) => {
+    oomKilled = stats;
+    const message = `fc:local: the instance went over its ${cgroup.limits.memoryMb} MB and was killed, as FC would`;
+    out += `\n${message}\n`;
+    console.error(message);
+  });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code))).finally(() => cgroup?.remove());
 
   const deadline = Date.now() + 30_000;
   let listening: number | undefined;
@@ -117,12 +156,15 @@ export async function startLocal(opts: { port?: number; extraEnv?: Record<string
   }
   if (!listening) {
     child.kill('SIGKILL');
+    await exited;
     throw new Error(`the function did not start:\n${out}`);
   }
   return {
     child,
     port: listening,
     layout,
+    cgroup,
+    oomKilled: () => oomKilled,
     output: () => out,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -136,18 +178,21 @@ if (isMain) {
   const argv = process.argv.slice(2);
   const extraEnv: Record<string, string> = {};
   let port: number | undefined;
+  let limits = true;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--port') port = Number(argv[++i]);
+    else if (argv[i] === '--no-limits') limits = false;
     else if (argv[i] === '--env') {
       const [k, ...v] = argv[++i]!.split('=');
       extraEnv[k!] = v.join('=');
     }
   }
-  const fn = await startLocal({ port, extraEnv });
+  const fn = await startLocal({ port, extraEnv, limits });
   process.stdout.write(fn.output());
   fn.child.stdout!.pipe(process.stdout);
   fn.child.stderr!.pipe(process.stderr);
-  console.log(`\nfc:local: the function listens on http://127.0.0.1:${fn.port}/ (stand-in /opt: ${fn.layout.opt}); Ctrl-C stops it`);
+  const where = fn.cgroup ? `cgroup ${fn.cgroup.name}: ${fn.cgroup.limits.memoryMb} MB, ${fn.cgroup.limits.cpus} vCPU` : 'no cgroup';
+  console.log(`\nfc:local: the function listens on http://127.0.0.1:${fn.port}/ (stand-in /opt: ${fn.layout.opt}; ${where}); Ctrl-C stops it`);
   const stop = () => void fn.stop().then((code) => process.exit(code ?? 0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

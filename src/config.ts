@@ -44,9 +44,15 @@ export interface Config {
   captureCacheMb: number;
   /** Keep cached captures as files here instead of in memory. */
   captureCacheDir?: string;
+  /**
+   * The instance's memory in MB, which the memory guard keeps the process tree inside: MEMORY_LIMIT_MB,
+   * else FC_FUNCTION_MEMORY_SIZE (set by FC), else undefined (the cgroup's limit or the machine's
+   * memory is used). 0: no guard.
+   */
+  memoryLimitMb?: number;
   /** Recycle Chromium after this many captures (0: never). */
   recycleAfter: number;
-  /** Recycle Chromium when its process tree's PSS passes this many MB (0: never). */
+  /** Recycle Chromium when its process tree's anonymous memory passes this many MB (0: never). */
   recycleAboveMb: number;
   /** Log level for pino. */
   logLevel: string;
@@ -107,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheTtlSeconds: int(env, 'CACHE_TTL_SECONDS', 0, 0),
     captureCacheMb: int(env, 'CAPTURE_CACHE_MB', 0, 0),
     captureCacheDir: env.CAPTURE_CACHE_DIR || undefined,
+    memoryLimitMb: env.MEMORY_LIMIT_MB || env.FC_FUNCTION_MEMORY_SIZE ? int(env, 'MEMORY_LIMIT_MB', int(env, 'FC_FUNCTION_MEMORY_SIZE', 0, 0), 0) : undefined,
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',

@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { BrowserManager } from './browser/browser.js';
 import { locateChromium, type ChromiumBinary } from './browser/locate.js';
+import { instanceMemoryMb, MemoryGuard } from './browser/memory.js';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { CaptureCache } from './http/capture-cache.js';
@@ -57,6 +58,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     recycleAfter: config.recycleAfter,
     recycleAboveMb: config.recycleAboveMb,
     trustSpki: config.trustSpki,
+    memory:
+      config.memoryLimitMb === 0
+        ? undefined
+        : new MemoryGuard({ instanceMb: instanceMemoryMb(config.memoryLimitMb), concurrency: config.maxConcurrency, log: logger }),
     log: logger,
   });
   const queue = new PQueue({ concurrency: config.maxConcurrency });

@@ -10,12 +10,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type BrowserContext, type CDPSession, type Page } from 'puppeteer-core';
-import { unavailable } from '../errors.js';
+import { badGateway, HttpError, unavailable } from '../errors.js';
 import { chromiumEnvironment, chromiumFlags } from './flags.js';
 import type { ChromiumBinary } from './locate.js';
-import { treePssMb } from './memory.js';
+import { treeAnonMb, type MemoryGuard } from './memory.js';
 
-const MEMORY_CHECK_EVERY_MS = 5000;
+/** Recycling looks at Chromium's memory at most this often (a cheap read; the guard watches closely). */
+const MEMORY_CHECK_EVERY_MS = 1000;
 /** Bounds for calls to Chromium outside a request's deadline. */
 const CLOSE_CONTEXT_MS = 5000;
 const READY_MS = 2000;
@@ -40,10 +41,12 @@ export interface BrowserManagerOptions {
   locate: () => Promise<ChromiumBinary>;
   proxyUrl: string;
   recycleAfter: number;
-  /** Recycle when Chromium's process tree passes this many MB of PSS (0: never). */
+  /** Recycle when Chromium's process tree passes this many MB of anonymous memory (0: never). */
   recycleAboveMb: number;
   /** Public-key hashes Chromium trusts without a CA (TRUST_SPKI, tests only). */
   trustSpki?: string[];
+  /** Keeps the instance inside its memory budget while captures run. */
+  memory?: MemoryGuard;
   log: Log;
 }
 
@@ -95,6 +98,7 @@ export class BrowserManager {
   async warm(): Promise<void> {
     const live = await this.current();
     await live.spare;
+    this.opts.memory?.measureBase();
   }
 
   private keepSpare(live: Live): void {
@@ -173,6 +177,8 @@ export class BrowserManager {
    */
   async withPage<T>(fn: (tab: Tab) => Promise<T>, bound: Bound = (work) => work): Promise<T> {
     const live = await bound(this.current());
+    const started = Date.now();
+    const watched = this.opts.memory?.busy();
     live.inFlight += 1;
     live.captures += 1;
     if (this.opts.recycleAfter > 0 && live.captures >= this.opts.recycleAfter) live.retiring = true;
@@ -189,8 +195,9 @@ export class BrowserManager {
     } catch (err) {
       // Whatever puppeteer said (frame detached, target closed…), a dead browser is the cause.
       if (!live.browser.connected) throw unavailable('the browser went away during the capture; retry');
-      throw err;
+      throw this.overBudget(err, started) ?? err;
     } finally {
+      watched?.();
       live.inFlight -= 1;
       // Closing the context and preparing the next page happen while the caller encodes and streams.
       const done: Promise<void> = (async () => {
@@ -205,21 +212,33 @@ export class BrowserManager {
     }
   }
 
+  /** A page that went away because the memory guard killed its renderer: 502 page_too_large. */
+  private overBudget(err: unknown, since: number): HttpError | undefined {
+    const gone = err instanceof HttpError ? err.body.reason === 'renderer_crashed' : /Target closed|Session closed|frame was detached/i.test(String(err));
+    const kill = gone ? this.opts.memory?.killedSince(since) : undefined;
+    if (!kill) return undefined;
+    const { budgetMb, shareMb, concurrency } = kill.budget;
+    return badGateway(
+      `the instance passed its ${budgetMb} MB memory budget (${shareMb} MB a capture at ${concurrency} at once) ` +
+        'and this page held the most; it was stopped',
+      'page_too_large',
+    );
+  }
+
   /**
-   * Off the request path, at most every few seconds (reading PSS walks every process's page tables,
-   * which is not free): mark the browser for recycling when its memory has grown too much.
+   * Off the request path, at most every second: mark the browser for recycling when its memory has
+   * grown too much.
    */
   private checkMemory(live: Live): void {
     const pid = live.browser.process()?.pid;
     if (!this.opts.recycleAboveMb || !pid || Date.now() - this.lastMemoryCheck < MEMORY_CHECK_EVERY_MS) return;
     this.lastMemoryCheck = Date.now();
-    void treePssMb(pid).then((mb) => {
-      if (mb > this.opts.recycleAboveMb && !live.retiring) {
-        this.opts.log.info({ pssMb: Math.round(mb) }, 'chromium memory over the limit; recycling');
-        live.retiring = true;
-        if (live.inFlight === 0) void this.retire(live);
-      }
-    });
+    const mb = treeAnonMb(pid);
+    if (mb > this.opts.recycleAboveMb && !live.retiring) {
+      this.opts.log.info({ anonMb: Math.round(mb) }, 'chromium memory over the limit; recycling');
+      live.retiring = true;
+      if (live.inFlight === 0) void this.retire(live);
+    }
   }
 
   private async retire(live: Live): Promise<void> {
