@@ -3,14 +3,7 @@
  * run through `step`, which records its duration (for Server-Timing and logs) and gives up the moment
  * the deadline passes or the client goes away; the abort signal lets the phase's owner stop its work.
  */
-import { deadlineExceeded } from './errors.js';
-
-export class ClientGone extends Error {
-  constructor() {
-    super('client closed the connection');
-    this.name = 'ClientGone';
-  }
-}
+import { ClientGone, deadlineExceeded } from './errors.js';
 
 export class Deadline {
   readonly at: number;
@@ -33,8 +26,8 @@ export class Deadline {
     return Math.max(0, this.at - Date.now());
   }
 
-  /** The client disconnected: stop whatever phase is running. */
-  clientGone(): void {
+  /** The client disconnected: stop whatever phase is running (it rejects with ClientGone). */
+  clientLeft(): void {
     this.controller.abort(new ClientGone());
   }
 

@@ -44,3 +44,23 @@ export const unavailable = (message: string, retryAfterSeconds = 1) =>
 /** 504: the request's deadline ran out; `phase` says during what. */
 export const deadlineExceeded = (phase: string) =>
   new HttpError(504, { error: 'timeout', phase, message: `deadline exceeded during ${phase}` });
+
+/** 404: an element the caller named (`selector`, `click`) is not on the page. */
+export const notFound = (field: string, selector: string) =>
+  new HttpError(404, { error: 'not_found', field, message: `no element matches ${JSON.stringify(selector)}` });
+
+/** 502: the page kept navigating (a redirect loop in script or meta refresh). */
+export const navigationLoop = (hops: number, url: string) =>
+  new HttpError(502, {
+    error: 'navigation_loop',
+    reason: 'too_many_navigations',
+    message: `the page kept navigating: more than ${hops} client-side navigations (last to ${url})`,
+  });
+
+/** The client closed its connection: the work for it stops, and nothing is answered. */
+export class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+    this.name = 'ClientGone';
+  }
+}

@@ -1,7 +1,7 @@
 /** Unit tests of the per-request deadline: phases timed, timeouts named, client departure. */
 import { describe, expect, it } from 'vitest';
-import { ClientGone, Deadline } from '../src/deadline.js';
-import { HttpError } from '../src/errors.js';
+import { Deadline } from '../src/deadline.js';
+import { ClientGone, HttpError } from '../src/errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,7 +35,7 @@ describe('Deadline', () => {
   it('stops the running phase when the client goes away, and refuses new ones', async () => {
     const d = new Deadline(5000);
     const running = d.step('capture', () => sleep(2000)).catch((e: unknown) => e);
-    d.clientGone();
+    d.clientLeft();
     expect(await running).toBeInstanceOf(ClientGone);
     expect(await d.step('encode', async () => 1).catch((e: unknown) => e)).toBeInstanceOf(ClientGone);
     d.dispose();

@@ -12,7 +12,7 @@
  */
 import type { CDPSession, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Protocol } from 'puppeteer-core';
-import { badGateway, blocked, HttpError } from '../errors.js';
+import { badGateway, blocked, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';
 import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
 import type { BlockedReason } from './capture-page.js';
@@ -21,14 +21,6 @@ import type { BlockedReason } from './capture-page.js';
 export const MAX_HOPS = 5;
 /** A `<meta http-equiv=refresh>` due within this many ms of load is waited for (and followed). */
 export const META_REFRESH_MAX_MS = 1000;
-
-/** 502: the page kept navigating (a redirect loop in script or meta refresh). */
-export const navigationLoop = (hops: number, url: string) =>
-  new HttpError(502, {
-    error: 'navigation_loop',
-    reason: 'too_many_navigations',
-    message: `the page kept navigating: more than ${hops} client-side navigations (last to ${url})`,
-  });
 
 /** Thrown into the work a navigation interrupted: the page it was working on is going away. */
 export class NavigationStarted extends Error {

@@ -5,7 +5,7 @@
  */
 import type { Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
-import { HttpError, invalidOption } from '../errors.js';
+import { invalidOption, notFound } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js';
 
@@ -20,8 +20,6 @@ export function waitBudget(deadline: Deadline, bestAttempt: boolean): number {
   return Math.max(100, bestAttempt ? left - Math.min(3000, left / 3) : left);
 }
 
-export const notFound = (field: string, selector: string) =>
-  new HttpError(404, { error: 'not_found', field, message: `no element matches ${JSON.stringify(selector)}` });
 
 /** Runs a selector in the page; a selector the browser cannot parse is the caller's 400. */
 async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: string[]): Promise<void> {

@@ -6,11 +6,10 @@
 import type { Page } from 'puppeteer-core';
 import sharp from 'sharp';
 import type { Tab } from '../browser/browser.js';
-import { invalidOption } from '../errors.js';
+import { invalidOption, notFound } from '../errors.js';
 import { spec } from '../formats.js';
 import type { CaptureOptions, Clip } from '../options.js';
 import { viewportOf } from './emulate.js';
-import { notFound } from './page-changes.js';
 
 /** Chromium cannot raster a surface taller than this many device pixels. */
 const MAX_TEXTURE = 16_384;

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route.js';
 import { registerDocs } from './docs.js';
-import { errorHandler } from './errors.js';
+import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
 import { isLifecycle, registerLifecycleRoutes, type LifecycleOptions } from './lifecycle.js';
 

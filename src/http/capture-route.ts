@@ -14,7 +14,7 @@ import { checkNumberSpelling, JSON_QUERY_FIELDS, OptionsSchema, resolveOptions, 
 import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOfFile, matches, type CaptureCache } from './capture-cache.js';
-import { clientGone } from './errors.js';
+import { isClientGone } from './error-handler.js';
 
 export interface CaptureRouteOptions {
   deps: ScreenshotDeps;
@@ -86,7 +86,7 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
   // The response's 'close' before it finished means the client left (the request stream closes as
   // soon as a POST body has been read, so it cannot tell).
   const onClose = () => {
-    if (!reply.raw.writableFinished) deadline.clientGone();
+    if (!reply.raw.writableFinished) deadline.clientLeft();
   };
   reply.raw.once('close', onClose);
   let shot;
@@ -115,10 +115,10 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
     await opts.cache.put(key, shot.path, entry, () => readFile(shot.path)).catch(() => undefined);
   }
   const xCache = opts.cache ? 'miss' : 'off';
-  if (clientGone(reply) || matches(ifNoneMatch, etag)) {
+  if (isClientGone(reply) || matches(ifNoneMatch, etag)) {
     // Gone, or the client already holds exactly these bytes: nothing to stream.
     await unlink(shot.path).catch(() => undefined);
-    if (clientGone(reply)) return reply.send();
+    if (isClientGone(reply)) return reply.send();
     return reply.code(304).headers({ ...about, ...common, etag, 'x-cache': xCache }).send();
   }
   reply.headers({ ...about, ...common, etag, 'content-type': mime, 'content-length': String(shot.size) });

@@ -4,11 +4,10 @@
  * bug, logged, and answered 500 without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ClientGone } from '../deadline.js';
-import { HttpError, type ErrorBody } from '../errors.js';
+import { ClientGone, HttpError, type ErrorBody } from '../errors.js';
 
 /** The client is gone: its connection closed before we answered. */
-export const clientGone = (reply: FastifyReply) => reply.raw.destroyed || Boolean(reply.raw.socket?.destroyed);
+export const isClientGone = (reply: FastifyReply) => reply.raw.destroyed || Boolean(reply.raw.socket?.destroyed);
 
 interface AjvIssue {
   keyword: string;
@@ -52,7 +51,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  if (err instanceof ClientGone || clientGone(reply)) {
+  if (err instanceof ClientGone || isClientGone(reply)) {
     request.log.info('client went away');
     reply.hijack();
     reply.raw.destroy();
