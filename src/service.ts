@@ -12,6 +12,7 @@ import { instanceMemoryMb, MemoryGuard } from './browser/memory.js';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
 import { CaptureCache } from './http/capture-cache.js';
+import { registerFcRuntime } from './http/fc-runtime.js';
 import { accessCheck } from './policy/access.js';
 import { allowListFrom, cachingResolver, portListFrom, systemResolver, type Resolver } from './policy/destination.js';
 import { startEgressProxy, type EgressProxy } from './policy/egress-proxy.js';
@@ -80,13 +81,13 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         : undefined,
     logger,
     authorize: accessCheck(config),
-    lifecycle: {
-      warm: () => browser.warm(),
-      drain,
-      chromium: () => ({ pid: browser.pid, source: browser.source?.source }),
-      captureDir: config.captureDir,
-      graceMs: config.requestTimeoutMs,
-    },
+  });
+  registerFcRuntime(app, {
+    warm: () => browser.warm(),
+    drain,
+    chromium: () => ({ pid: browser.pid, source: browser.source?.source }),
+    captureDir: config.captureDir,
+    graceMs: config.requestTimeoutMs,
   });
 
   // While closing, answers ask clients to hang up, so kept-alive connections do not hold us open.

@@ -1,6 +1,7 @@
 /**
  * The fastify app: routes, validation, headers, streaming. Both entry points (server.ts for custom
- * runtimes and local use, fc.ts for built-in runtimes) serve exactly this app.
+ * runtimes and local use, fc.ts for built-in runtimes) serve exactly this app; what is particular to
+ * FC is added by service.ts from fc-runtime.ts.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -9,12 +10,9 @@ import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route
 import { registerDocs } from './docs.js';
 import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
-import { isLifecycle, registerLifecycleRoutes, type LifecycleOptions } from './lifecycle.js';
 
 export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
-  /** FC's custom-runtime hooks, POST /initialize and GET /pre-stop (service.ts wires them). */
-  lifecycle?: LifecycleOptions;
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -33,18 +31,6 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     bodyLimit: 4 * 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // x-fc-* headers carry the function role's temporary credentials: drop them on arrival.
-  // A request that came through FC gets FC's invocation lines around it, as FC's own runtimes print.
-  const fromFc = new WeakSet<object>();
-  app.addHook('onRequest', async (request) => {
-    if (request.headers['x-fc-request-id']) {
-      fromFc.add(request);
-      if (!isLifecycle(request.url)) process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
-    }
-    for (const name of Object.keys(request.headers)) {
-      if (name.startsWith('x-fc-')) delete request.headers[name];
-    }
-  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -59,11 +45,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       },
       'request completed',
     );
-    if (fromFc.has(request) && !isLifecycle(request.url)) process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
   });
   app.setErrorHandler(errorHandler);
 
-  if (opts.lifecycle) registerLifecycleRoutes(app, opts.lifecycle, (request) => fromFc.has(request));
   registerCaptureRoutes(app, opts);
   registerDocs(app);
 

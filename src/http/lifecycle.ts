@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CAPTURE_PREFIX } from '../capture/encode.js';
 import { unavailable } from '../errors.js';
+import { FORMATS, spec } from '../formats.js';
 
 export const LIFECYCLE_PATHS = { initialize: '/initialize', preStop: '/pre-stop' } as const;
 
@@ -38,7 +39,8 @@ const STILL_SERVED = new Set<string>([LIFECYCLE_PATHS.initialize, LIFECYCLE_PATH
 
 
 /** A capture file's name (capture/encode.ts): the prefix, a UUID, the format's extension. */
-const CAPTURE_FILE = new RegExp(`^${CAPTURE_PREFIX}[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.(png|jpg|webp|avif|pdf)$`);
+const EXTENSIONS = FORMATS.map((f) => spec(f).extension).join('|');
+const CAPTURE_FILE = new RegExp(`^${CAPTURE_PREFIX}[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.(${EXTENSIONS})$`);
 
 /** Removes the capture files left in `dir` (plain files named like ours, nothing else); returns how many. */
 async function removeCaptureFiles(dir: string): Promise<number> {
@@ -49,7 +51,7 @@ async function removeCaptureFiles(dir: string): Promise<number> {
 }
 
 /**
- * `fromFc` says whether a request came through FC (app.ts knows: it drops the x-fc-* headers on
+ * `fromFc` says whether a request came through FC (fc-runtime.ts knows: it drops the x-fc-* headers on
  * arrival); those get FC's own framing lines, `FC Initialize Start RequestId: …` and so on.
  */
 export function registerLifecycleRoutes(

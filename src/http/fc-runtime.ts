@@ -1,0 +1,30 @@
+/**
+ * What is particular to running behind Function Compute, kept out of the shared app:
+ *  - `x-fc-*` request headers carry the function role's temporary credentials: they are dropped on
+ *    arrival, before any route, log line or page can see them;
+ *  - a request that came through FC is framed by `FC Invoke Start/End RequestId: …` lines, as FC's
+ *    own runtimes print them;
+ *  - the custom runtime's lifecycle hooks, POST /initialize and GET /pre-stop (lifecycle.ts).
+ * FC's request id becomes ours in app.ts (`genReqId`), since fastify only takes it at construction.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isLifecycle, registerLifecycleRoutes, type LifecycleOptions } from './lifecycle.js';
+
+export function registerFcRuntime(app: FastifyInstance, lifecycle: LifecycleOptions): void {
+  const fromFc = new WeakSet<FastifyRequest>();
+  app.addHook('onRequest', async (request) => {
+    if (request.headers['x-fc-request-id']) {
+      fromFc.add(request);
+      if (!isLifecycle(request.url)) process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
+    }
+    for (const name of Object.keys(request.headers)) {
+      if (name.startsWith('x-fc-')) delete request.headers[name];
+    }
+  });
+  app.addHook('onResponse', async (request) => {
+    if (fromFc.has(request) && !isLifecycle(request.url)) {
+      process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
+    }
+  });
+  registerLifecycleRoutes(app, lifecycle, (request) => fromFc.has(request));
+}
