@@ -7,6 +7,7 @@
 import { KnownDevices } from 'puppeteer-core';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { invalidOption } from './errors.js';
+import { parseTargetUrl } from './policy/target-url.js';
 import { FORMATS, negotiateFormat, spec, type OutputFormat } from './formats.js';
 
 export const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle0', 'networkidle2'] as const;
@@ -150,8 +151,8 @@ type Reshaped =
 
 /** What the pipeline runs on: every request option as sent, but for the few resolveOptions reshapes. */
 export interface CaptureOptions extends Omit<RequestOptions, Reshaped> {
-  /** The page to load, or undefined when `html` is given. */
-  url?: string;
+  /** The page to load, parsed and normalised once (policy/target-url.ts); undefined when `html` is given. */
+  target?: URL;
   format: OutputFormat;
   /** Undefined for lossless formats. */
   quality?: number;
@@ -218,11 +219,17 @@ export function resolveOptions(
   }
   const auth = req.auth ? { username: req.auth.slice(0, req.auth.indexOf(':')), password: req.auth.slice(req.auth.indexOf(':') + 1) } : undefined;
 
+  const target = req.html === undefined ? parseTargetUrl(req.url ?? ctx.defaultUrl) : undefined;
+  if (!target && (req.cookies?.length || Object.keys(req.headers ?? {}).length || req.auth)) {
+    throw invalidOption('html', 'headers, cookies and auth go to a target URL; html has none');
+  }
+
   // Everything else is passed on as sent: a new option cannot be forgotten here.
-  const { token: _token, expires: _expires, signature: _signature, paper, landscape, printBackground, margin, ...rest } = req;
+  const { url: _url, token: _token, expires: _expires, signature: _signature, paper, landscape, printBackground, margin, ...rest } =
+    req;
   return {
     ...rest,
-    url: req.html === undefined ? (req.url ?? ctx.defaultUrl) : undefined,
+    target,
     format,
     quality: defaultQuality === undefined ? undefined : (req.quality ?? defaultQuality),
     clip,

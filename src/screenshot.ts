@@ -1,7 +1,8 @@
 /**
- * The pipeline, start to end: policy (where may we go) → queue (a capture slot) → capture (a fresh
- * context in the shared Chromium) → encode (sharp, to a file under the capture directory). The HTTP
- * adapters call `takeScreenshot` and stream the file it returns.
+ * The pipeline once a request is validated and its options resolved (src/options.ts): policy (may
+ * the target be reached) → queue (a capture slot) → capture (a fresh context in the shared Chromium)
+ * → encode (sharp, to a file under the capture directory). The route calls `takeScreenshot` once,
+ * when the capture cache cannot answer, and streams the file it returns.
  */
 import { unlink } from 'node:fs/promises';
 import type PQueue from 'p-queue';
@@ -42,21 +43,21 @@ const refusal = async (url: string, egress: EgressPolicy): ReturnType<BlockedRea
 };
 
 /**
- * The top-level URL, normalised and checked before any browser work: a 400 (bad URL), 403 (internal
- * destination) or 502 (the name does not resolve) here costs nothing.
+ * The target, checked before any browser work: a 403 (internal destination) or 502 (the name does
+ * not resolve) here costs nothing.
  */
-export async function checkTarget(rawUrl: string, egress: EgressPolicy): Promise<string> {
-  const url = parseTargetUrl(rawUrl);
-  const verdict = await checkDestination(url.hostname, portOf(url), egress);
+async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
+  const verdict = await checkDestination(target.hostname, portOf(target), egress);
   if (!verdict.allowed && verdict.status === 403) throw blocked(verdict.reason);
-  if (!verdict.allowed) throw badGateway(`cannot reach ${url.host} (${verdict.reason})`, 'unreachable');
-  return url.href;
+  if (!verdict.allowed) throw badGateway(`cannot reach ${target.host} (${verdict.reason})`, 'unreachable');
 }
 
 /** Puppeteer's words for "the page went away under us". */
 const PAGE_GONE = /Target closed|Session closed|frame was detached/i;
 
 export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions, deadline: Deadline): Promise<Screenshot> {
+  const { target } = opts;
+  if (target) await deadline.step('policy', () => admitTarget(target, deps.egress));
   if (deps.queue.size >= deps.maxQueue && deps.queue.pending >= deps.queue.concurrency) {
     throw unavailable('too many captures in progress; retry shortly', 1);
   }

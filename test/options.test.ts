@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import { HttpError } from '../src/errors.js';
 import { FORMATS, negotiateFormat, spec } from '../src/formats.js';
+import { cacheKey } from '../src/http/capture-cache.js';
 import { checkNumberSpelling, OptionsSchema, resolveOptions, type RequestOptions } from '../src/options.js';
 
 const ctx = { defaultUrl: 'https://default.example', maxTimeoutMs: 30_000 };
@@ -47,13 +48,16 @@ describe('format negotiation', () => {
 describe('resolveOptions', () => {
   it('fills the defaults, the default URL and the format from Accept', () => {
     const o = resolveOptions(req(), { ...ctx, accept: 'image/webp' });
-    expect(o).toMatchObject({ url: 'https://default.example', width: 1280, height: 800, scale: 1, format: 'webp', quality: 80 });
+    expect(o.target?.href).toBe('https://default.example/');
+    expect(o).toMatchObject({ width: 1280, height: 800, scale: 1, format: 'webp', quality: 80 });
     expect(o.timeout).toBe(30_000);
   });
 
   it('copies every option it does not change (nothing forgotten)', () => {
-    const o = resolveOptions(req({ url: 'https://a.example', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 }), ctx);
-    expect(o).toMatchObject({ url: 'https://a.example', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 });
+    const o = resolveOptions(req({ url: 'A.Example:8080/x', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 }), ctx);
+    expect(o.target?.href).toBe('https://a.example:8080/x'); // parsed once, here
+    expect(o).toMatchObject({ css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 });
+    expect(resolveOptions(req({ html: '<p>' }), ctx).target).toBeUndefined();
   });
 
   it('clamps the timeout to the server maximum and parses clip and auth', () => {
@@ -77,6 +81,8 @@ describe('resolveOptions', () => {
     [{ headers: { Host: 'x' } }, 'headers'],
     [{ headers: { Cookie2: 'x' } }, 'headers'],
     [{ clip: '0,0,0,5' }, 'clip'],
+    [{ html: '<p>', cookies: [{ name: 'a', value: 'b' }] }, 'html'],
+    [{ url: 'file:///etc/passwd' }, 'url'],
   ])('refuses %j naming %s', (over, field) => {
     expect(refusal(() => resolveOptions(req(over), ctx))).toEqual({ status: 400, field });
   });
@@ -85,5 +91,22 @@ describe('resolveOptions', () => {
     expect(refusal(() => checkNumberSpelling({ width: '0x10' }))).toEqual({ status: 400, field: 'width' });
     expect(refusal(() => checkNumberSpelling({ scale: ['1', '1e1'] }))).toEqual({ status: 400, field: 'scale' });
     expect(refusal(() => checkNumberSpelling({ width: '100', scale: '1.5', url: '0x10' }))).toBeUndefined();
+  });
+});
+
+describe('cacheKey', () => {
+  const key = (over: Record<string, unknown>, accept?: string) => cacheKey(resolveOptions(req(over), { ...ctx, accept }));
+  it('names the image: a different target, option or format is a different key', () => {
+    const base = key({ url: 'https://a.example/' });
+    expect(key({ url: 'https://b.example/' })).not.toBe(base);
+    expect(key({ url: 'https://a.example/', width: 1000 })).not.toBe(base);
+    expect(key({ url: 'https://a.example/' }, 'image/webp')).not.toBe(base);
+    expect(key({ url: 'https://a.example/', headers: { 'X-A': '1' } })).not.toBe(base);
+  });
+  it('is the same for the same image however it was asked for', () => {
+    const base = key({ url: 'https://a.example/' });
+    expect(key({ url: 'A.EXAMPLE' })).toBe(base); // one normalised target
+    expect(key({ url: 'https://a.example/', timeout: 5000 })).toBe(base); // the deadline does not change the image
+    expect(key({ url: 'https://a.example/', headers: { b: '2', a: '1' } })).toBe(key({ url: 'https://a.example/', headers: { a: '1', b: '2' } }));
   });
 });

@@ -71,7 +71,7 @@ async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, wh
     }
     return null;
   }
-  const url = opts.url!;
+  const url = opts.target!.href;
   let lastMainUrl = url;
   page.on('request', (request) => {
     if (request.isNavigationRequest() && request.frame() === page.mainFrame()) lastMainUrl = request.url();

@@ -32,7 +32,7 @@ async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> 
   const blockUrls = opts.blockUrls;
   const extra: Record<string, string> = { ...opts.headers };
   if (opts.auth) extra.authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
-  const targetOrigin = opts.url ? new URL(opts.url).origin : undefined;
+  const targetOrigin = opts.target?.origin;
   const hasExtra = Object.keys(extra).length > 0;
   if (!blockTypes.size && !blockUrls.length && !hasExtra) return;
 
@@ -90,7 +90,7 @@ export async function emulate(tab: Tab, opts: CaptureOptions): Promise<void> {
     work.push(cdp.send('Emulation.setUserAgentOverride', { userAgent, ...(opts.locale ? { acceptLanguage: opts.locale } : {}) }));
   }
   if (opts.cookies.length) {
-    work.push(page.browserContext().setCookie(...opts.cookies.map((c) => ({ ...c, domain: new URL(opts.url!).hostname, path: '/' }))));
+    work.push(page.browserContext().setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' }))));
   }
   work.push(requestRules(tab, opts));
   await Promise.all(work);

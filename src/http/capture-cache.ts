@@ -25,8 +25,8 @@ function stableJson(value: unknown): string {
 
 /** The normalised options that name an image; the request's deadline does not change it. */
 export function cacheKey(opts: CaptureOptions): string {
-  const { timeout: _timeout, ...rest } = opts;
-  return createHash('sha256').update(stableJson(rest)).digest('base64url').slice(0, 32);
+  const { timeout: _timeout, target, ...rest } = opts;
+  return createHash('sha256').update(stableJson({ ...rest, target: target?.href })).digest('base64url').slice(0, 32);
 }
 
 /** The strong ETag of a capture file: a digest of its bytes. */

@@ -11,7 +11,7 @@ import { Deadline } from '../deadline.js';
 import { invalidOption } from '../errors.js';
 import { spec } from '../formats.js';
 import { checkNumberSpelling, JSON_QUERY_FIELDS, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
-import { checkTarget, takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
+import { takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOfFile, matches, type CaptureCache } from './capture-cache.js';
 import { isClientGone } from './error-handler.js';
@@ -62,10 +62,6 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
     defaultUrl: opts.defaultUrl,
     maxTimeoutMs: opts.requestTimeoutMs,
   });
-  if (options.url !== undefined) options.url = await checkTarget(options.url, opts.deps.egress);
-  else if (options.cookies.length || Object.keys(options.headers).length || options.auth) {
-    throw invalidOption('html', 'headers, cookies and auth go to a target URL; html has none');
-  }
 
   const key = cacheKey(options);
   const ifNoneMatch = request.headers['if-none-match'];
