@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { FORMATS, spec } from '../formats.js';
-import { OptionsSchema, WAIT_UNTIL } from '../options.js';
+import { JSON_QUERY_FIELDS, OptionsSchema, WAIT_UNTIL } from '../options.js';
 
 const ERROR = {
   type: 'object',
@@ -18,7 +18,7 @@ const ERROR = {
   },
 };
 
-const JSON_IN_QUERY = new Set(['headers', 'cookies']);
+const JSON_IN_QUERY = new Set<string>(JSON_QUERY_FIELDS);
 
 export function openApiDocument() {
   const schema = JSON.parse(JSON.stringify(OptionsSchema)) as { properties: Record<string, Record<string, unknown>> };
@@ -50,6 +50,11 @@ export function openApiDocument() {
       ETag: { schema: { type: 'string' } },
       'X-Blocked-Requests': { schema: { type: 'integer' }, description: 'requests the egress guard refused' },
       'X-Best-Attempt': { schema: { type: 'string' }, description: 'present when a wait timed out and bestAttempt captured anyway' },
+      'X-Target-Status': { schema: { type: 'integer' }, description: 'HTTP status of the page captured (after client-side navigation)' },
+      'X-Truncated': { schema: { type: 'string' }, description: 'present when fullPage was cut at fullPageMaxHeight' },
+      'X-Cache': { schema: { type: 'string', enum: ['hit', 'miss', 'off'] }, description: 'the capture cache' },
+      'Cache-Control': { schema: { type: 'string' } },
+      Vary: { schema: { type: 'string' } },
     },
     content: Object.fromEntries(FORMATS.map((f) => [spec(f).mime, { schema: { type: 'string', format: 'binary' } }])),
   };
