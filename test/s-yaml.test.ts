@@ -32,7 +32,9 @@ const validateHttpTrigger = ajv.getSchema('fc3#/definitions/IHttpTriggerConfig')
 const validateDomain = ajv.compile(loadSchema('fc3-domain.schema.json'));
 
 const errorsOf = (validate: ValidateFunction, value: unknown) =>
-  validate(value) ? [] : validate.errors!.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+  validate(value)
+    ? []
+    : validate.errors!.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
 
 const ARNS = {
   CHROMIUM_LAYER_ARN: 'acs:fc:cn-beijing:1234567890:layers/fcshot-chromium/versions/7',
@@ -60,7 +62,10 @@ const CASES: Array<{ name: string; env: Record<string, string>; dotEnv?: string 
   },
   {
     name: 'custom.debian11 in cn-shanghai, a cap of 3, function auth, from the shell',
-    env: { FC_REGION: 'cn-shanghai', FC_RUNTIME: 'custom.debian11', FC_MAX_INSTANCES: '3', FC_AUTH_TYPE: 'function', ...ARNS },
+    env: {
+      ...{ FC_REGION: 'cn-shanghai', FC_RUNTIME: 'custom.debian11', FC_MAX_INSTANCES: '3', FC_AUTH_TYPE: 'function' },
+      ...ARNS,
+    },
   },
 ];
 

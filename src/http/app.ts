@@ -61,7 +61,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       },
       'request completed',
     );
-    if (fromFc.has(request) && !isLifecycle(request.url)) process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
+    if (fromFc.has(request) && !isLifecycle(request.url)) {
+      process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
+    }
   });
   app.setErrorHandler(errorHandler);
 

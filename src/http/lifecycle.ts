@@ -38,7 +38,8 @@ const STILL_SERVED = new Set<string>([LIFECYCLE_PATHS.initialize, LIFECYCLE_PATH
 
 
 /** A capture file's name (capture/encode.ts): the prefix, a UUID, the format's extension. */
-const CAPTURE_FILE = new RegExp(`^${CAPTURE_PREFIX}[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.(png|jpg|webp|avif|pdf)$`);
+const UUID = '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}';
+const CAPTURE_FILE = new RegExp(`^${CAPTURE_PREFIX}${UUID}\\.(png|jpg|webp|avif|pdf)$`);
 
 /** Removes the capture files left in `dir` (plain files named like ours, nothing else); returns how many. */
 async function removeCaptureFiles(dir: string): Promise<number> {
