@@ -177,7 +177,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   } else {
     log('deployed. `s info` shows the custom domain (domainName); open http://THAT-DOMAIN/playground');
   }
-  log('logs: s logs --tail    (they reach the log store a few seconds late)');
+  log('logs: s screenshot logs --tail    (lines reach the log store a few seconds late)');
   return { commands, arns, url };
 }
 

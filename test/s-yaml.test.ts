@@ -217,9 +217,11 @@ describe('what the schemas cannot say', () => {
     const capped = propsOf(renderSYaml(S_YAML, { FC_MAX_INSTANCES: '3' }), 'fc3');
     expect(capped.concurrencyConfig.reservedConcurrency).toBe(3);
     expect(fn.triggers[0].triggerConfig.authType).toBe('anonymous');
-    expect(propsOf(renderSYaml(S_YAML, { FC_AUTH_TYPE: 'function' }), 'fc3').triggers[0].triggerConfig.authType).toBe(
-      'function',
-    );
+    const locked = renderSYaml(S_YAML, { FC_AUTH_TYPE: 'function' });
+    expect(propsOf(locked, 'fc3').triggers[0].triggerConfig.authType).toBe('function');
+    // the custom domain is a second way in: it must not stay open when the trigger is locked
+    expect(propsOf(doc, 'fc3-domain').authConfig.authType).toBe('anonymous');
+    expect(propsOf(locked, 'fc3-domain').authConfig.authType).toBe('function');
   });
 
   it('1 vCPU at 1 GB, within FC’s memory-per-vCPU bounds (1 to 4 GB per vCPU)', () => {
