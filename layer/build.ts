@@ -147,7 +147,8 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
   };
   writeFileSync(join(chromiumDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   // One tree (what LAYER_ROOT points at locally), two zips: fonts/ would take chromium/ past 100 MB.
-  const named = (base: string) => join(out, target.runtime === DEFAULT_TARGET ? `${base}.zip` : `${base}-${target.runtime}.zip`);
+  const named = (base: string) =>
+    join(out, target.runtime === DEFAULT_TARGET ? `${base}.zip` : `${base}-${target.runtime}.zip`);
   const chromiumZip = named('chromium-layer');
   const fontsZip = named('fonts-layer');
   const chromiumBytes = zip ? zipTree(tree, chromiumZip, log, ['chromium', 'lib']) : 0;
@@ -230,9 +231,12 @@ export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
   const layers = [chromium.artefact, chromium.fonts, deps, node];
 
   log('');
-  for (const a of [...layers, code]) log(`  ${a.name.padEnd(20)} ${mb(a.bytes).padStart(10)}  ${relative(ROOT, a.zip)}`);
+  for (const a of [...layers, code]) {
+    log(`  ${a.name.padEnd(20)} ${mb(a.bytes).padStart(10)}  ${relative(ROOT, a.zip)}`);
+  }
   log(`  highest glibc needed: ${chromium.glibcNeeded} (target has ${target.glibc})`);
-  return { target, chromium: chromium.artefact, fonts: chromium.fonts, deps, node, code, layers, glibcNeeded: chromium.glibcNeeded };
+  const { artefact, fonts, glibcNeeded } = chromium;
+  return { target, chromium: artefact, fonts, deps, node, code, layers, glibcNeeded };
 }
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -13,7 +13,7 @@
  * `--dry-run` builds and prints the commands without running any; `--template` deploys another
  * s.yaml (its `.env` is written beside it).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,16 +43,20 @@ const ARN = /acs:fc:[\w-]+:\d+:layers\/[\w-]+\/versions\/\d+/;
 /** What `domainName: auto` gives: FUNCTION.fcv3.ACCOUNT.REGION.fc.devsapp.net. */
 const AUTO_DOMAIN = /\b[\w-]+(?:\.[\w-]+)*\.fc\.devsapp\.net\b/;
 
+const INSTALL_S = 'npm i -g @serverless-devs/s, then s config add';
+
 const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 
 /** Refuses a region the runtime is not offered in, naming what would work. */
 export function checkRegion(runtime: string, region: string): void {
   if (!DEPLOYABLE.includes(runtime)) {
-    throw new Error(`cannot deploy to ${runtime}: Chromium's libraries need glibc newer than it has; use ${DEPLOYABLE.join(' or ')}`);
+    const use = DEPLOYABLE.join(' or ');
+    throw new Error(`cannot deploy to ${runtime}: Chromium's libraries need glibc newer than it has; use ${use}`);
   }
   const offered = targetFor(runtime).regions;
   if (offered && !offered.includes(region)) {
-    const other = DEPLOYABLE.find((r) => r !== runtime && (!targetFor(r).regions || targetFor(r).regions!.includes(region)));
+    const offersHere = (r: string) => !targetFor(r).regions || targetFor(r).regions!.includes(region);
+    const other = DEPLOYABLE.find((r) => r !== runtime && offersHere(r));
     throw new Error(
       `${runtime} is not offered in ${region} (it is in ${offered.join(', ')}). ` +
         `Deploy to one of those with --region${other ? `, or here with --target ${other}` : ''}.`,
@@ -62,17 +66,21 @@ export function checkRegion(runtime: string, region: string): void {
 
 /** `.env` with `values` set: other lines kept, a replaced value kept as a `# previous` comment. */
 export function updateEnvFile(file: string, values: Record<string, string>, when = new Date()): void {
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l, i, all) => l || i < all.length - 1) : [];
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const lines = text ? text.replace(/\n$/, '').split('\n') : [];
   const kept: string[] = [];
   const previous: string[] = [];
   for (const line of lines) {
     const key = /^\s*([\w.-]+)\s*=/.exec(line)?.[1];
     if (key && key in values) {
-      if (line.trim() !== `${key}=${values[key]}`) previous.push(`# previous (until ${when.toISOString()}): ${line.trim()}`);
+      if (line.trim() !== `${key}=${values[key]}`) {
+        previous.push(`# previous (until ${when.toISOString()}): ${line.trim()}`);
+      }
     } else kept.push(line);
   }
   const ours = Object.entries(values).map(([k, v]) => `${k}=${v}`);
-  writeFileSync(file, `${[...kept, ...previous, `# written by npm run deploy, ${when.toISOString()}`, ...ours].join('\n')}\n`);
+  const stamp = `# written by npm run deploy, ${when.toISOString()}`;
+  writeFileSync(file, `${[...kept, ...previous, stamp, ...ours].join('\n')}\n`);
 }
 
 /** The JSON `s … -o json` prints after its log lines. */
@@ -90,24 +98,41 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   checkRegion(runtime, opts.region);
 
   const built = await buildAll({ target: runtime, log });
-  const zips: Record<string, Artefact> = { chromium: built.chromium, fonts: built.fonts!, deps: built.deps!, node: built.node! };
+  const zips: Record<string, Artefact> = {
+    chromium: built.chromium,
+    fonts: built.fonts!,
+    deps: built.deps!,
+    node: built.node!,
+  };
   for (const a of Object.values(zips)) {
-    if (a.bytes > MAX_ZIP_BYTES) throw new Error(`${relative(ROOT, a.zip)} is ${a.bytes} bytes, over FC's ${MAX_ZIP_BYTES} in some regions`);
+    if (a.bytes > MAX_ZIP_BYTES) {
+      throw new Error(`${relative(ROOT, a.zip)} is ${a.bytes} bytes; some FC regions take ${MAX_ZIP_BYTES} at most`);
+    }
   }
 
-  const run = (argv: string[], env: NodeJS.ProcessEnv = process.env) => {
+  /** Runs an `s` command, its output shown as it comes (uploads take a while) and kept for parsing. */
+  const run = async (argv: string[], show = true): Promise<string> => {
     log(`$ ${argv.map(quote).join(' ')}`);
-    const r = spawnSync(argv[0]!, argv.slice(1), { cwd: dirname(template), encoding: 'utf8', env, maxBuffer: 64 << 20 });
-    if (r.error) throw new Error(`could not run ${s}: ${r.error.message} (npm i -g @serverless-devs/s, then s config add)`);
-    process.stdout.write(r.stdout ?? '');
-    if (r.status !== 0) throw new Error(`${argv.slice(1, 5).join(' ')} failed:\n${r.stderr}${r.stdout}`);
-    return r.stdout;
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: dirname(template), stdio: ['inherit', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => ((out += d), show && process.stdout.write(d)));
+    child.stderr.on('data', (d: Buffer) => ((err += d), process.stderr.write(d)));
+    const status = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', (e) => reject(new Error(`could not run ${s}: ${e.message} (${INSTALL_S})`)));
+      child.once('close', resolve);
+    });
+    if (status !== 0) throw new Error(`${argv.slice(1, 5).join(' ')} failed (exit ${status}):\n${err}${out}`);
+    return out;
   };
 
   const publishes = LAYERS.map((layer) => ({
     layer,
-    argv: [s, 'cli', 'fc3', 'layer', 'publish', '--layer-name', layer.name, '--code', relative(dirname(template), zips[layer.key]!.zip),
-      '--compatible-runtime', runtime, '--region', opts.region, '--access', opts.access],
+    argv: [
+      ...[s, 'cli', 'fc3', 'layer', 'publish', '--layer-name', layer.name],
+      ...['--code', relative(dirname(template), zips[layer.key]!.zip), '--compatible-runtime', runtime],
+      ...['--region', opts.region, '--access', opts.access],
+    ],
   }));
   const tpl = template === join(ROOT, 's.yaml') ? [] : ['-t', template];
   const deployArgv = [s, 'deploy', ...tpl, '--assume-yes', '--access', opts.access];
@@ -116,7 +141,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
   log('');
   if (opts.dryRun) {
-    commands.push(`(write ${relative(process.cwd(), envFile) || '.env'}: FC_REGION, FC_RUNTIME and the four layer ARNs)`);
+    commands.push(`(write ${relative(process.cwd(), envFile)}: FC_REGION, FC_RUNTIME and the four layer ARNs)`);
     commands.push(previewArgv.map(quote).join(' '), deployArgv.map(quote).join(' '));
     log('dry run: nothing was published or deployed. The commands, in order:');
     for (const c of commands) log(`  ${c}`);
@@ -125,7 +150,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
   const arns: Record<string, string> = {};
   for (const { layer, argv } of publishes) {
-    const arn = ARN.exec(run(argv))?.[0];
+    const arn = ARN.exec(await run(argv))?.[0];
     if (!arn) throw new Error(`no layer ARN in the output of: ${argv.map(quote).join(' ')}`);
     arns[layer.arnVar] = arn;
   }
@@ -133,14 +158,17 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   log(`wrote ${envFile}`);
 
   // What Serverless Devs itself makes of s.yaml now: the layers just published, the runtime built for.
-  const rendered = jsonOf(run(previewArgv)) as SYaml;
+  const rendered = jsonOf(await run(previewArgv, false)) as SYaml;
   const fn = propsOf(rendered, 'fc3');
   const want = LAYERS.map((l) => arns[l.arnVar]);
   if (JSON.stringify(fn.layers) !== JSON.stringify(want) || fn.runtime !== runtime || fn.region !== opts.region) {
-    throw new Error(`s preview renders runtime ${fn.runtime}, region ${fn.region}, layers ${fn.layers}; expected ${runtime}, ${opts.region}, ${want}`);
+    throw new Error(
+      `s preview renders runtime ${fn.runtime}, region ${fn.region}, layers ${fn.layers}; ` +
+        `expected ${runtime}, ${opts.region}, ${want} (is one of them exported in this shell? it wins over .env)`,
+    );
   }
 
-  const out = run(deployArgv);
+  const out = await run(deployArgv);
   const domain = AUTO_DOMAIN.exec(out)?.[0];
   const url = domain ? `http://${domain}/` : undefined;
   log('');
@@ -149,7 +177,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   } else {
     log('deployed. `s info` shows the custom domain (domainName); open http://THAT-DOMAIN/playground');
   }
-  log('logs: s logs --tail    (they reach the log store a few seconds late)');
+  log('logs: s screenshot logs --tail    (lines reach the log store a few seconds late)');
   return { commands, arns, url };
 }
 

@@ -19,12 +19,18 @@ function fetchNode(cache: string, log: (l: string) => void): string {
   if (!existsSync(tgz)) {
     log(`[node] npm pack ${NODE.package}@${NODE.version}`);
     mkdirSync(dir, { recursive: true });
-    execFileSync('npm', ['pack', `${NODE.package}@${NODE.version}`, '--pack-destination', dir, '--silent'], { stdio: 'ignore' });
+    const spec = `${NODE.package}@${NODE.version}`;
+    execFileSync('npm', ['pack', spec, '--pack-destination', dir, '--silent'], { stdio: 'ignore' });
   }
   return tgz;
 }
 
-export async function buildNodeLayer(target: Target, out: string, cache: string, log: (l: string) => void): Promise<Artefact> {
+export async function buildNodeLayer(
+  target: Target,
+  out: string,
+  cache: string,
+  log: (l: string) => void,
+): Promise<Artefact> {
   const tgz = fetchNode(cache, log);
   const tree = join(out, 'layers', 'node');
   const binary = join(tree, NODE.bin.replace(/^\/opt\//, ''));

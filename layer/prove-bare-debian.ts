@@ -70,7 +70,12 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
   const port = 9000 + Math.floor(Math.random() * 500);
   const [cmd, ...args] = spec.command;
   const child = spawn('/usr/sbin/chroot', [root, '/bin/sh', '-c', `cd /code && exec ${[cmd, ...args].join(' ')}`], {
-    env: { PATH: '/usr/bin:/bin', ...spec.env, FC_CUSTOM_LISTEN_PORT: String(port), EGRESS_ALLOW: `127.0.0.1:${fixturePort}` },
+    env: {
+      PATH: '/usr/bin:/bin',
+      ...spec.env,
+      FC_CUSTOM_LISTEN_PORT: String(port),
+      EGRESS_ALLOW: `127.0.0.1:${fixturePort}`,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -91,7 +91,9 @@ class Renderer {
     this.busy.add(dotted);
     let node: any = this.doc;
     for (const key of dotted.split('.')) {
-      if (node === null || typeof node !== 'object' || !(key in node)) throw new Error(`s.yaml: \${${dotted}} is not defined`);
+      if (node === null || typeof node !== 'object' || !(key in node)) {
+        throw new Error(`s.yaml: \${${dotted}} is not defined`);
+      }
       node = node[key];
     }
     const value = this.value(node);
@@ -107,7 +109,9 @@ class Renderer {
       return node.replace(PART, (_m, e: string) => String(this.expr(e)));
     }
     if (Array.isArray(node)) return node.map((n) => this.value(n));
-    if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, this.value(v)]));
+    if (node && typeof node === 'object') {
+      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, this.value(v)]));
+    }
     return node;
   }
 }

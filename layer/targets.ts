@@ -14,10 +14,19 @@ export interface Target {
 }
 
 /** custom.debian12 is in public preview in these regions only (FC's runtime documentation, 2026-11). */
-export const DEBIAN12_REGIONS = ['cn-hangzhou', 'cn-qingdao', 'cn-beijing', 'cn-zhangjiakou', 'cn-huhehaote', 'cn-chengdu'];
+export const DEBIAN12_REGIONS = [
+  'cn-hangzhou', 'cn-qingdao', 'cn-beijing', 'cn-zhangjiakou',
+  'cn-huhehaote', 'cn-chengdu',
+];
 
 export const TARGETS: Record<string, Target> = {
-  'custom.debian12': { runtime: 'custom.debian12', glibc: '2.36', suite: 'bookworm', custom: true, regions: DEBIAN12_REGIONS },
+  'custom.debian12': {
+    runtime: 'custom.debian12',
+    glibc: '2.36',
+    suite: 'bookworm',
+    custom: true,
+    regions: DEBIAN12_REGIONS,
+  },
   'custom.debian11': { runtime: 'custom.debian11', glibc: '2.31', suite: 'bullseye', custom: true },
   'custom.debian10': { runtime: 'custom.debian10', glibc: '2.28', suite: 'bullseye', custom: true },
   nodejs20: { runtime: 'nodejs20', glibc: '2.28', suite: 'bullseye', custom: false },

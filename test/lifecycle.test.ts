@@ -140,7 +140,9 @@ describe('through the built function (npm run fc:local)', () => {
       expect(chromium.source).toBe('CHROMIUM_PATH'); // s.yaml names the layer's binary
       expect(readFileSync(`/proc/${chromium.pid}/cmdline`, 'utf8')).toContain(`${fn.layout.opt}/chromium/chromium`);
       const profile = profileOf(chromium.pid)!;
-      const stop = await fetch(`http://127.0.0.1:${fn.port}/pre-stop`, { headers: { 'x-fc-request-id': 'local-stop' } });
+      const stop = await fetch(`http://127.0.0.1:${fn.port}/pre-stop`, {
+        headers: { 'x-fc-request-id': 'local-stop' },
+      });
       expect(stop.status).toBe(200);
       expect(isAlive(chromium.pid)).toBe(false);
       expect(existsSync(profile)).toBe(false);

@@ -32,7 +32,9 @@ const validateHttpTrigger = ajv.getSchema('fc3#/definitions/IHttpTriggerConfig')
 const validateDomain = ajv.compile(loadSchema('fc3-domain.schema.json'));
 
 const errorsOf = (validate: ValidateFunction, value: unknown) =>
-  validate(value) ? [] : validate.errors!.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+  validate(value)
+    ? []
+    : validate.errors!.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
 
 const ARNS = {
   CHROMIUM_LAYER_ARN: 'acs:fc:cn-beijing:1234567890:layers/fcshot-chromium/versions/7',
@@ -60,7 +62,10 @@ const CASES: Array<{ name: string; env: Record<string, string>; dotEnv?: string 
   },
   {
     name: 'custom.debian11 in cn-shanghai, a cap of 3, function auth, from the shell',
-    env: { FC_REGION: 'cn-shanghai', FC_RUNTIME: 'custom.debian11', FC_MAX_INSTANCES: '3', FC_AUTH_TYPE: 'function', ...ARNS },
+    env: {
+      ...{ FC_REGION: 'cn-shanghai', FC_RUNTIME: 'custom.debian11', FC_MAX_INSTANCES: '3', FC_AUTH_TYPE: 'function' },
+      ...ARNS,
+    },
   },
 ];
 
@@ -212,9 +217,11 @@ describe('what the schemas cannot say', () => {
     const capped = propsOf(renderSYaml(S_YAML, { FC_MAX_INSTANCES: '3' }), 'fc3');
     expect(capped.concurrencyConfig.reservedConcurrency).toBe(3);
     expect(fn.triggers[0].triggerConfig.authType).toBe('anonymous');
-    expect(propsOf(renderSYaml(S_YAML, { FC_AUTH_TYPE: 'function' }), 'fc3').triggers[0].triggerConfig.authType).toBe(
-      'function',
-    );
+    const locked = renderSYaml(S_YAML, { FC_AUTH_TYPE: 'function' });
+    expect(propsOf(locked, 'fc3').triggers[0].triggerConfig.authType).toBe('function');
+    // the custom domain is a second way in: it must not stay open when the trigger is locked
+    expect(propsOf(doc, 'fc3-domain').authConfig.authType).toBe('anonymous');
+    expect(propsOf(locked, 'fc3-domain').authConfig.authType).toBe('function');
   });
 
   it('1 vCPU at 1 GB, within FC’s memory-per-vCPU bounds (1 to 4 GB per vCPU)', () => {

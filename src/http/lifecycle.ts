@@ -7,7 +7,8 @@
  *
  * 2xx tells FC the hook worked; a failed launch answers 503 so FC does not route traffic to an
  * instance without a browser. The server keeps listening after /pre-stop (FC stops the process with
- * SIGTERM afterwards, see server.ts); captures asked for in between get 503 and `Retry-After`.
+ * SIGTERM afterwards, see server.ts); captures asked for in between get 503 and `Retry-After`, and
+ * /readyz answers 503, so should FC keep such an instance its health check replaces it.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,7 +37,6 @@ export const isLifecycle = (url: string) => {
 };
 /** Routes that keep answering while the instance stops. */
 const STILL_SERVED = new Set<string>([LIFECYCLE_PATHS.initialize, LIFECYCLE_PATHS.preStop, '/healthz', '/readyz']);
-
 
 /** A capture file's name (capture/encode.ts): the prefix, a UUID, the format's extension. */
 const EXTENSIONS = FORMATS.map((f) => spec(f).extension).join('|');
