@@ -161,6 +161,21 @@ async function coldStart(start: (port: number) => ChildProcess, target: string):
   }
 }
 
+/** The settle step's cost: warm p50 with it (the default) ÷ without it, requests alternating. */
+let settle: { on: number; off: number } | undefined;
+async function settleCost(port: number, url: string): Promise<{ on: number; off: number }> {
+  const base = `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`;
+  const times = { on: [] as number[], off: [] as number[] };
+  for (let i = 0; i < WARM_N; i++) {
+    for (const mode of ['on', 'off'] as const) {
+      await sleep(GAP_MS);
+      times[mode].push((await httpShoot(mode === 'on' ? base : `${base}&settle=false`)()).ms);
+    }
+  }
+  console.log(`  settle: p50 ${median(times.on).toFixed(0)} ms on, ${median(times.off).toFixed(0)} ms off`);
+  return { on: median(times.on), off: median(times.off) };
+}
+
 async function main() {
   console.log('building the artefacts (cached)…');
   await buildAll({ log: () => undefined });
@@ -219,6 +234,7 @@ async function main() {
     }
     floor.send('exit');
     await new Promise((r) => floor.once('exit', r));
+    if (page === 'simple') settle = await settleCost(svc.port, url);
     await stop(svc.child);
     for (const name of ['service', 'floor'] as const) {
       const row = { page, name, p50: median(warm[name]), p95: pct(warm[name], 95), rps: done[name], peakMb: peak[name] };
@@ -425,6 +441,10 @@ function report(rows: Array<Row & { page: string; timings?: string[] }>, cold: R
   lines.push('| phase | share of the client-side p50 |', '|---|---|');
   for (const [name, ms] of Object.entries(ph)) lines.push(`| ${name} | ${((ms / svc.p50) * 100).toFixed(0)} % |`);
   lines.push(`| HTTP, proxy hop and streaming (client total − server phases) | ${(((svc.p50 - serverSum) / svc.p50) * 100).toFixed(0)} % |`, '');
+  if (settle) {
+    lines.push('## The settle step (simple page)', '');
+    lines.push(`Warm p50 with \`settle\` (the default) ÷ with \`settle=false\`, requests alternating: ${r(settle.on / settle.off)}.`, '');
+  }
   lines.push(...targets(rows, layer / seedCold));
   lines.push(...notes(rows));
   return `${lines.join('\n')}\n`;

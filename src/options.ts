@@ -92,7 +92,7 @@ export const OptionsSchema = Type.Object(
     delay: Type.Integer({ minimum: LIMITS.delay.min, maximum: LIMITS.delay.max, default: LIMITS.delay.default, description: 'Extra wait before the capture, ms' }),
     timeout: opt(Type.Integer({ minimum: LIMITS.timeout.min, maximum: LIMITS.timeout.max, description: 'Deadline for the whole request, ms; capped by the server’s REQUEST_TIMEOUT_MS' })),
     bestAttempt: Type.Boolean({ default: false, description: 'When a wait (waitUntil, waitForSelector) times out, capture anyway; X-Best-Attempt says so' }),
-    settle: Type.Boolean({ default: true, description: 'Before the capture (at most 3 s): web fonts loaded, images in the viewport decoded, finite CSS and Web Animations finished at their end state' }),
+    settle: Type.Boolean({ default: true, description: 'Before the capture (at most 3 s): web fonts loaded, images still loading in the viewport decoded, finite CSS and Web Animations finished at their end state' }),
     // Changing the page
     hide: Selectors('Hide these elements (visibility: hidden)'),
     remove: Selectors('Remove these elements (display: none)'),

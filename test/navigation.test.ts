@@ -53,6 +53,7 @@ beforeAll(async () => {
     '/meta-refresh': metaRefresh('0;url=/dest'),
     '/meta-refresh-soon': metaRefresh('0.5;url=/dest'),
     '/to-no-content': afterLoad(`location.href = '/no-content';`),
+    '/to-missing': afterLoad(`location.href = '/missing';`),
     '/to-blocked': afterLoad(`location.href = 'http://${inside}/secret';`),
     '/to-blocked-https': afterLoad(`setTimeout(() => { location.href = 'https://${inside}/secret'; }, 0);`),
     '/meta-to-blocked': metaRefresh(`0;url=http://${inside}/meta`),
@@ -120,10 +121,18 @@ describe('a page that navigates after load is captured where it lands', () => {
     expect(await corner(res.body)).toEqual(BLUE);
   });
 
+  it('X-Target-Status is the status of the page it landed on', async () => {
+    const res = await shoot({ url: `${fixtures.origin}/to-missing` });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-target-status']).toBe('404');
+    expect(fixtures.hits).toContain('/missing');
+  });
+
   it('a navigation that ends in 204 No Content leaves the page as it was', async () => {
     const res = await shoot({ url: `${fixtures.origin}/to-no-content` });
     expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
     expect(await corner(res.body)).toEqual(WHITE);
+    expect(res.headers['x-target-status']).toBe('200');
   });
 });
 

@@ -32,6 +32,7 @@ function within<U>(ms: number, work: Promise<U> | undefined): Promise<U | undefi
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
+
 /** Chromium profile folders are made under the temp dir with this prefix. */
 export const PROFILE_PREFIX = 'fcshot-profile-';
 

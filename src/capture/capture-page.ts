@@ -212,7 +212,7 @@ export async function capturePage(
         truncated: shot.truncated,
         gaveUp,
         blockedRequests: await countRefused(whyBlocked),
-        targetStatus: watch.hops > 0 ? watch.status : response?.status(),
+        targetStatus: watch.hops > 0 ? (watch.status ?? response?.status()) : response?.status(),
       };
     } catch (err) {
       if (!(err instanceof NavigationStarted)) throw err;

@@ -60,6 +60,7 @@ export class NavigationWatch {
   private starts = 0;
   /** Navigations of the main frame that are not the first page's. */
   hops = 0;
+  private shownStatus?: number;
   private waiters = new Set<() => void>();
   private fatal?: Error;
   private failWith!: (err: Error) => void;
@@ -85,7 +86,9 @@ export class NavigationWatch {
     const { cdp, page } = this;
     cdp.on('Page.frameStartedNavigating', (e: Protocol.Page.FrameStartedNavigatingEvent) => this.onStart(e));
     cdp.on('Page.frameNavigated', (e: Protocol.Page.FrameNavigatedEvent) => {
-      if (!e.frame.parentId && this.current?.loaderId === e.frame.loaderId) this.current.committed = true;
+      if (e.frame.parentId || this.current?.loaderId !== e.frame.loaderId) return;
+      this.current.committed = true;
+      this.shownStatus = this.current.status;
     });
     const reached = () => {
       if (this.current?.committed && !this.current.landed) this.land();
@@ -204,9 +207,9 @@ export class NavigationWatch {
     return !this.current || this.current.committed;
   }
 
-  /** HTTP status of the page the last navigation landed on. */
+  /** HTTP status of the document the main frame shows (the last navigation that committed). */
   get status(): number | undefined {
-    return this.current?.status;
+    return this.shownStatus;
   }
 
   /** Stops waiting for the navigation in flight (bestAttempt): the page is captured as it is. */

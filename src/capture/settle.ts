@@ -1,10 +1,11 @@
 /**
  * The settle step, on by default (`settle=false` turns it off), run in the page just before the
  * capture, within SETTLE_MAX_MS: web fonts loaded (`document.fonts.ready`), images in the viewport
- * loaded and decoded, running finite animations (CSS animations and transitions, Web Animations)
- * finished, i.e. fast-forwarded to their end state, a few rounds in case finishing one starts another;
- * then, when any of that had something to do, two quiet animation frames so the result is laid out
- * and painted. A page with nothing pending pays one round trip. Infinite animations are left running.
+ * that are still loading loaded and decoded, running finite animations (CSS animations and
+ * transitions, Web Animations) finished, i.e. fast-forwarded to their end state, a few rounds in case
+ * finishing one starts another; then, when any of that had something to do, two quiet animation
+ * frames so the result is laid out and painted. A page with nothing pending pays one round trip.
+ * Infinite animations are left running.
  *
  * The same call reports a `<meta http-equiv=refresh>` the page has (its delay), which the navigation
  * watch waits for when it is due soon.
@@ -51,10 +52,11 @@ const SETTLE_IN_PAGE = `async (settle, maxMs, rounds, quietFrames) => {
     const r = el.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
   };
-  const images = Array.from(document.images).filter(inView);
-  if (images.length) {
-    if (images.some((img) => !img.complete)) busy = true;
-    await bounded(Promise.allSettled(images.map((img) => img.decode())));
+  // Complete images are painted by the capture itself; decode() on them would cost a frame.
+  const loading = Array.from(document.images).filter((img) => !img.complete && inView(img));
+  if (loading.length) {
+    busy = true;
+    await bounded(Promise.allSettled(loading.map((img) => img.decode())));
   }
   for (let round = 0; round < rounds && performance.now() < until; round++) {
     const finite = document.getAnimations().filter((a) => {
