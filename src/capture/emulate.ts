@@ -9,6 +9,7 @@ import { KnownDevices, type HTTPRequest } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
+import { FRAME_COUNTER } from './settle.js';
 import { matchesUrlPattern } from './url-pattern.js';
 
 /** The viewport and user agent the options ask for (a device preset wins over width/height/scale). */
@@ -93,5 +94,6 @@ export async function emulate(tab: Tab, opts: CaptureOptions): Promise<void> {
     work.push(page.browserContext().setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' }))));
   }
   work.push(requestRules(tab, opts));
+  if (opts.settle) work.push(cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: FRAME_COUNTER }));
   await Promise.all(work);
 }
