@@ -31,8 +31,9 @@ export function derive(rows: VcpuRow[]): Derived {
   const sound = svc.filter((r) => r.failed === 0 && r.overDeadline === 0 && !r.oomKilled);
   const knee = sound.find((r) => r.rps >= 0.9 * best) ?? sound.at(-1) ?? svc[0]!;
   const c = knee.concurrency;
-  // A real page is slower than the bench's loopback article: ten times its p95, never under 30 s.
-  const requestTimeoutMs = Math.max(30_000, Math.ceil((10 * knee.p95) / 5000) * 5000);
+  // A full queue (one round of captures ahead) waits one p95, the capture takes another, and a real
+  // page's network adds up to 20 s: at least 30 s, at most 50 s (FC's function timeout is 60 s).
+  const requestTimeoutMs = Math.min(50_000, Math.max(30_000, Math.ceil((2 * knee.p95 + 20_000) / 5000) * 5000));
   return { concurrency: c, maxQueue: c, requestTimeoutMs };
 }
 
@@ -83,8 +84,9 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
     `- **MAX_QUEUE = ${d.maxQueue}**: FC sends an instance at most instanceConcurrency requests, so the queue only serves`,
     '  traffic that does not come through FC (fc:local, a burst during a drain); one more round of captures waits, the rest',
     '  get 503 + Retry-After at once.',
-    `- **REQUEST_TIMEOUT_MS = ${d.requestTimeoutMs}**: ten times the p95 at that concurrency (${f0(svc.p95)} ms; real pages are`,
-    '  slower than this loopback article), at least 30 s; the function\'s timeout (60 s) covers it.',
+    `- **REQUEST_TIMEOUT_MS = ${d.requestTimeoutMs}**: a request behind a full queue waits one round of captures (p95 at`,
+    `  that concurrency: ${f0(svc.p95)} ms), takes one itself, and a real page's network may add 20 s:`,
+    `  2 × ${f0(svc.p95)} + 20 000 ms, rounded up to 5 s, at least 30 s and at most 50 s (the function's timeout is 60 s).`,
     '',
   );
   if (seedBest) {

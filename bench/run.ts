@@ -394,8 +394,9 @@ function notes(rows: Array<Row & { page: string }>): string[] {
     '  skipping round trips `page.screenshot()` adds; PNG goes to the file as Chromium made it (no second encode); jpeg,',
     '  webp and avif are encoded once by sharp with latency-minded effort (webp and avif effort 2).',
     '- The egress proxy keeps upstream connections alive, per checked address.',
-    '- Memory (PSS) is sampled for recycling at most every 5 s: reading it walks every page table and cost ~15 % of a core',
-    '  at full load when it ran after every capture.',
+    '- Memory is watched by reading each page-holding process\'s `statm` every 100 ms while captures run (Chromium lists its',
+    '  processes over CDP once a second): no walk of /proc or of page tables (PSS after every capture cost ~15 % of a core;',
+    '  walking /proc every sample cost ~45 ms a time on this busy machine).',
     '',
   ];
   if (svc.rps[4]! < floor.rps[4]!) {
