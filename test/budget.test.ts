@@ -25,6 +25,8 @@ beforeAll(async () => {
   fixtures = await startFixtures({ '/ordinary': tallPage(6000) });
   await routeHostilePages(fixtures);
   fn = await startLocal({ port: 0, limits: true, extraEnv: { EGRESS_ALLOW: fixtures.allowEntry, LOG_LEVEL: 'info' } });
+  // Chromium up and warm (on a loaded machine its launch at start can time out; a request relaunches it)
+  expect((await shoot('/red', { width: '64', height: '64' })).status).toBe(200);
 }, 120_000);
 
 afterAll(async () => {
