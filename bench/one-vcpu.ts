@@ -71,16 +71,25 @@ interface Confined {
 }
 
 /** Starts `cmd args` confined: in a fresh FC-limits cgroup and on `core`. */
-function startConfined(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; core?: number; ipc?: boolean; memoryMb: number }): Confined {
+function startConfined(
+  cmd: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd?: string; core?: number; ipc?: boolean; memoryMb: number },
+): Confined {
   let cgroup: Cgroup | undefined;
   try {
     cgroup = createCgroup({ memoryMb: opts.memoryMb, cpus: 1 });
   } catch (err) {
     if (!(err instanceof CgroupUnavailable)) throw err;
   }
-  const pinned = opts.core === undefined ? { cmd, args } : { cmd: 'taskset', args: ['-c', String(opts.core), cmd, ...args] };
+  const pinned =
+    opts.core === undefined ? { cmd, args } : { cmd: 'taskset', args: ['-c', String(opts.core), cmd, ...args] };
   const run = cgroup ? cgroup.wrap(pinned.cmd, pinned.args) : pinned;
-  const child = spawn(run.cmd, run.args, { env: opts.env, cwd: opts.cwd, stdio: opts.ipc ? ['ignore', 'ignore', 'ignore', 'ipc'] : 'ignore' });
+  const child = spawn(run.cmd, run.args, {
+    env: opts.env,
+    cwd: opts.cwd,
+    stdio: opts.ipc ? ['ignore', 'ignore', 'ignore', 'ipc'] : 'ignore',
+  });
   let oom = false;
   cgroup?.watchOom(() => (oom = true));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -173,7 +182,10 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
     p50: pct(result.latencies, 50),
     p95: pct(result.latencies, 95),
     rps: result.latencies.length / (result.wallMs / 1000),
-    cpuMsPerCapture: stats?.cpuMs !== undefined && cpu0 !== undefined ? (stats.cpuMs - cpu0) / Math.max(1, result.latencies.length) : undefined,
+    cpuMsPerCapture:
+      stats?.cpuMs !== undefined && cpu0 !== undefined
+        ? (stats.cpuMs - cpu0) / Math.max(1, result.latencies.length)
+        : undefined,
     peakPssMb: peakMb,
     cgroupPeakMb: stats?.maxUsageMb,
     overDeadline: result.over / n,
@@ -182,7 +194,8 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
   };
   console.log(
     `  ${name} @${c}: p50 ${row.p50.toFixed(0)} ms, p95 ${row.p95.toFixed(0)} ms, ${row.rps.toFixed(2)}/s, ` +
-      `${row.cpuMsPerCapture?.toFixed(0) ?? '?'} CPU ms/capture, PSS ${peakMb.toFixed(0)} MB, failed ${row.failed}${row.oomKilled ? ', OOM-killed' : ''}`,
+      `${row.cpuMsPerCapture?.toFixed(0) ?? '?'} CPU ms/capture, PSS ${peakMb.toFixed(0)} MB, ` +
+      `failed ${row.failed}${row.oomKilled ? ', OOM-killed' : ''}`,
   );
   return row;
 }
@@ -190,7 +203,12 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
 const perLevel = (c: number) => Math.max(MIN_PER_LEVEL, PER_CLIENT * c);
 
 /** The whole one-vCPU run on `url` (the article page). */
-export async function measureOneVcpu(layout: LocalLayout, url: string, allow: string, freePort: () => Promise<number>): Promise<VcpuRun> {
+export async function measureOneVcpu(
+  layout: LocalLayout,
+  url: string,
+  allow: string,
+  freePort: () => Promise<number>,
+): Promise<VcpuRun> {
   const memoryMb = loadFunctionSpec().memorySize;
   const cores = cpus().length;
   const taskset = hasTaskset() && cores > 1;
@@ -206,9 +224,13 @@ export async function measureOneVcpu(layout: LocalLayout, url: string, allow: st
   // The client (this process) keeps off the measured core.
   if (taskset) execFileSync('taskset', ['-a', '-p', '-c', `0-${core - 1}`, String(process.pid)], { stdio: 'ignore' });
   const confinement = [
-    cgroupOk ? `a cgroup of its own with ${memoryMb} MB (swap included) and one vCPU (cpu.cfs_quota_us = cpu.cfs_period_us)` : '',
+    cgroupOk
+      ? `a cgroup of its own with ${memoryMb} MB (swap included) and one vCPU (cpu.cfs_quota_us = cpu.cfs_period_us)`
+      : '',
     taskset ? `pinned to core ${core} with taskset` : '',
-  ].filter(Boolean).join(', and ');
+  ]
+    .filter(Boolean)
+    .join(', and ');
   const loadBefore = loadavg();
   const rows: VcpuRow[] = [];
   const onCore = taskset ? core : undefined;
@@ -216,7 +238,11 @@ export async function measureOneVcpu(layout: LocalLayout, url: string, allow: st
   for (const c of LEVELS) {
     const port = await freePort();
     const { cmd, args, env, cwd } = localProcess(layout, port, {
-      EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0', MAX_CONCURRENCY: String(c), MAX_QUEUE: '16',
+      EGRESS_ALLOW: allow,
+      LOG_LEVEL: 'warn',
+      RECYCLE_AFTER: '0',
+      MAX_CONCURRENCY: String(c),
+      MAX_QUEUE: '16',
     });
     const svc = startConfined(cmd, args, { env, cwd, core: onCore, memoryMb });
     try {
@@ -230,9 +256,16 @@ export async function measureOneVcpu(layout: LocalLayout, url: string, allow: st
   }
 
   for (const c of LEVELS) {
-    const floor = startConfined(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/floor.ts'), join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')], {
-      env: process.env, core: onCore, ipc: true, memoryMb,
-    });
+    const floor = startConfined(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'bench/floor.ts'), join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')],
+      {
+        env: process.env,
+        core: onCore,
+        ipc: true,
+        memoryMb,
+      },
+    );
     try {
       await new Promise((r) => floor.child.once('message', r));
       const ask = (n: number, concurrency: number) =>
@@ -258,7 +291,9 @@ export async function measureOneVcpu(layout: LocalLayout, url: string, allow: st
     const port = await freePort();
     const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
     const seed = startConfined(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
-      env: { ...process.env, PORT: String(port), TMPDIR: seedTmp }, core: onCore, memoryMb,
+      env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
+      core: onCore,
+      memoryMb,
     });
     try {
       await waitForHttp(port);

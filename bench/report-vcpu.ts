@@ -39,7 +39,14 @@ export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: 
   const svc = rows.filter((r) => r.name === 'service');
   const baseMb = Math.round(svc.find((r) => r.concurrency === 1)?.peakPssMb ?? 0);
   const share = (c: number) => Math.floor((budgetFor(memoryMb, baseMb, c).budgetMb - baseMb) / c);
-  const sound = svc.filter((r) => r.failed === 0 && r.overDeadline === 0 && !r.oomKilled && r.p95 <= MAX_P95_MS && share(r.concurrency) >= MIN_SHARE_MB);
+  const sound = svc.filter(
+    (r) =>
+      r.failed === 0 &&
+      r.overDeadline === 0 &&
+      !r.oomKilled &&
+      r.p95 <= MAX_P95_MS &&
+      share(r.concurrency) >= MIN_SHARE_MB,
+  );
   const chosen = sound.at(-1) ?? svc[0]!;
   const c = chosen.concurrency;
   // A full queue (one round of captures ahead) waits one p95, the capture takes another, and a real
@@ -56,7 +63,7 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
     `Each system ran in ${run.confinement}; the benchmark's client ran on the other cores. Article page, PNG, closed loop,`,
     'a freshly started process for every concurrency level (the service with MAX_CONCURRENCY set to that level).',
     `Machine load (1/5/15-minute averages) before: ${machine.before}; after: ${machine.after}. On a shared machine the`,
-    'captures/s move with the load; CPU per capture (the cgroup\'s cpuacct) moves much less.',
+    "captures/s move with the load; CPU per capture (the cgroup's cpuacct) moves much less.",
     '',
     '| system | concurrency | p50 ms | p95 ms | captures/s | CPU ms / capture | peak PSS MB | cgroup peak MB | past the 30 s deadline | failed | GB-s per 1000 captures |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -91,7 +98,7 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
     '### Settings derived from this table (s.yaml)',
     '',
     `- One vCPU makes at most ≈ 1000 / ${f0(cpuMs)} ≈ ${f2(1000 / cpuMs)} captures/s of this page, whatever the concurrency (the`,
-    '  service\'s CPU per capture, mean of its levels): the loopback page never waits on the network, so more at once',
+    "  service's CPU per capture, mean of its levels): the loopback page never waits on the network, so more at once",
     '  only stretches each request. Real pages wait on the network, and that idle time is what concurrency fills; so the',
     '  concurrency is bounded by memory and latency rather than read off the captures/s.',
     `- **instanceConcurrency = MAX_CONCURRENCY = ${d.concurrency}**: the highest level above with nothing failed or past the`,
@@ -99,7 +106,9 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
     `  real page): base ≈ the service's peak PSS at concurrency 1 = ${d.baseMb} MB (conservative: the guard's own base,`,
     `  anonymous memory at start, is ~100 MB), budget = ${run.memoryMb} − reserve (README`,
     `  "Memory budget"), share = (budget − ${d.baseMb}) / ${d.concurrency} = ${d.shareMb} MB` +
-      (d.concurrency < 8 ? `; at ${d.concurrency * 2} it would be ${Math.floor((budgetFor(run.memoryMb, d.baseMb, d.concurrency * 2).budgetMb - d.baseMb) / (d.concurrency * 2))} MB.` : '.'),
+      (d.concurrency < 8
+        ? `; at ${d.concurrency * 2} it would be ${Math.floor((budgetFor(run.memoryMb, d.baseMb, d.concurrency * 2).budgetMb - d.baseMb) / (d.concurrency * 2))} MB.`
+        : '.'),
     `- **MAX_QUEUE = ${d.maxQueue}**: FC sends an instance at most instanceConcurrency requests, so the queue only serves`,
     '  traffic that does not come through FC (fc:local, a burst during a drain); one more round of captures waits, the rest',
     '  get 503 + Retry-After at once.',

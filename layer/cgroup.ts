@@ -88,7 +88,9 @@ function makeDir(controller: string, name: string): string {
   try {
     mkdirSync(dir);
   } catch (err) {
-    throw new CgroupUnavailable(`cannot create ${dir}: ${(err as Error).message} (root and a writable cgroup v1 are needed)`);
+    throw new CgroupUnavailable(
+      `cannot create ${dir}: ${(err as Error).message} (root and a writable cgroup v1 are needed)`,
+    );
   }
   return dir;
 }
@@ -105,7 +107,8 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     const bytes = String(limits.memoryMb * 1024 * 1024);
     writeFileSync(join(memory, 'memory.limit_in_bytes'), bytes);
     // memsw (memory + swap) must be set after the memory limit and be at least as high.
-    if (existsSync(join(memory, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
+    if (existsSync(join(memory, 'memory.memsw.limit_in_bytes')))
+      writeFileSync(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
     writeFileSync(join(memory, 'memory.swappiness'), '0');
     if (limits.cpus) {
       cpu = makeDir('cpu', name);
@@ -123,14 +126,14 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
   }
   const procsFiles = dirs.map((d) => join(d, 'cgroup.procs'));
 
-  const pids = () =>
-    read(join(memory, 'cgroup.procs'))
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
+  const pids = () => read(join(memory, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 
   const stats = (): CgroupStats => {
-    const oom = Object.fromEntries(read(join(memory, 'memory.oom_control')).split('\n').map((l) => l.split(' ')));
+    const oom = Object.fromEntries(
+      read(join(memory, 'memory.oom_control'))
+        .split('\n')
+        .map((l) => l.split(' ')),
+    );
     const mb = (f: string) => readNum(join(memory, f)) / 2 ** 20;
     const out: CgroupStats = {
       usageMb: mb('memory.usage_in_bytes'),
@@ -161,7 +164,8 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     wrap(cmd, args) {
       // sh joins every hierarchy (its children inherit it), then becomes the command.
       // Arguments: how many cgroup.procs files, the files, then the command.
-      const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
+      const script =
+        'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
       return { cmd: '/bin/sh', args: ['-c', script, 'sh', String(procsFiles.length), ...procsFiles, cmd, ...args] };
     },
     stats,

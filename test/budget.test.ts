@@ -41,7 +41,10 @@ async function chromiumPid(): Promise<number | undefined> {
   const binary = join(fn.layout.opt, 'chromium', 'chromium');
   return (await processTree(fn.child.pid!)).find((pid) => {
     try {
-      return readlinkSync(`/proc/${pid}/exe`) === binary && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe');
+      return (
+        readlinkSync(`/proc/${pid}/exe`) === binary &&
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe')
+      );
     } catch {
       return false;
     }
@@ -110,7 +113,10 @@ describe(`inside ${spec.memorySize} MB and ${spec.cpu} vCPU at concurrency ${con
   }, 120_000);
 
   it('logs its budget: instance, reserve, base and each capture’s share', () => {
-    const line = fn.output().split('\n').find((l) => l.includes('"memory budget"'));
+    const line = fn
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"memory budget"'));
     expect(line).toBeDefined();
     const budget = JSON.parse(line!);
     expect(budget.instanceMb).toBe(spec.memorySize);

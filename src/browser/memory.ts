@@ -105,9 +105,11 @@ function cgroupLimitMb(): number | undefined {
     for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
       const [, controllers, path] = line.split(':');
       const file =
-        controllers === '' ? `/sys/fs/cgroup${path}/memory.max`
-        : controllers?.split(',').includes('memory') ? `/sys/fs/cgroup/memory${path}/memory.limit_in_bytes`
-        : undefined;
+        controllers === ''
+          ? `/sys/fs/cgroup${path}/memory.max`
+          : controllers?.split(',').includes('memory')
+            ? `/sys/fs/cgroup/memory${path}/memory.limit_in_bytes`
+            : undefined;
       if (!file) continue;
       const bytes = Number(readFileSync(file, 'utf8').trim()); // "max" → NaN
       if (Number.isFinite(bytes) && bytes < totalmem()) return Math.floor(bytes / 2 ** 20);
@@ -118,7 +120,10 @@ function cgroupLimitMb(): number | undefined {
   return undefined;
 }
 
-/** The instance's memory: as configured (FC_FUNCTION_MEMORY_SIZE on FC), else the cgroup's limit, else the machine's. */
+/**
+ * The instance's memory: as configured (FC_FUNCTION_MEMORY_SIZE on FC), else the cgroup's limit,
+ * else the machine's.
+ */
 export function instanceMemoryMb(configured?: number): number {
   return configured ?? cgroupLimitMb() ?? Math.floor(totalmem() / 2 ** 20);
 }
@@ -141,7 +146,14 @@ export interface Budget {
 export function budgetFor(instanceMb: number, baseMb: number, concurrency: number): Budget {
   const reserveMb = Math.max(64, Math.round(instanceMb / 8));
   const budgetMb = instanceMb - reserveMb;
-  return { instanceMb, reserveMb, budgetMb, baseMb, concurrency, shareMb: Math.floor((budgetMb - baseMb) / concurrency) };
+  return {
+    instanceMb,
+    reserveMb,
+    budgetMb,
+    baseMb,
+    concurrency,
+    shareMb: Math.floor((budgetMb - baseMb) / concurrency),
+  };
 }
 
 /** A renderer the guard killed. */
@@ -179,8 +191,9 @@ const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
  * kills the biggest renderer when the tree is over budget. A sample is one `statm` read per process
  * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
  * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too);
- * processes Chromium does not list (its zygotes) are counted at their size at start. Without a list the whole of /proc is walked instead, at most once a second (that walk costs
- * tens of ms on a busy machine with many processes).
+ * processes Chromium does not list (its zygotes) are counted at their size at start. Without a list
+ * the whole of /proc is walked instead, at most once a second (that walk costs tens of ms on a busy
+ * machine with many processes).
  */
 export class MemoryGuard {
   /** Chromium's processes, set by the browser manager. */
@@ -212,7 +225,11 @@ export class MemoryGuard {
     if (!force && Date.now() - this.knownAt < (this.listProcesses ? LIST_EVERY_MS : 1000)) return Promise.resolve();
     const list = this.listProcesses
       ? this.listProcesses()
-      : Promise.resolve(processTreeNow(process.pid).slice(1).map((pid) => ({ pid, type: isRenderer(pid) ? 'renderer' : 'other' })));
+      : Promise.resolve(
+          processTreeNow(process.pid)
+            .slice(1)
+            .map((pid) => ({ pid, type: isRenderer(pid) ? 'renderer' : 'other' })),
+        );
     this.listing = list
       .then((ps) => {
         // Renderers and the GPU process grow with pages: read every sample. The rest (browser,
@@ -235,7 +252,9 @@ export class MemoryGuard {
       const tree = processTreeNow(process.pid);
       const all = tree.reduce((sum, pid) => sum + anonMb(pid), 0);
       const listed = new Set((await (this.listProcesses?.() ?? Promise.resolve([]))).map((p) => p.pid));
-      this.unlistedMb = this.listProcesses ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)).reduce((sum, pid) => sum + anonMb(pid), 0) : 0;
+      this.unlistedMb = this.listProcesses
+        ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)).reduce((sum, pid) => sum + anonMb(pid), 0)
+        : 0;
       this.current = budgetFor(this.opts.instanceMb, Math.round(all), this.opts.concurrency);
       this.opts.log.info(this.current, 'memory budget');
       return this.current;
@@ -311,7 +330,10 @@ export class MemoryGuard {
     const kill = { pid: biggest.pid, mb: Math.round(biggest.mb), totalMb: Math.round(total), at: Date.now(), budget };
     this.kills.push(kill);
     if (this.kills.length > 16) this.kills.shift();
-    this.opts.log.warn({ pid: kill.pid, pageMb: kill.mb, totalMb: kill.totalMb, budgetMb: budget.budgetMb }, 'page over the memory budget; renderer killed');
+    this.opts.log.warn(
+      { pid: kill.pid, pageMb: kill.mb, totalMb: kill.totalMb, budgetMb: budget.budgetMb },
+      'page over the memory budget; renderer killed',
+    );
     return total;
   }
 }
