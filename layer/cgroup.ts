@@ -11,12 +11,13 @@
  *   time, however many cores the machine has.
  *
  * The cgroup is made under the caller's own cgroup (so whatever limits the caller lives under still
- * apply), named `fcshot-<random>`, and removed by `remove()`, which first kills what is left in it.
+ * apply), named `fcshot-<random>`, and removed by `remove()`, which first kills what is left in it
+ * (empty ones a killed harness left behind are removed by the next `createCgroup`).
  * The process is put in before it runs anything (`wrap` starts it through `sh`, which joins the
  * cgroup and then execs): nothing it allocates is charged elsewhere.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -79,12 +80,30 @@ function ownPath(controller: string): string {
 const read = (file: string) => readFileSync(file, 'utf8').trim();
 const readNum = (file: string) => Number(read(file));
 
+/**
+ * Removes cgroups of ours a harness killed outright (SIGKILL) left behind: empty, and older than a
+ * minute (a fresh one is empty only for the moment before its process joins).
+ */
+function removeStale(parent: string): void {
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith('fcshot-')) continue;
+    const dir = join(parent, entry);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > 60_000 && read(join(dir, 'cgroup.procs')) === '') rmdirSync(dir);
+    } catch {
+      // in use, or gone already
+    }
+  }
+}
+
 function makeDir(controller: string, name: string): string {
   const hierarchy = join(ROOT, controller);
   if (!existsSync(join(hierarchy, 'cgroup.procs'))) {
     throw new CgroupUnavailable(`no cgroup v1 ${controller} hierarchy at ${hierarchy}`);
   }
-  const dir = join(hierarchy, ownPath(controller), name);
+  const parent = join(hierarchy, ownPath(controller));
+  removeStale(parent);
+  const dir = join(parent, name);
   try {
     mkdirSync(dir);
   } catch (err) {
