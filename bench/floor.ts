@@ -1,7 +1,7 @@
 /**
  * The floor: one warm Chromium driven directly over CDP, a fresh context per shot, no HTTP, no
  * re-encoding (Chromium's own PNG). Runs as a child process so its memory is measured on its own;
- * the parent sends {n, concurrency, url} and gets the latencies back.
+ * the parent sends {n, concurrency, url} and gets the latencies (and the number of failed shots) back.
  */
 import puppeteer from 'puppeteer-core';
 
@@ -19,11 +19,15 @@ const browser = await puppeteer.launch({
 async function shot(url: string): Promise<number> {
   const started = performance.now();
   const context = await browser.createBrowserContext();
-  const page = await context.newPage();
-  await page.setViewport({ width: 1280, height: 800 });
-  await page.goto(url, { waitUntil: 'load' });
-  const png = await page.screenshot({ type: 'png' });
-  await context.close();
+  let png: Uint8Array;
+  try {
+    const page = await context.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.goto(url, { waitUntil: 'load' });
+    png = await page.screenshot({ type: 'png' });
+  } finally {
+    await context.close().catch(() => undefined);
+  }
   if (png.length < 1000) throw new Error('empty shot');
   return performance.now() - started;
 }
@@ -34,16 +38,21 @@ process.on('message', async (msg: { n: number; concurrency: number; url: string 
     process.exit(0);
   }
   const latencies: number[] = [];
+  let failures = 0;
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: msg.concurrency }, async () => {
       while (next < msg.n) {
         next += 1;
-        latencies.push(await shot(msg.url));
+        try {
+          latencies.push(await shot(msg.url));
+        } catch {
+          failures += 1;
+        }
       }
     }),
   );
-  process.send!({ latencies, wallMs: performance.now() - started });
+  process.send!({ latencies, failures, wallMs: performance.now() - started });
 });
 process.send!('ready');

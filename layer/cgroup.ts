@@ -11,12 +11,13 @@
  *   time, however many cores the machine has.
  *
  * The cgroup is made under the caller's own cgroup (so whatever limits the caller lives under still
- * apply), named `fcshot-<random>`, and removed by `remove()`, which first kills what is left in it.
+ * apply), named `fcshot-<random>`, and removed by `remove()`, which first kills what is left in it
+ * (empty ones a killed harness left behind are removed by the next `createCgroup`).
  * The process is put in before it runs anything (`wrap` starts it through `sh`, which joins the
  * cgroup and then execs): nothing it allocates is charged elsewhere.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -79,16 +80,36 @@ function ownPath(controller: string): string {
 const read = (file: string) => readFileSync(file, 'utf8').trim();
 const readNum = (file: string) => Number(read(file));
 
+/**
+ * Removes cgroups of ours a harness killed outright (SIGKILL) left behind: empty, and older than a
+ * minute (a fresh one is empty only for the moment before its process joins).
+ */
+function removeStale(parent: string): void {
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith('fcshot-')) continue;
+    const dir = join(parent, entry);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > 60_000 && read(join(dir, 'cgroup.procs')) === '') rmdirSync(dir);
+    } catch {
+      // in use, or gone already
+    }
+  }
+}
+
 function makeDir(controller: string, name: string): string {
   const hierarchy = join(ROOT, controller);
   if (!existsSync(join(hierarchy, 'cgroup.procs'))) {
     throw new CgroupUnavailable(`no cgroup v1 ${controller} hierarchy at ${hierarchy}`);
   }
-  const dir = join(hierarchy, ownPath(controller), name);
+  const parent = join(hierarchy, ownPath(controller));
+  removeStale(parent);
+  const dir = join(parent, name);
   try {
     mkdirSync(dir);
   } catch (err) {
-    throw new CgroupUnavailable(`cannot create ${dir}: ${(err as Error).message} (root and a writable cgroup v1 are needed)`);
+    throw new CgroupUnavailable(
+      `cannot create ${dir}: ${(err as Error).message} (root and a writable cgroup v1 are needed)`,
+    );
   }
   return dir;
 }
@@ -105,7 +126,8 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     const bytes = String(limits.memoryMb * 1024 * 1024);
     writeFileSync(join(memory, 'memory.limit_in_bytes'), bytes);
     // memsw (memory + swap) must be set after the memory limit and be at least as high.
-    if (existsSync(join(memory, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
+    if (existsSync(join(memory, 'memory.memsw.limit_in_bytes')))
+      writeFileSync(join(memory, 'memory.memsw.limit_in_bytes'), bytes);
     writeFileSync(join(memory, 'memory.swappiness'), '0');
     if (limits.cpus) {
       cpu = makeDir('cpu', name);
@@ -123,14 +145,14 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
   }
   const procsFiles = dirs.map((d) => join(d, 'cgroup.procs'));
 
-  const pids = () =>
-    read(join(memory, 'cgroup.procs'))
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
+  const pids = () => read(join(memory, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
 
   const stats = (): CgroupStats => {
-    const oom = Object.fromEntries(read(join(memory, 'memory.oom_control')).split('\n').map((l) => l.split(' ')));
+    const oom = Object.fromEntries(
+      read(join(memory, 'memory.oom_control'))
+        .split('\n')
+        .map((l) => l.split(' ')),
+    );
     const mb = (f: string) => readNum(join(memory, f)) / 2 ** 20;
     const out: CgroupStats = {
       usageMb: mb('memory.usage_in_bytes'),
@@ -161,7 +183,8 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     wrap(cmd, args) {
       // sh joins every hierarchy (its children inherit it), then becomes the command.
       // Arguments: how many cgroup.procs files, the files, then the command.
-      const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
+      const script =
+        'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
       return { cmd: '/bin/sh', args: ['-c', script, 'sh', String(procsFiles.length), ...procsFiles, cmd, ...args] };
     },
     stats,

@@ -99,18 +99,17 @@ export function anonMb(pid: number): number {
   }
 }
 
-/** Anonymous resident memory of a whole tree, MB. */
-export const treeAnonMb = (root: number) => processTreeNow(root).reduce((sum, pid) => sum + anonMb(pid), 0);
-
 /** The memory limit of this process's own cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`), MB. */
 function cgroupLimitMb(): number | undefined {
   try {
     for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
       const [, controllers, path] = line.split(':');
       const file =
-        controllers === '' ? `/sys/fs/cgroup${path}/memory.max`
-        : controllers?.split(',').includes('memory') ? `/sys/fs/cgroup/memory${path}/memory.limit_in_bytes`
-        : undefined;
+        controllers === ''
+          ? `/sys/fs/cgroup${path}/memory.max`
+          : controllers?.split(',').includes('memory')
+            ? `/sys/fs/cgroup/memory${path}/memory.limit_in_bytes`
+            : undefined;
       if (!file) continue;
       const bytes = Number(readFileSync(file, 'utf8').trim()); // "max" → NaN
       if (Number.isFinite(bytes) && bytes < totalmem()) return Math.floor(bytes / 2 ** 20);
@@ -121,7 +120,10 @@ function cgroupLimitMb(): number | undefined {
   return undefined;
 }
 
-/** The instance's memory: as configured (FC_FUNCTION_MEMORY_SIZE on FC), else the cgroup's limit, else the machine's. */
+/**
+ * The instance's memory: as configured (FC_FUNCTION_MEMORY_SIZE on FC), else the cgroup's limit,
+ * else the machine's.
+ */
 export function instanceMemoryMb(configured?: number): number {
   return configured ?? cgroupLimitMb() ?? Math.floor(totalmem() / 2 ** 20);
 }
@@ -144,7 +146,14 @@ export interface Budget {
 export function budgetFor(instanceMb: number, baseMb: number, concurrency: number): Budget {
   const reserveMb = Math.max(64, Math.round(instanceMb / 8));
   const budgetMb = instanceMb - reserveMb;
-  return { instanceMb, reserveMb, budgetMb, baseMb, concurrency, shareMb: Math.floor((budgetMb - baseMb) / concurrency) };
+  return {
+    instanceMb,
+    reserveMb,
+    budgetMb,
+    baseMb,
+    concurrency,
+    shareMb: Math.floor((budgetMb - baseMb) / concurrency),
+  };
 }
 
 /** A renderer the guard killed. */
@@ -158,63 +167,111 @@ export interface MemoryKill {
 
 type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 
+/** A Chromium process as Chromium lists it (CDP `SystemInfo.getProcessInfo`). */
+export interface ChromiumProcess {
+  pid: number;
+  type: string;
+}
+
 export interface MemoryGuardOptions {
   instanceMb: number;
   concurrency: number;
   log: Log;
-  /** The tree's root: this node process, Chromium is below it. */
-  rootPid?: number;
-  /** How often the tree is read while captures run, ms. */
+  /** How often the memory is read while captures run, ms. */
   everyMs?: number;
 }
 
-const cmdlines = new Map<number, string>();
-function isRenderer(pid: number): boolean {
-  let cmd = cmdlines.get(pid);
-  if (cmd === undefined) {
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    } catch {
-      return false;
-    }
-    if (cmdlines.size > 4096) cmdlines.clear(); // pids are reused; keep it bounded
-    cmdlines.set(pid, cmd);
-  }
-  return cmd.includes('--type=renderer');
-}
+/** How often Chromium is asked for its process list while captures run (renderers come and go). */
+const LIST_EVERY_MS = 1000;
+/** Chromium's process types (as CDP names them) whose memory follows the pages. */
+const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
 
 /**
  * Reads the tree's memory every `everyMs` while at least one capture runs (never when idle) and
- * kills the biggest renderer when the tree is over budget.
+ * kills the biggest renderer when the tree is over budget. A sample is one `statm` read per process
+ * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
+ * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too);
+ * processes Chromium does not list (its zygotes) are counted at their size at start. Without a list
+ * the whole of /proc is walked instead, at most once a second (that walk costs tens of ms on a busy
+ * machine with many processes).
  */
 export class MemoryGuard {
+  /** Chromium's processes, set by the browser manager. */
+  listProcesses?: () => Promise<ChromiumProcess[]>;
   private active = 0;
   private timer?: NodeJS.Timeout;
   private current?: Budget;
+  private measuring?: Promise<Budget | undefined>;
   private readonly kills: MemoryKill[] = [];
   private lastMb?: number;
   /** Renderers killed and not yet gone: their memory is on its way out, they are not killed twice. */
   private readonly dying = new Map<number, number>();
-  /** Highest tree total seen, MB (tests and logs). */
+  private known: ChromiumProcess[] = [];
+  private knownAt = 0;
+  private listing?: Promise<void>;
+  /** Memory of processes under us that Chromium does not list, MB (measured with the base). */
+  private unlistedMb = 0;
+  /** Memory of the listed processes read only with the list, MB. */
+  private slowMb = 0;
+  /** Highest total seen, MB (tests and logs). */
   peakMb = 0;
+  /** Chromium's share of the last sample, MB (recycling reads it). */
+  chromiumMb = 0;
 
   constructor(private readonly opts: MemoryGuardOptions) {}
 
-  /** Measures the base (call when Chromium is up and idle) and fixes the budget. */
-  measureBase(): Budget {
-    const baseMb = Math.round(treeAnonMb(this.opts.rootPid ?? process.pid));
-    this.current = budgetFor(this.opts.instanceMb, baseMb, this.opts.concurrency);
-    this.opts.log.info(this.current, 'memory budget');
-    return this.current;
+  private refresh(force = false): Promise<void> {
+    if (this.listing) return this.listing;
+    if (!force && Date.now() - this.knownAt < (this.listProcesses ? LIST_EVERY_MS : 1000)) return Promise.resolve();
+    const list = this.listProcesses
+      ? this.listProcesses()
+      : Promise.resolve(
+          processTreeNow(process.pid)
+            .slice(1)
+            .map((pid) => ({ pid, type: isRenderer(pid) ? 'renderer' : 'other' })),
+        );
+    this.listing = list
+      .then((ps) => {
+        // Renderers and the GPU process grow with pages: read every sample. The rest (browser,
+        // network, storage…) moves slowly: read with the list.
+        this.known = ps.filter((p) => FAST.has(p.type));
+        this.slowMb = ps.filter((p) => !FAST.has(p.type)).reduce((sum, p) => sum + anonMb(p.pid), 0);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.knownAt = Date.now();
+        this.listing = undefined;
+      });
+    return this.listing;
   }
 
-  get budget(): Budget {
-    return this.current ?? this.measureBase();
+  /** Measures the base (call when Chromium is up and idle) and fixes the budget. */
+  measureBase(): Promise<Budget | undefined> {
+    this.measuring ??= (async () => {
+      await this.refresh(true);
+      const tree = processTreeNow(process.pid);
+      const all = tree.reduce((sum, pid) => sum + anonMb(pid), 0);
+      const listed = new Set((await (this.listProcesses?.() ?? Promise.resolve([]))).map((p) => p.pid));
+      this.unlistedMb = this.listProcesses
+        ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)).reduce((sum, pid) => sum + anonMb(pid), 0)
+        : 0;
+      this.current = budgetFor(this.opts.instanceMb, Math.round(all), this.opts.concurrency);
+      this.opts.log.info(this.current, 'memory budget');
+      return this.current;
+    })().catch(() => {
+      this.measuring = undefined;
+      return undefined;
+    });
+    return this.measuring;
+  }
+
+  get budget(): Budget | undefined {
+    return this.current;
   }
 
   /** A capture starts: sample while it runs. Call the returned function when it ends. */
   busy(): () => void {
-    void this.budget;
+    if (!this.current) void this.measureBase();
     this.active += 1;
     this.timer ??= setInterval(() => this.sample(), this.opts.everyMs ?? 100);
     let released = false;
@@ -230,42 +287,61 @@ export class MemoryGuard {
     };
   }
 
+  /** Chromium's memory now, MB (a fresh process list and one read each). */
+  async chromiumMbNow(): Promise<number> {
+    await this.refresh(true);
+    return this.unlistedMb + this.slowMb + this.known.reduce((sum, p) => sum + anonMb(p.pid), 0);
+  }
+
   /** The renderer kill (if any) since `since` (a Date.now()), to name why a page went away. */
   killedSince(since: number): MemoryKill | undefined {
     return this.kills.find((k) => k.at >= since);
   }
 
   /** One look at the tree; over budget, the biggest renderer goes. Returns the total, MB. */
-  sample(): number {
-    const budget = this.budget;
-    let total = 0;
-    let biggest = { pid: 0, mb: 0 };
+  sample(): number | undefined {
+    const budget = this.current;
+    void this.refresh();
+    if (!budget) return undefined;
     for (const [pid, at] of this.dying) if (Date.now() - at > 2000) this.dying.delete(pid);
-    for (const pid of processTreeNow(this.opts.rootPid ?? process.pid)) {
+    let chromium = this.unlistedMb + this.slowMb;
+    let biggest = { pid: 0, mb: 0 };
+    for (const { pid, type } of this.known) {
       if (this.dying.has(pid)) continue;
       const mb = anonMb(pid);
-      total += mb;
-      if (mb > biggest.mb && isRenderer(pid)) biggest = { pid, mb };
+      chromium += mb;
+      if (mb > biggest.mb && type === 'renderer') biggest = { pid, mb };
     }
+    const total = anonMb(process.pid) + chromium;
+    this.chromiumMb = chromium;
     this.peakMb = Math.max(this.peakMb, total);
     // A page can grow by hundreds of MB a second and the next sample can come late on a busy CPU:
     // act on where the total will be if it grows again as much as since the last sample.
     const growth = this.lastMb === undefined ? 0 : Math.max(0, total - this.lastMb);
     this.lastMb = total;
-    const projected = total + growth;
-    if (projected > budget.budgetMb && biggest.pid) {
-      try {
-        process.kill(biggest.pid, 'SIGKILL');
-      } catch {
-        return total; // it ended by itself
-      }
-      this.dying.set(biggest.pid, Date.now());
-      this.lastMb = total - biggest.mb;
-      const kill = { pid: biggest.pid, mb: Math.round(biggest.mb), totalMb: Math.round(total), at: Date.now(), budget };
-      this.kills.push(kill);
-      if (this.kills.length > 16) this.kills.shift();
-      this.opts.log.warn({ pid: kill.pid, pageMb: kill.mb, totalMb: kill.totalMb, budgetMb: budget.budgetMb }, 'page over the memory budget; renderer killed');
+    if (total + growth <= budget.budgetMb || !biggest.pid) return total;
+    try {
+      process.kill(biggest.pid, 'SIGKILL');
+    } catch {
+      return total; // it ended by itself
     }
+    this.dying.set(biggest.pid, Date.now());
+    this.lastMb = total - biggest.mb;
+    const kill = { pid: biggest.pid, mb: Math.round(biggest.mb), totalMb: Math.round(total), at: Date.now(), budget };
+    this.kills.push(kill);
+    if (this.kills.length > 16) this.kills.shift();
+    this.opts.log.warn(
+      { pid: kill.pid, pageMb: kill.mb, totalMb: kill.totalMb, budgetMb: budget.budgetMb },
+      'page over the memory budget; renderer killed',
+    );
     return total;
+  }
+}
+
+function isRenderer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('--type=renderer');
+  } catch {
+    return false;
   }
 }

@@ -36,7 +36,9 @@ export const imageBomb = (count: number) =>
 
 /** Routes /bomb-js, /bomb-canvas, /bomb-images and the large image they load. */
 export async function routeHostilePages(fixtures: FixtureServer, images = 2000): Promise<void> {
-  const png = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#3a6' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: '#3a6' } })
+    .png()
+    .toBuffer();
   const html = (body: string) => (_req: unknown, res: import('node:http').ServerResponse) =>
     void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
   fixtures.route('/bomb-js', html(jsBomb));
