@@ -18,9 +18,20 @@ async function makeImages(count: number): Promise<Buffer[]> {
   return Promise.all(
     Array.from({ length: count }, (_, i) =>
       sharp({
-        create: { width: 480, height: 300, channels: 3, background: { r: (i * 40) % 255, g: 120, b: 255 - ((i * 30) % 255) } },
+        create: {
+          width: 480,
+          height: 300,
+          channels: 3,
+          background: { r: (i * 40) % 255, g: 120, b: 255 - ((i * 30) % 255) },
+        },
       })
-        .composite([{ input: Buffer.from(`<svg width="480" height="300"><circle cx="${60 + i * 30}" cy="150" r="90" fill="#fff8"/><text x="20" y="280" font-size="28">figure ${i}</text></svg>`) }])
+        .composite([
+          {
+            input: Buffer.from(
+              `<svg width="480" height="300"><circle cx="${60 + i * 30}" cy="150" r="90" fill="#fff8"/><text x="20" y="280" font-size="28">figure ${i}</text></svg>`,
+            ),
+          },
+        ])
         .png()
         .toBuffer(),
     ),
@@ -38,7 +49,8 @@ figcaption{padding:8px 12px;font-size:14px;color:#555}article{grid-column:1/-1}`
 <article>${Array.from({ length: 6 }, (_, i) => paragraph(i)).join('')}</article>
 ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300"><figcaption>Figure ${i}: a generated image</figcaption></figure>`).join('\n')}
 <article>${Array.from({ length: 6 }, (_, i) => paragraph(i + 6)).join('')}</article></main></body></html>`;
-  const simple = '<!doctype html><html><body style="margin:40px;font:24px sans-serif"><h1>Hello</h1><p>A simple page.</p></body></html>';
+  const simple =
+    '<!doctype html><html><body style="margin:40px;font:24px sans-serif"><h1>Hello</h1><p>A simple page.</p></body></html>';
 
   type Req = http.IncomingMessage | http2.Http2ServerRequest;
   const serve = (req: Req, res: http.ServerResponse | http2.Http2ServerResponse) => {
@@ -76,7 +88,10 @@ ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300
     close: async () => {
       for (const s of sessions) s.destroy();
       await Promise.all([
-        new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
         new Promise<void>((r) => secure.close(() => r())),
       ]);
     },

@@ -12,7 +12,16 @@ const browser = await puppeteer.launch({
   executablePath: binary,
   headless: 'shell',
   pipe: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--hide-scrollbars', ...trust],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--no-first-run',
+    '--hide-scrollbars',
+    ...trust,
+  ],
   env: { ...process.env, LD_LIBRARY_PATH: libDir ?? '' },
 });
 

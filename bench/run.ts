@@ -50,7 +50,10 @@ async function waitForPort(port: number, deadlineMs = 60_000): Promise<void> {
   while (Date.now() < until) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -77,13 +80,15 @@ async function peakPss<T>(pid: number, work: () => Promise<T>): Promise<{ result
 
 type Shoot = () => Promise<{ ms: number; timing?: string }>;
 
-const httpShoot = (url: string): Shoot => async () => {
-  const started = performance.now();
-  const res = await fetch(url);
-  const body = await res.arrayBuffer();
-  if (res.status !== 200 || body.byteLength < 1000) throw new Error(`bad answer ${res.status} from ${url}`);
-  return { ms: performance.now() - started, timing: res.headers.get('server-timing') ?? undefined };
-};
+const httpShoot =
+  (url: string): Shoot =>
+  async () => {
+    const started = performance.now();
+    const res = await fetch(url);
+    const body = await res.arrayBuffer();
+    if (res.status !== 200 || body.byteLength < 1000) throw new Error(`bad answer ${res.status} from ${url}`);
+    return { ms: performance.now() - started, timing: res.headers.get('server-timing') ?? undefined };
+  };
 
 async function load(shoot: Shoot, concurrency: number, total: number) {
   const latencies: number[] = [];
@@ -108,7 +113,12 @@ interface Row {
   peakMb: number;
 }
 
-async function measureHttp(name: string, pid: number, url: string, warmN: number): Promise<Row & { timings: string[] }> {
+async function measureHttp(
+  name: string,
+  pid: number,
+  url: string,
+  warmN: number,
+): Promise<Row & { timings: string[] }> {
   const shoot = httpShoot(url);
   for (let i = 0; i < 3; i++) await shoot();
   const warm: number[] = [];
@@ -126,7 +136,9 @@ async function measureHttp(name: string, pid: number, url: string, warmN: number
     rps[c] = result.rps;
     if (c === 4) peakMb = peak;
   }
-  console.log(`  ${name}: p50 ${median(warm).toFixed(0)} ms, ${rps[4]!.toFixed(2)}/s at 4, peak ${peakMb.toFixed(0)} MB`);
+  console.log(
+    `  ${name}: p50 ${median(warm).toFixed(0)} ms, ${rps[4]!.toFixed(2)}/s at 4, peak ${peakMb.toFixed(0)} MB`,
+  );
   return { name, p50: median(warm), p95: pct(warm, 95), rps, peakMb, timings };
 }
 
@@ -211,7 +223,10 @@ async function main() {
   const simple = `${fx.origin}/simple`;
   const rows: Array<Row & { page: string; timings?: string[] }> = [];
 
-  for (const [page, url] of [['article', article], ['simple', simple]] as const) {
+  for (const [page, url] of [
+    ['article', article],
+    ['simple', simple],
+  ] as const) {
     console.log(`warm runs on the ${page} page (service and floor interleaved)`);
     const svc = await startService(layout, fx.allowEntry, { TRUST_SPKI: fx.spki });
     const shootService = httpShoot(`http://127.0.0.1:${svc.port}/?url=${encodeURIComponent(url)}`);
@@ -263,9 +278,18 @@ async function main() {
     if (page === 'simple') settle = await settleCost(svc.port, url);
     await stop(svc.child);
     for (const name of ['service', 'floor'] as const) {
-      const row = { page, name, p50: median(warm[name]), p95: pct(warm[name], 95), rps: done[name], peakMb: peak[name] };
+      const row = {
+        page,
+        name,
+        p50: median(warm[name]),
+        p95: pct(warm[name], 95),
+        rps: done[name],
+        peakMb: peak[name],
+      };
       rows.push(name === 'service' ? { ...row, timings: warm.timings } : row);
-      console.log(`  ${name}: p50 ${row.p50.toFixed(0)} ms, ${row.rps[4]!.toFixed(2)}/s at 4, peak ${row.peakMb.toFixed(0)} MB`);
+      console.log(
+        `  ${name}: p50 ${row.p50.toFixed(0)} ms, ${row.rps[4]!.toFixed(2)}/s at 4, peak ${row.peakMb.toFixed(0)} MB`,
+      );
     }
 
     // the seed's sample approach
@@ -276,7 +300,15 @@ async function main() {
       stdio: 'ignore',
     });
     await waitForPort(seedPort);
-    rows.push({ page, ...(await measureHttp('seed', seed.pid!, `http://127.0.0.1:${seedPort}/?url=${encodeURIComponent(url)}`, SEED_WARM_N)) });
+    rows.push({
+      page,
+      ...(await measureHttp(
+        'seed',
+        seed.pid!,
+        `http://127.0.0.1:${seedPort}/?url=${encodeURIComponent(url)}`,
+        SEED_WARM_N,
+      )),
+    });
     await stop(seed);
     rmSync(seedTmp, { recursive: true, force: true });
   }
@@ -297,7 +329,15 @@ async function main() {
       await coldStart(
         (port) =>
           spawn(process.execPath, [join(BUILD, 'code/server.cjs')], {
-            env: { PATH: process.env.PATH!, NODE_PATH: join(ROOT, 'node_modules'), PORT: String(port), LAYER_ROOT: '/nonexistent', EMBEDDED_CHROMIUM_DIR: unpackDir, EGRESS_ALLOW: fx.allowEntry, LOG_LEVEL: 'warn' },
+            env: {
+              PATH: process.env.PATH!,
+              NODE_PATH: join(ROOT, 'node_modules'),
+              PORT: String(port),
+              LAYER_ROOT: '/nonexistent',
+              EMBEDDED_CHROMIUM_DIR: unpackDir,
+              EGRESS_ALLOW: fx.allowEntry,
+              LOG_LEVEL: 'warn',
+            },
             stdio: 'ignore',
           }),
         article,
@@ -316,7 +356,9 @@ async function main() {
       ),
     );
     rmSync(seedTmp, { recursive: true, force: true });
-    console.log(`  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`);
+    console.log(
+      `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`,
+    );
   }
   const vcpu = await oneVcpu(layout, article, fx.allowEntry);
   await fx.close();
@@ -369,10 +411,11 @@ async function measureHttps(layout: LocalLayout, fx: Awaited<ReturnType<typeof s
     }
   }
   const rows: Record<'service' | 'floor', TlsRow> = {
-    service: { p50: { http: median(warm.service.http), https: median(warm.service.https) }, 
-      rps4: { http: 0, https: 0 } },
-    floor: { p50: { http: median(warm.floor.http), https: median(warm.floor.https) }, 
-      rps4: { http: 0, https: 0 } },
+    service: {
+      p50: { http: median(warm.service.http), https: median(warm.service.https) },
+      rps4: { http: 0, https: 0 },
+    },
+    floor: { p50: { http: median(warm.floor.http), https: median(warm.floor.https) }, rps4: { http: 0, https: 0 } },
   };
   for (const s of ['http', 'https'] as const) {
     rows.service.rps4[s] = (await load(service(s), 4, LOAD_PER_SLOT * 4)).rps;
@@ -393,7 +436,7 @@ function httpsReport(tls: Record<'service' | 'floor', TlsRow>): string {
   const r = (x: number) => x.toFixed(2);
   const { service: s, floor: f } = tls;
   return [
-    '## HTTPS (HTTP/2 through the proxy\'s CONNECT tunnels) vs plain HTTP (article page, same run)',
+    "## HTTPS (HTTP/2 through the proxy's CONNECT tunnels) vs plain HTTP (article page, same run)",
     '',
     'The fixtures serve the article over plain HTTP and over HTTPS with HTTP/2 (a certificate made for the run,',
     'trusted by its key hash through TRUST_SPKI). Over HTTP the egress proxy relays each request itself; over HTTPS',
@@ -423,43 +466,77 @@ function phases(timings: string[]): Record<string, number> {
   return Object.fromEntries(Object.entries(per).map(([k, v]) => [k, median(v)]));
 }
 
-function report(rows: Array<Row & { page: string; timings?: string[] }>, cold: Record<string, number[]>, vcpu: string[]): string {
+function report(
+  rows: Array<Row & { page: string; timings?: string[] }>,
+  cold: Record<string, number[]>,
+  vcpu: string[],
+): string {
   const r = (x: number) => x.toFixed(2);
   const lines: string[] = [];
   const date = new Date().toISOString().slice(0, 10);
   lines.push('# Benchmarks', '');
-  lines.push(`Measured by \`npm run bench\` on ${date}: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GB,`);
-  lines.push(`Node.js ${process.version}. One run; every figure below is a ratio against something measured in the same run.`);
+  lines.push(
+    `Measured by \`npm run bench\` on ${date}: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GB,`,
+  );
+  lines.push(
+    `Node.js ${process.version}. One run; every figure below is a ratio against something measured in the same run.`,
+  );
   lines.push('Absolute times move between runs on a shared machine; the ratios are what to read.');
-  lines.push(`Warm latency is measured one request at a time with ${GAP_MS} ms of idle between requests (low load), service and`);
-  lines.push('floor alternating request by request; captures/s are measured closed-loop (each client sends its next request as');
-  lines.push('soon as the last is answered), two rounds each, alternating. The seed baseline is measured after them.', '');
-  lines.push('- **service**: this service over HTTP, as deployed: the built code package with the layer\'s uncompressed Chromium and s.yaml\'s environment (the `fc:local` harness), PNG.');
-  lines.push('- **floor**: one warm Chromium over CDP, a fresh context per shot, `page.screenshot()` PNG, no HTTP, no re-encoding.');
-  lines.push('- **seed**: the seed article\'s sample: launch Chromium (@sparticuz/chromium) per request, screenshot to a file in /tmp, return it.', '');
+  lines.push(
+    `Warm latency is measured one request at a time with ${GAP_MS} ms of idle between requests (low load), service and`,
+  );
+  lines.push(
+    'floor alternating request by request; captures/s are measured closed-loop (each client sends its next request as',
+  );
+  lines.push(
+    'soon as the last is answered), two rounds each, alternating. The seed baseline is measured after them.',
+    '',
+  );
+  lines.push(
+    "- **service**: this service over HTTP, as deployed: the built code package with the layer's uncompressed Chromium and s.yaml's environment (the `fc:local` harness), PNG.",
+  );
+  lines.push(
+    '- **floor**: one warm Chromium over CDP, a fresh context per shot, `page.screenshot()` PNG, no HTTP, no re-encoding.',
+  );
+  lines.push(
+    "- **seed**: the seed article's sample: launch Chromium (@sparticuz/chromium) per request, screenshot to a file in /tmp, return it.",
+    '',
+  );
   for (const page of ['article', 'simple']) {
     const of = (name: string) => rows.find((x) => x.page === page && x.name === name)!;
     const floor = of('floor');
     const seed = of('seed');
     lines.push(`## ${page === 'article' ? 'Article page (stylesheet, 12 images, 1280×800)' : 'Simple page'}`, '');
-    lines.push('| | warm p50 ÷ floor | warm p95 ÷ floor | p50 ÷ seed | captures/s @1 ÷ floor | @2 ÷ floor | @4 ÷ floor | @4 ÷ seed | peak PSS @4 |');
+    lines.push(
+      '| | warm p50 ÷ floor | warm p95 ÷ floor | p50 ÷ seed | captures/s @1 ÷ floor | @2 ÷ floor | @4 ÷ floor | @4 ÷ seed | peak PSS @4 |',
+    );
     lines.push('|---|---|---|---|---|---|---|---|---|');
     for (const row of [of('service'), floor, seed]) {
       lines.push(
         `| ${row.name} | ${r(row.p50 / floor.p50)} | ${r(row.p95 / floor.p95)} | ${r(row.p50 / seed.p50)} | ${r(row.rps[1]! / floor.rps[1]!)} | ${r(row.rps[2]! / floor.rps[2]!)} | ${r(row.rps[4]! / floor.rps[4]!)} | ${r(row.rps[4]! / seed.rps[4]!)} | ${row.peakMb.toFixed(0)} MB (${r(row.peakMb / floor.peakMb)}× floor) |`,
       );
     }
-    lines.push('', `For scale: the floor's warm p50 was ${floor.p50.toFixed(0)} ms and it made ${floor.rps[4]!.toFixed(1)} captures/s at concurrency 4.`, '');
+    lines.push(
+      '',
+      `For scale: the floor's warm p50 was ${floor.p50.toFixed(0)} ms and it made ${floor.rps[4]!.toFixed(1)} captures/s at concurrency 4.`,
+      '',
+    );
   }
   const layer = median(cold.layer!);
   const unpack = median(cold.unpack!);
   const seedCold = median(cold.seed!);
-  lines.push('## Cold start (process start → first image of the article page, median of ' + cold.layer!.length + ')', '');
+  lines.push(
+    '## Cold start (process start → first image of the article page, median of ' + cold.layer!.length + ')',
+    '',
+  );
   lines.push('| | ÷ seed baseline |', '|---|---|');
   lines.push(`| service, layer Chromium already uncompressed | ${r(layer / seedCold)} |`);
   lines.push(`| service, unpacking @sparticuz/chromium at start | ${r(unpack / seedCold)} |`);
   lines.push(`| seed sample (unpacks, launches per request) | 1.00 |`, '');
-  lines.push(`The seed baseline's cold start was ${seedCold.toFixed(0)} ms here; the layer's ${layer.toFixed(0)} ms.`, '');
+  lines.push(
+    `The seed baseline's cold start was ${seedCold.toFixed(0)} ms here; the layer's ${layer.toFixed(0)} ms.`,
+    '',
+  );
 
   const svc = rows.find((x) => x.page === 'article' && x.name === 'service')!;
   const ph = phases(svc.timings ?? []);
@@ -467,10 +544,16 @@ function report(rows: Array<Row & { page: string; timings?: string[] }>, cold: R
   lines.push('## Where the time of one warm request goes (article page, medians of Server-Timing)', '');
   lines.push('| phase | share of the client-side p50 |', '|---|---|');
   for (const [name, ms] of Object.entries(ph)) lines.push(`| ${name} | ${((ms / svc.p50) * 100).toFixed(0)} % |`);
-  lines.push(`| HTTP, proxy hop and streaming (client total − server phases) | ${(((svc.p50 - serverSum) / svc.p50) * 100).toFixed(0)} % |`, '');
+  lines.push(
+    `| HTTP, proxy hop and streaming (client total − server phases) | ${(((svc.p50 - serverSum) / svc.p50) * 100).toFixed(0)} % |`,
+    '',
+  );
   if (settle) {
     lines.push('## The settle step (simple page)', '');
-    lines.push(`Warm p50 with \`settle\` (the default) ÷ with \`settle=false\`, requests alternating: ${r(settle.on / settle.off)}.`, '');
+    lines.push(
+      `Warm p50 with \`settle\` (the default) ÷ with \`settle=false\`, requests alternating: ${r(settle.on / settle.off)}.`,
+      '',
+    );
   }
   lines.push(...vcpu);
   lines.push(...targets(rows, layer / seedCold));
@@ -508,7 +591,7 @@ function notes(rows: Array<Row & { page: string }>): string[] {
     '  skipping round trips `page.screenshot()` adds; PNG goes to the file as Chromium made it (no second encode); jpeg,',
     '  webp and avif are encoded once by sharp with latency-minded effort (webp and avif effort 2).',
     '- The egress proxy keeps upstream connections alive, per checked address.',
-    '- Memory is watched by reading each page-holding process\'s `statm` every 100 ms while captures run (Chromium lists its',
+    "- Memory is watched by reading each page-holding process's `statm` every 100 ms while captures run (Chromium lists its",
     '  processes over CDP once a second): no walk of /proc or of page tables (PSS after every capture cost ~15 % of a core;',
     '  walking /proc every sample cost ~45 ms a time on this busy machine).',
     '',
@@ -521,7 +604,9 @@ function notes(rows: Array<Row & { page: string }>): string[] {
       'CPU per capture. The service does work the floor does not: every sub-resource of the page is relayed by the egress',
       'proxy in node (the price of the SSRF guard), the request and the image cross HTTP, and the image is written to and read',
       'from /tmp. The spare page does not help when there is no idle time to prepare it in.' +
-        (svc.rps[1]! >= floor.rps[1]! && svc.rps[2]! >= floor.rps[2]! ? ' At concurrency 1 and 2 the service is ahead (table above).' : ''),
+        (svc.rps[1]! >= floor.rps[1]! && svc.rps[2]! >= floor.rps[2]!
+          ? ' At concurrency 1 and 2 the service is ahead (table above).'
+          : ''),
       '',
     );
   }

@@ -16,7 +16,11 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://x').searchParams.get('url') ?? 'https://www.serverless-devs.com';
   const file = join(tmpdir(), `seed-${process.pid}-${n++}.png`);
   try {
-    const browser = await puppeteer.launch({ executablePath: await chromium.executablePath(), args: chromium.args, headless: 'shell' });
+    const browser = await puppeteer.launch({
+      executablePath: await chromium.executablePath(),
+      args: chromium.args,
+      headless: 'shell',
+    });
     try {
       const page = await browser.newPage();
       await page.setViewport({ width: 1280, height: 800 });

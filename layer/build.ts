@@ -17,7 +17,17 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
@@ -92,7 +102,8 @@ export function zipTree(tree: string, zip: string, log: (l: string) => void, ent
   return statSync(zip).size;
 }
 
-const mb = (bytes: number) => (bytes < 1 << 20 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+const mb = (bytes: number) =>
+  bytes < 1 << 20 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): void {
   mkdirSync(dest, { recursive: true });
@@ -121,7 +132,14 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
   log('[chromium] unpacking the binary from @sparticuz/chromium (cached after the first time)');
   const { version } = await embeddedPackage();
   const unpacked = await unpackEmbedded(join(cache, 'chromium'));
-  for (const name of ['chromium', 'libEGL.so', 'libGLESv2.so', 'libvk_swiftshader.so', 'libvulkan.so.1', 'vk_swiftshader_icd.json']) {
+  for (const name of [
+    'chromium',
+    'libEGL.so',
+    'libGLESv2.so',
+    'libvk_swiftshader.so',
+    'libvulkan.so.1',
+    'vk_swiftshader_icd.json',
+  ]) {
     copyFileSync(join(unpacked, name), join(chromiumDir, name));
   }
   execFileSync('chmod', ['755', layout.binary]);
@@ -142,7 +160,10 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
     glibcNeeded: worst?.version,
     glibcNeededBy: worst?.file,
     chromium: { source: '@sparticuz/chromium', version },
-    debian: { suite: target.suite, packages: [...libs, ...fontPkgs].map(({ name, version: v }) => ({ name, version: v })) },
+    debian: {
+      suite: target.suite,
+      packages: [...libs, ...fontPkgs].map(({ name, version: v }) => ({ name, version: v })),
+    },
     files: fileList(tree),
   };
   writeFileSync(join(chromiumDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -164,9 +185,16 @@ async function buildDepsLayer(target: Target, out: string, log: (l: string) => v
   const stage = join(out, 'layers', 'deps');
   const tree = join(stage, 'opt');
   const lock = readFileSync(join(ROOT, 'package-lock.json'));
-  const digest = createHash('sha256').update(lock).update(readFileSync(join(ROOT, 'package.json'))).digest('hex');
+  const digest = createHash('sha256')
+    .update(lock)
+    .update(readFileSync(join(ROOT, 'package.json')))
+    .digest('hex');
   const stampFile = join(stage, 'lock.sha256');
-  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === digest && existsSync(join(tree, 'nodejs', 'node_modules'))) {
+  if (
+    existsSync(stampFile) &&
+    readFileSync(stampFile, 'utf8') === digest &&
+    existsSync(join(tree, 'nodejs', 'node_modules'))
+  ) {
     log('[deps] node modules unchanged');
   } else {
     log('[deps] npm ci --omit=dev into nodejs/node_modules');
@@ -175,7 +203,10 @@ async function buildDepsLayer(target: Target, out: string, log: (l: string) => v
     mkdirSync(work, { recursive: true });
     copyFileSync(join(ROOT, 'package.json'), join(work, 'package.json'));
     copyFileSync(join(ROOT, 'package-lock.json'), join(work, 'package-lock.json'));
-    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: work, stdio: 'ignore' });
+    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], {
+      cwd: work,
+      stdio: 'ignore',
+    });
     // Chromium comes from its own layer; the brotli-packed copy would only weigh this one down.
     rmSync(join(work, 'node_modules', '@sparticuz'), { recursive: true, force: true });
     for (const f of ['package.json', 'package-lock.json']) rmSync(join(work, f));

@@ -23,11 +23,15 @@ function hostSuite(): string {
 
 /** The mirror this machine's apt already uses for its main archive (never hard-coded here). */
 function hostMirror(): string {
-  const files = ['/etc/apt/sources.list', ...listDir('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f))];
+  const files = [
+    '/etc/apt/sources.list',
+    ...listDir('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)),
+  ];
   for (const file of files) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, 'utf8');
-    const uri = /^URIs:\s*(\S+\/debian)\s*$/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s/m.exec(text)?.[1];
+    const uri =
+      /^URIs:\s*(\S+\/debian)\s*$/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s/m.exec(text)?.[1];
     if (uri) return uri;
   }
   throw new Error('no Debian mirror found in the apt configuration');
@@ -46,12 +50,18 @@ function aptOptions(suite: string, cacheDir: string): string[] {
   const sources = join(root, 'sources.list');
   if (!existsSync(sources)) writeFileSync(sources, `deb [trusted=yes] ${hostMirror()} ${suite} main\n`);
   const opts = [
-    `-o`, `Dir::Etc::SourceList=${sources}`,
-    `-o`, `Dir::Etc::SourceParts=/nonexistent`,
-    `-o`, `Dir::State::Lists=${join(root, 'lists')}`,
-    `-o`, `Dir::Cache::Archives=${join(root, 'archives')}`,
-    `-o`, `Dir::State::Status=/dev/null`,
-    `-o`, `APT::Sandbox::User=root`,
+    `-o`,
+    `Dir::Etc::SourceList=${sources}`,
+    `-o`,
+    `Dir::Etc::SourceParts=/nonexistent`,
+    `-o`,
+    `Dir::State::Lists=${join(root, 'lists')}`,
+    `-o`,
+    `Dir::Cache::Archives=${join(root, 'archives')}`,
+    `-o`,
+    `Dir::State::Status=/dev/null`,
+    `-o`,
+    `APT::Sandbox::User=root`,
   ];
   if (!existsSync(join(root, 'updated'))) {
     sh('apt-get', [...opts, 'update', '-qq']);

@@ -116,8 +116,14 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: dirname(template), stdio: ['inherit', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => ((out += d), show && process.stdout.write(d)));
-    child.stderr.on('data', (d: Buffer) => ((err += d), process.stderr.write(d)));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (show) process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d;
+      process.stderr.write(d);
+    });
     const status = await new Promise<number | null>((resolve, reject) => {
       child.once('error', (e) => reject(new Error(`could not run ${s}: ${e.message} (${INSTALL_S})`)));
       child.once('close', resolve);

@@ -142,7 +142,9 @@ export async function startLocal(
   });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code))).finally(() => cgroup?.remove());
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code))).finally(() =>
+    cgroup?.remove(),
+  );
 
   const deadline = Date.now() + 30_000;
   let listening: number | undefined;
@@ -191,8 +193,12 @@ if (isMain) {
   process.stdout.write(fn.output());
   fn.child.stdout!.pipe(process.stdout);
   fn.child.stderr!.pipe(process.stderr);
-  const where = fn.cgroup ? `cgroup ${fn.cgroup.name}: ${fn.cgroup.limits.memoryMb} MB, ${fn.cgroup.limits.cpus} vCPU` : 'no cgroup';
-  console.log(`\nfc:local: the function listens on http://127.0.0.1:${fn.port}/ (stand-in /opt: ${fn.layout.opt}; ${where}); Ctrl-C stops it`);
+  const where = fn.cgroup
+    ? `cgroup ${fn.cgroup.name}: ${fn.cgroup.limits.memoryMb} MB, ${fn.cgroup.limits.cpus} vCPU`
+    : 'no cgroup';
+  console.log(
+    `\nfc:local: the function listens on http://127.0.0.1:${fn.port}/ (stand-in /opt: ${fn.layout.opt}; ${where}); Ctrl-C stops it`,
+  );
   const stop = () => void fn.stop().then((code) => process.exit(code ?? 0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -62,7 +62,11 @@ export function fontSetConf(): string {
  * writes `fontsDir/fonts.conf`. Returns the packages used.
  */
 export function installFontSet(suite: string, cache: string, fontsDir: string): DebPackage[] {
-  const pkgs = fetchPackages(FONT_PACKAGES.map((f) => f.name), suite, cache);
+  const pkgs = fetchPackages(
+    FONT_PACKAGES.map((f) => f.name),
+    suite,
+    cache,
+  );
   mkdirSync(fontsDir, { recursive: true });
   for (const pkg of pkgs) {
     const where = join(cache, 'extract', suite, pkg.name);

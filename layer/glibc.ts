@@ -41,7 +41,11 @@ function walk(dir: string): string[] {
 
 /** The highest GLIBC version one ELF file asks for, or undefined if it asks for none. */
 export function glibcNeededBy(path: string): string | undefined {
-  const out = execFileSync('readelf', ['-V', '-W', path], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync('readelf', ['-V', '-W', path], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const needs = out.slice(out.indexOf('.gnu.version_r'));
   let highest: string | undefined;
   for (const m of needs.matchAll(/Name: GLIBC_(\d+\.\d+(?:\.\d+)?)/g)) {

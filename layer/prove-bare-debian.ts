@@ -19,10 +19,13 @@ import sharp from 'sharp';
 import { BUILD, buildAll } from './build.js';
 import { loadFunctionSpec } from './fc-local.js';
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+const sh = (cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 
 function mirror(): string {
-  const text = sh('apt-get', ['indextargets', '--format', '$(URI)']).split('\n').find((u) => /\/debian\/dists\/bookworm\//.test(u));
+  const text = sh('apt-get', ['indextargets', '--format', '$(URI)'])
+    .split('\n')
+    .find((u) => /\/debian\/dists\/bookworm\//.test(u));
   if (!text) throw new Error('no Debian mirror in the apt configuration');
   return text.slice(0, text.indexOf('/dists/'));
 }
@@ -53,14 +56,18 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
   bareRoot(built.target.suite, root, cache);
 
   for (const lib of ['libnss3.so', 'libnspr4.so']) {
-    if (existsSync(join(root, 'usr/lib/x86_64-linux-gnu', lib))) throw new Error(`the bare root has ${lib}; it is not bare`);
+    if (existsSync(join(root, 'usr/lib/x86_64-linux-gnu', lib)))
+      throw new Error(`the bare root has ${lib}; it is not bare`);
   }
   console.log('[lay out] the layers (Node.js among them) into /opt, the code package into /code');
   for (const layer of built.layers!) sh('unzip', ['-q', '-o', layer.zip, '-d', join(root, 'opt')]);
   sh('unzip', ['-q', '-o', built.code!.zip, '-d', join(root, 'code')]);
 
-  const page = '<!doctype html><meta charset="utf-8"><body style="margin:0;background:#0a0;font:48px sans-serif">函数计算 関数 함수 OK</body>';
-  const fixture = http.createServer((_q, s) => s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page));
+  const page =
+    '<!doctype html><meta charset="utf-8"><body style="margin:0;background:#0a0;font:48px sans-serif">函数计算 関数 함수 OK</body>';
+  const fixture = http.createServer((_q, s) =>
+    s.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page),
+  );
   await new Promise<void>((r) => fixture.listen(0, '127.0.0.1', r));
   const fixturePort = (fixture.address() as AddressInfo).port;
 
@@ -89,7 +96,9 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
     }
     if (!/chromium launched/.test(out)) throw new Error(`the function did not start inside the bare root:\n${out}`);
     console.log('[capture] a CJK page, from outside the root');
-    const res = await fetch(`http://127.0.0.1:${port}/?url=${encodeURIComponent(`http://127.0.0.1:${fixturePort}/`)}&width=640&height=120`);
+    const res = await fetch(
+      `http://127.0.0.1:${port}/?url=${encodeURIComponent(`http://127.0.0.1:${fixturePort}/`)}&width=640&height=120`,
+    );
     if (res.status !== 200) throw new Error(`capture answered ${res.status}: ${await res.text()}\n${out}`);
     const body = Buffer.from(await res.arrayBuffer());
     const png = join(BUILD, 'bare-debian-proof.png');
@@ -100,7 +109,9 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
     if (meta.width !== 640 || meta.height !== 120 || corner.join() !== '0,170,0') {
       throw new Error(`unexpected capture: ${meta.width}×${meta.height}, bottom-right pixel ${corner.join(',')}`);
     }
-    console.log(`[ok] ${meta.width}×${meta.height} ${meta.format} from Chromium in a bare Debian ${built.target.suite} root → ${png}`);
+    console.log(
+      `[ok] ${meta.width}×${meta.height} ${meta.format} from Chromium in a bare Debian ${built.target.suite} root → ${png}`,
+    );
     return { png, width: meta.width!, height: meta.height! };
   } finally {
     if (child.exitCode === null && child.pid) {

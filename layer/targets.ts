@@ -15,8 +15,12 @@ export interface Target {
 
 /** custom.debian12 is in public preview in these regions only (FC's runtime documentation, 2026-11). */
 export const DEBIAN12_REGIONS = [
-  'cn-hangzhou', 'cn-qingdao', 'cn-beijing', 'cn-zhangjiakou',
-  'cn-huhehaote', 'cn-chengdu',
+  'cn-hangzhou',
+  'cn-qingdao',
+  'cn-beijing',
+  'cn-zhangjiakou',
+  'cn-huhehaote',
+  'cn-chengdu',
 ];
 
 export const TARGETS: Record<string, Target> = {

@@ -87,7 +87,10 @@ export function cacheDirOf(env: NodeJS.ProcessEnv): string {
 
 /** Base64 SHA-256 digests: 43 characters and one '=' each; anything else is a mistake worth failing on. */
 function spkiList(raw: string | undefined): string[] {
-  const hashes = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const hashes = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = hashes.find((h) => !/^[A-Za-z0-9+/]{43}=$/.test(h));
   if (bad) throw new Error(`TRUST_SPKI must be base64 SHA-256 public-key hashes, got "${bad}"`);
   return hashes;
@@ -113,7 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheTtlSeconds: int(env, 'CACHE_TTL_SECONDS', 0, 0),
     captureCacheMb: int(env, 'CAPTURE_CACHE_MB', 0, 0),
     captureCacheDir: env.CAPTURE_CACHE_DIR || undefined,
-    memoryLimitMb: env.MEMORY_LIMIT_MB || env.FC_FUNCTION_MEMORY_SIZE ? int(env, 'MEMORY_LIMIT_MB', int(env, 'FC_FUNCTION_MEMORY_SIZE', 0, 0), 0) : undefined,
+    memoryLimitMb:
+      env.MEMORY_LIMIT_MB || env.FC_FUNCTION_MEMORY_SIZE
+        ? int(env, 'MEMORY_LIMIT_MB', int(env, 'FC_FUNCTION_MEMORY_SIZE', 0, 0), 0)
+        : undefined,
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',

@@ -13,8 +13,32 @@ import { FORMATS, negotiateFormat, spec, type OutputFormat } from './formats.js'
 export const WAIT_UNTIL = ['load', 'domcontentloaded', 'networkidle0', 'networkidle2'] as const;
 export type WaitUntil = (typeof WAIT_UNTIL)[number];
 
-export const RESOURCE_TYPES = ['image', 'media', 'font', 'stylesheet', 'script', 'xhr', 'fetch', 'websocket', 'eventsource', 'manifest', 'other'] as const;
-export const PAPER_FORMATS = ['letter', 'legal', 'tabloid', 'ledger', 'a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6'] as const;
+export const RESOURCE_TYPES = [
+  'image',
+  'media',
+  'font',
+  'stylesheet',
+  'script',
+  'xhr',
+  'fetch',
+  'websocket',
+  'eventsource',
+  'manifest',
+  'other',
+] as const;
+export const PAPER_FORMATS = [
+  'letter',
+  'legal',
+  'tabloid',
+  'ledger',
+  'a0',
+  'a1',
+  'a2',
+  'a3',
+  'a4',
+  'a5',
+  'a6',
+] as const;
 export const DEVICES = Object.keys(KnownDevices) as Array<keyof typeof KnownDevices>;
 
 export const LIMITS = {
@@ -46,7 +70,10 @@ const COOKIE_NAME = HEADER_NAME;
 const COOKIE_VALUE = '^[^\\u0000-\\u001F\\u007F;,]*$';
 
 const literals = <T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
-  Type.Union(values.map((v) => Type.Literal(v)), options);
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  );
 const opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const Selector = Type.String({ minLength: 1, maxLength: LIMITS.selectorLength });
 /** A list: `?hide=.a&hide=.b` in a query, an array in JSON. */
@@ -55,52 +82,178 @@ const Selectors = (description: string) => opt(Type.Array(Selector, { maxItems: 
 export const OptionsSchema = Type.Object(
   {
     // What to capture
-    url: opt(Type.String({ minLength: 1, maxLength: LIMITS.urlLength, description: 'Page to capture; a bare host means https://host. Default: the service’s DEFAULT_URL' })),
-    html: opt(Type.String({ minLength: 1, maxLength: LIMITS.htmlLength, description: 'Raw HTML to render instead of a URL (POST only in practice); its sub-resources obey the egress guard' })),
+    url: opt(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.urlLength,
+        description: 'Page to capture; a bare host means https://host. Default: the service’s DEFAULT_URL',
+      }),
+    ),
+    html: opt(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.htmlLength,
+        description:
+          'Raw HTML to render instead of a URL (POST only in practice); its sub-resources obey the egress guard',
+      }),
+    ),
     // Viewport and device
-    width: Type.Integer({ minimum: LIMITS.width.min, maximum: LIMITS.width.max, default: LIMITS.width.default, description: 'Viewport width, CSS px' }),
-    height: Type.Integer({ minimum: LIMITS.height.min, maximum: LIMITS.height.max, default: LIMITS.height.default, description: 'Viewport height, CSS px' }),
-    scale: Type.Number({ minimum: LIMITS.scale.min, maximum: LIMITS.scale.max, default: LIMITS.scale.default, description: 'Device scale factor: the image is width×scale by height×scale pixels' }),
-    device: opt(literals(DEVICES, { description: 'A named device (puppeteer’s KnownDevices, e.g. "iPhone 15"): its viewport, scale, touch and user agent; overrides width/height/scale' })),
+    width: Type.Integer({
+      minimum: LIMITS.width.min,
+      maximum: LIMITS.width.max,
+      default: LIMITS.width.default,
+      description: 'Viewport width, CSS px',
+    }),
+    height: Type.Integer({
+      minimum: LIMITS.height.min,
+      maximum: LIMITS.height.max,
+      default: LIMITS.height.default,
+      description: 'Viewport height, CSS px',
+    }),
+    scale: Type.Number({
+      minimum: LIMITS.scale.min,
+      maximum: LIMITS.scale.max,
+      default: LIMITS.scale.default,
+      description: 'Device scale factor: the image is width×scale by height×scale pixels',
+    }),
+    device: opt(
+      literals(DEVICES, {
+        description:
+          'A named device (puppeteer’s KnownDevices, e.g. "iPhone 15"): its viewport, scale, touch and user agent; overrides width/height/scale',
+      }),
+    ),
     mobile: Type.Boolean({ default: false, description: 'Emulate a mobile viewport (meta viewport, touch)' }),
     darkMode: Type.Boolean({ default: false, description: 'prefers-color-scheme: dark' }),
-    reducedMotion: Type.Boolean({ default: false, description: 'prefers-reduced-motion: reduce, and CSS animations and transitions switched off' }),
-    timezone: opt(Type.String({ pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$|^UTC$', maxLength: 64, description: 'IANA time zone, e.g. Asia/Shanghai' })),
-    locale: opt(Type.String({ pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$', maxLength: 35, description: 'Language, e.g. zh-CN: Accept-Language and navigator.language' })),
+    reducedMotion: Type.Boolean({
+      default: false,
+      description: 'prefers-reduced-motion: reduce, and CSS animations and transitions switched off',
+    }),
+    timezone: opt(
+      Type.String({
+        pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$|^UTC$',
+        maxLength: 64,
+        description: 'IANA time zone, e.g. Asia/Shanghai',
+      }),
+    ),
+    locale: opt(
+      Type.String({
+        pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$',
+        maxLength: 35,
+        description: 'Language, e.g. zh-CN: Accept-Language and navigator.language',
+      }),
+    ),
     // Framing
-    fullPage: Type.Boolean({ default: false, description: 'Capture the whole page: lazy content is loaded first by scrolling through it; pages taller than Chromium’s texture limit are captured in slices and joined' }),
-    fullPageMaxHeight: Type.Integer({ minimum: LIMITS.fullPageMaxHeight.min, maximum: LIMITS.fullPageMaxHeight.max, default: LIMITS.fullPageMaxHeight.default, description: 'Height cap for fullPage, CSS px' }),
-    selector: opt(Type.String({ minLength: 1, maxLength: LIMITS.selectorLength, description: 'Capture only the first element matching this CSS selector (404 when none does)' })),
-    clip: opt(Type.String({ pattern: '^\\d{1,5},\\d{1,5},\\d{1,5},\\d{1,5}$', description: 'Capture this rectangle of the page: "x,y,width,height" in CSS px' })),
-    omitBackground: Type.Boolean({ default: false, description: 'Transparent background where the page has none (png, webp, avif)' }),
+    fullPage: Type.Boolean({
+      default: false,
+      description:
+        'Capture the whole page: lazy content is loaded first by scrolling through it; pages taller than Chromium’s texture limit are captured in slices and joined',
+    }),
+    fullPageMaxHeight: Type.Integer({
+      minimum: LIMITS.fullPageMaxHeight.min,
+      maximum: LIMITS.fullPageMaxHeight.max,
+      default: LIMITS.fullPageMaxHeight.default,
+      description: 'Height cap for fullPage, CSS px',
+    }),
+    selector: opt(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.selectorLength,
+        description: 'Capture only the first element matching this CSS selector (404 when none does)',
+      }),
+    ),
+    clip: opt(
+      Type.String({
+        pattern: '^\\d{1,5},\\d{1,5},\\d{1,5},\\d{1,5}$',
+        description: 'Capture this rectangle of the page: "x,y,width,height" in CSS px',
+      }),
+    ),
+    omitBackground: Type.Boolean({
+      default: false,
+      description: 'Transparent background where the page has none (png, webp, avif)',
+    }),
     // Output
     format: opt(literals(FORMATS, { description: `${FORMATS.join(' | ')}; default from Accept, else png` })),
     quality: opt(
       Type.Integer({
         minimum: LIMITS.quality.min,
         maximum: LIMITS.quality.max,
-        description: `Lossy quality (by default ${lossyFormats().map((f) => `${f} ${spec(f).defaultQuality}`).join(', ')})`,
+        description: `Lossy quality (by default ${lossyFormats()
+          .map((f) => `${f} ${spec(f).defaultQuality}`)
+          .join(', ')})`,
       }),
     ),
-    paper: Type.Union(PAPER_FORMATS.map((f) => Type.Literal(f)), { default: 'a4', description: 'PDF paper size' }),
+    paper: Type.Union(
+      PAPER_FORMATS.map((f) => Type.Literal(f)),
+      { default: 'a4', description: 'PDF paper size' },
+    ),
     landscape: Type.Boolean({ default: false, description: 'PDF in landscape' }),
     printBackground: Type.Boolean({ default: true, description: 'PDF with background colours and images' }),
-    margin: opt(Type.String({ pattern: '^\\d{1,3}(\\.\\d+)?(mm|cm|in|px)?$', description: 'PDF margin on every side, e.g. 10mm' })),
+    margin: opt(
+      Type.String({
+        pattern: '^\\d{1,3}(\\.\\d+)?(mm|cm|in|px)?$',
+        description: 'PDF margin on every side, e.g. 10mm',
+      }),
+    ),
     // Waiting
     waitUntil: literals(WAIT_UNTIL, { default: 'load', description: 'When navigation counts as done' }),
-    waitForSelector: opt(Type.String({ minLength: 1, maxLength: LIMITS.selectorLength, description: 'Wait until an element matching this selector is visible' })),
-    delay: Type.Integer({ minimum: LIMITS.delay.min, maximum: LIMITS.delay.max, default: LIMITS.delay.default, description: 'Extra wait before the capture, ms' }),
-    timeout: opt(Type.Integer({ minimum: LIMITS.timeout.min, maximum: LIMITS.timeout.max, description: 'Deadline for the whole request, ms; capped by the server’s REQUEST_TIMEOUT_MS' })),
-    bestAttempt: Type.Boolean({ default: false, description: 'When a wait (waitUntil, waitForSelector) times out, capture anyway; X-Best-Attempt says so' }),
-    settle: Type.Boolean({ default: true, description: 'Before the capture (at most 3 s): web fonts loaded, images still loading in the viewport decoded, finite CSS and Web Animations finished at their end state' }),
+    waitForSelector: opt(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.selectorLength,
+        description: 'Wait until an element matching this selector is visible',
+      }),
+    ),
+    delay: Type.Integer({
+      minimum: LIMITS.delay.min,
+      maximum: LIMITS.delay.max,
+      default: LIMITS.delay.default,
+      description: 'Extra wait before the capture, ms',
+    }),
+    timeout: opt(
+      Type.Integer({
+        minimum: LIMITS.timeout.min,
+        maximum: LIMITS.timeout.max,
+        description: 'Deadline for the whole request, ms; capped by the server’s REQUEST_TIMEOUT_MS',
+      }),
+    ),
+    bestAttempt: Type.Boolean({
+      default: false,
+      description: 'When a wait (waitUntil, waitForSelector) times out, capture anyway; X-Best-Attempt says so',
+    }),
+    settle: Type.Boolean({
+      default: true,
+      description:
+        'Before the capture (at most 3 s): web fonts loaded, images still loading in the viewport decoded, finite CSS and Web Animations finished at their end state',
+    }),
     // Changing the page
     hide: Selectors('Hide these elements (visibility: hidden)'),
     remove: Selectors('Remove these elements (display: none)'),
-    css: opt(Type.String({ minLength: 1, maxLength: LIMITS.css, description: 'A style sheet to inject before the capture' })),
-    click: opt(Type.String({ minLength: 1, maxLength: LIMITS.selectorLength, description: 'Click the first element matching this selector before the capture' })),
-    hideCookieBanners: Type.Boolean({ default: false, description: 'Opt out of cookie-consent pop-ups (DuckDuckGo autoconsent rules), or hide them; at most 5 s' }),
-    blockResources: opt(Type.Array(literals(RESOURCE_TYPES), { maxItems: RESOURCE_TYPES.length, description: 'Do not load these kinds of resource (image, media, font, …)' })),
-    blockUrls: opt(Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: LIMITS.selectors, description: 'Do not load URLs matching these patterns (* matches anything)' })),
+    css: opt(
+      Type.String({ minLength: 1, maxLength: LIMITS.css, description: 'A style sheet to inject before the capture' }),
+    ),
+    click: opt(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.selectorLength,
+        description: 'Click the first element matching this selector before the capture',
+      }),
+    ),
+    hideCookieBanners: Type.Boolean({
+      default: false,
+      description: 'Opt out of cookie-consent pop-ups (DuckDuckGo autoconsent rules), or hide them; at most 5 s',
+    }),
+    blockResources: opt(
+      Type.Array(literals(RESOURCE_TYPES), {
+        maxItems: RESOURCE_TYPES.length,
+        description: 'Do not load these kinds of resource (image, media, font, …)',
+      }),
+    ),
+    blockUrls: opt(
+      Type.Array(Type.String({ minLength: 1, maxLength: 500 }), {
+        maxItems: LIMITS.selectors,
+        description: 'Do not load URLs matching these patterns (* matches anything)',
+      }),
+    ),
     // Sent to the target site only
     headers: opt(
       Type.Record(Type.String({ pattern: HEADER_NAME }), Type.String({ maxLength: 2048, pattern: HEADER_VALUE }), {
@@ -121,8 +274,15 @@ export const OptionsSchema = Type.Object(
         { maxItems: LIMITS.cookies, description: 'Cookies for the target page’s site: [{"name":…,"value":…}]' },
       ),
     ),
-    userAgent: opt(Type.String({ minLength: 1, maxLength: 512, pattern: HEADER_VALUE, description: 'User-Agent to send' })),
-    auth: opt(Type.String({ pattern: '^[^:]{1,256}:.{0,256}$', description: 'HTTP basic auth for the target page’s origin: "user:password"' })),
+    userAgent: opt(
+      Type.String({ minLength: 1, maxLength: 512, pattern: HEADER_VALUE, description: 'User-Agent to send' }),
+    ),
+    auth: opt(
+      Type.String({
+        pattern: '^[^:]{1,256}:.{0,256}$',
+        description: 'HTTP basic auth for the target page’s origin: "user:password"',
+      }),
+    ),
     // Access control
     token: opt(Type.String({ maxLength: 512, description: 'Access token, when the operator set AUTH_TOKEN' })),
     expires: opt(Type.Integer({ minimum: 0, description: 'Signed URLs: expiry, Unix seconds' })),
@@ -145,9 +305,27 @@ export interface Clip {
 
 /** Options the pipeline gets in another shape than the caller sent them (or not at all). */
 type Reshaped =
-  | 'url' | 'format' | 'quality' | 'clip' | 'auth' | 'timeout' | 'paper' | 'landscape' | 'printBackground' | 'margin'
-  | 'hide' | 'remove' | 'blockResources' | 'blockUrls' | 'headers' | 'cookies' | 'token' | 'expires' | 'signature'
-  | 'device' | 'waitUntil';
+  | 'url'
+  | 'format'
+  | 'quality'
+  | 'clip'
+  | 'auth'
+  | 'timeout'
+  | 'paper'
+  | 'landscape'
+  | 'printBackground'
+  | 'margin'
+  | 'hide'
+  | 'remove'
+  | 'blockResources'
+  | 'blockUrls'
+  | 'headers'
+  | 'cookies'
+  | 'token'
+  | 'expires'
+  | 'signature'
+  | 'device'
+  | 'waitUntil';
 
 /** What the pipeline runs on: every request option as sent, but for the few resolveOptions reshapes. */
 export interface CaptureOptions extends Omit<RequestOptions, Reshaped> {
@@ -205,9 +383,14 @@ export function resolveOptions(
   if (req.omitBackground && !transparency) {
     throw invalidOption('omitBackground', `${format} has no transparency; use ${transparentFormats().join(', ')}`);
   }
-  const framings = [req.fullPage && 'fullPage', req.selector !== undefined && 'selector', req.clip !== undefined && 'clip'].filter(Boolean);
+  const framings = [
+    req.fullPage && 'fullPage',
+    req.selector !== undefined && 'selector',
+    req.clip !== undefined && 'clip',
+  ].filter(Boolean);
   if (framings.length > 1) throw invalidOption(framings[1] as string, `${framings.join(' and ')} cannot be combined`);
-  if (printed && framings.length) throw invalidOption(framings[0] as string, 'pdf prints the whole page; drop the framing option');
+  if (printed && framings.length)
+    throw invalidOption(framings[0] as string, 'pdf prints the whole page; drop the framing option');
   for (const name of Object.keys(req.headers ?? {})) {
     if (FORBIDDEN_HEADERS.test(name)) throw invalidOption('headers', `header "${name}" cannot be set`);
   }
@@ -217,7 +400,9 @@ export function resolveOptions(
     if (width < 1 || height < 1) throw invalidOption('clip', 'clip width and height must be at least 1');
     clip = { x, y, width, height };
   }
-  const auth = req.auth ? { username: req.auth.slice(0, req.auth.indexOf(':')), password: req.auth.slice(req.auth.indexOf(':') + 1) } : undefined;
+  const auth = req.auth
+    ? { username: req.auth.slice(0, req.auth.indexOf(':')), password: req.auth.slice(req.auth.indexOf(':') + 1) }
+    : undefined;
 
   const target = req.html === undefined ? parseTargetUrl(req.url ?? ctx.defaultUrl) : undefined;
   if (!target && (req.cookies?.length || Object.keys(req.headers ?? {}).length || req.auth)) {
@@ -225,8 +410,17 @@ export function resolveOptions(
   }
 
   // Everything else is passed on as sent: a new option cannot be forgotten here.
-  const { url: _url, token: _token, expires: _expires, signature: _signature, paper, landscape, printBackground, margin, ...rest } =
-    req;
+  const {
+    url: _url,
+    token: _token,
+    expires: _expires,
+    signature: _signature,
+    paper,
+    landscape,
+    printBackground,
+    margin,
+    ...rest
+  } = req;
   return {
     ...rest,
     target,

@@ -55,7 +55,11 @@ async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
 /** Puppeteer's words for "the page went away under us". */
 const PAGE_GONE = /Target closed|Session closed|frame was detached/i;
 
-export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions, deadline: Deadline): Promise<Screenshot> {
+export async function takeScreenshot(
+  deps: ScreenshotDeps,
+  opts: CaptureOptions,
+  deadline: Deadline,
+): Promise<Screenshot> {
   const { target } = opts;
   if (target) await deadline.step('policy', () => admitTarget(target, deps.egress));
   if (deps.queue.size >= deps.maxQueue && deps.queue.pending >= deps.queue.concurrency) {
@@ -90,7 +94,8 @@ export async function takeScreenshot(deps: ScreenshotDeps, opts: CaptureOptions,
     job.then((late) => late && unlink(late.path).catch(() => undefined)).catch(() => undefined);
     if (err instanceof HttpError) throw err;
     // A page's target closing under us without the whole browser dying (e.g. a renderer killed).
-    if (err instanceof Error && PAGE_GONE.test(err.message)) throw badGateway(`the page went away: ${err.message.split('\n')[0]}`, 'page_closed');
+    if (err instanceof Error && PAGE_GONE.test(err.message))
+      throw badGateway(`the page went away: ${err.message.split('\n')[0]}`, 'page_closed');
     throw err;
   }
 }

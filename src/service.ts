@@ -62,7 +62,11 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     memory:
       config.memoryLimitMb === 0
         ? undefined
-        : new MemoryGuard({ instanceMb: instanceMemoryMb(config.memoryLimitMb), concurrency: config.maxConcurrency, log: logger }),
+        : new MemoryGuard({
+            instanceMb: instanceMemoryMb(config.memoryLimitMb),
+            concurrency: config.maxConcurrency,
+            log: logger,
+          }),
     log: logger,
   });
   const queue = new PQueue({ concurrency: config.maxConcurrency });
@@ -77,7 +81,11 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     cacheTtlSeconds: config.cacheTtlSeconds,
     cache:
       config.captureCacheMb > 0
-        ? new CaptureCache({ maxBytes: config.captureCacheMb * 1024 * 1024, ttlMs: Math.max(config.cacheTtlSeconds, 60) * 1000, dir: config.captureCacheDir })
+        ? new CaptureCache({
+            maxBytes: config.captureCacheMb * 1024 * 1024,
+            ttlMs: Math.max(config.cacheTtlSeconds, 60) * 1000,
+            dir: config.captureCacheDir,
+          })
         : undefined,
     logger,
     authorize: accessCheck(config),

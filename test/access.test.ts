@@ -32,7 +32,9 @@ describe('shared token', () => {
     const query = { url: `${fixtures.origin}/red`, width: '50', height: '50' };
     const viaHeader = await request(svc.app.server).get('/').query(query).set('authorization', `Bearer ${TOKEN}`);
     expect(viaHeader.status).toBe(200);
-    const viaQuery = await request(svc.app.server).get('/').query({ ...query, token: TOKEN });
+    const viaQuery = await request(svc.app.server)
+      .get('/')
+      .query({ ...query, token: TOKEN });
     expect(viaQuery.status).toBe(200);
   });
 
@@ -68,7 +70,9 @@ describe('signed URLs', () => {
 
   it('refuses a tampered, expired or missing signature', async () => {
     const good = signedQuery(base(), inAnHour());
-    const tampered = await request(svc.app.server).get('/').query({ ...good, width: '61' });
+    const tampered = await request(svc.app.server)
+      .get('/')
+      .query({ ...good, width: '61' });
     expect(tampered.status).toBe(401);
     expect(tampered.body.reason).toBe('invalid signature');
     const expired = await request(svc.app.server).get('/').query(signedQuery(base(), 1000));

@@ -5,31 +5,99 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkAddress } from '../src/policy/address.js';
-import { allowListFrom, cachingResolver, checkDestination, normaliseHost, portListFrom } from '../src/policy/destination.js';
+import {
+  allowListFrom,
+  cachingResolver,
+  checkDestination,
+  normaliseHost,
+  portListFrom,
+} from '../src/policy/destination.js';
 import { parseTargetUrl } from '../src/policy/target-url.js';
 
 const blockedAddresses = [
   // IPv4 loopback, private, link-local, CGNAT (Alibaba Cloud metadata), special
-  '127.0.0.1', '127.255.255.254', '127.1.2.3', '10.0.0.1', '10.255.255.255', '172.16.0.1', '172.31.255.255',
-  '192.168.0.1', '192.168.255.255', '169.254.169.254', '169.254.0.1', '100.100.100.200', '100.64.0.1',
-  '100.127.255.255', '0.0.0.0', '0.1.2.3', '255.255.255.255', '224.0.0.1', '239.255.255.250', '240.0.0.1',
-  '192.0.2.1', '198.51.100.7', '203.0.113.9', '198.18.0.1', '198.19.255.255', '192.0.0.8', '192.88.99.1',
+  '127.0.0.1',
+  '127.255.255.254',
+  '127.1.2.3',
+  '10.0.0.1',
+  '10.255.255.255',
+  '172.16.0.1',
+  '172.31.255.255',
+  '192.168.0.1',
+  '192.168.255.255',
+  '169.254.169.254',
+  '169.254.0.1',
+  '100.100.100.200',
+  '100.64.0.1',
+  '100.127.255.255',
+  '0.0.0.0',
+  '0.1.2.3',
+  '255.255.255.255',
+  '224.0.0.1',
+  '239.255.255.250',
+  '240.0.0.1',
+  '192.0.2.1',
+  '198.51.100.7',
+  '203.0.113.9',
+  '198.18.0.1',
+  '198.19.255.255',
+  '192.0.0.8',
+  '192.88.99.1',
   // IPv6 loopback, unspecified, link-local, ULA, multicast, documentation, discard
-  '::1', '::', 'fe80::1', 'fe80::1:2:3:4', 'fc00::1', 'fd12:3456:789a::1', 'ff02::1', 'ff05::2',
-  '2001:db8::1', '2001:db8:ffff::1', '3fff::1', '100::1', '2001:2::1',
+  '::1',
+  '::',
+  'fe80::1',
+  'fe80::1:2:3:4',
+  'fc00::1',
+  'fd12:3456:789a::1',
+  'ff02::1',
+  'ff05::2',
+  '2001:db8::1',
+  '2001:db8:ffff::1',
+  '3fff::1',
+  '100::1',
+  '2001:2::1',
   // IPv6 forms carrying an internal IPv4 address
-  '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::ffff:100.100.100.200',
-  '0:0:0:0:0:ffff:7f00:0001', '::127.0.0.1', '::10.0.0.1', '64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe',
-  '64:ff9b:1::1', '2002:7f00:1::1', '2002:0a00:0001::', '2001:0:4136:e378:8000:63bf:3fff:fdd2',
-  'fe80::1%eth0', '[::1]',
+  '::ffff:127.0.0.1',
+  '::ffff:7f00:1',
+  '::ffff:10.0.0.1',
+  '::ffff:169.254.169.254',
+  '::ffff:100.100.100.200',
+  '0:0:0:0:0:ffff:7f00:0001',
+  '::127.0.0.1',
+  '::10.0.0.1',
+  '64:ff9b::7f00:1',
+  '64:ff9b::a9fe:a9fe',
+  '64:ff9b:1::1',
+  '2002:7f00:1::1',
+  '2002:0a00:0001::',
+  '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+  'fe80::1%eth0',
+  '[::1]',
   // not addresses at all
-  'localhost', '', 'not-an-ip',
+  'localhost',
+  '',
+  'not-an-ip',
 ];
 
 const allowedAddresses = [
-  '8.8.8.8', '1.1.1.1', '47.246.1.1', '106.11.0.1', '93.184.216.34', '100.63.255.255', '100.128.0.1',
-  '172.15.255.255', '172.32.0.1', '192.167.1.1', '169.253.1.1', '11.0.0.1',
-  '2606:4700:4700::1111', '2400:3200::1', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808',
+  '8.8.8.8',
+  '1.1.1.1',
+  '47.246.1.1',
+  '106.11.0.1',
+  '93.184.216.34',
+  '100.63.255.255',
+  '100.128.0.1',
+  '172.15.255.255',
+  '172.32.0.1',
+  '192.167.1.1',
+  '169.253.1.1',
+  '11.0.0.1',
+  '2606:4700:4700::1111',
+  '2400:3200::1',
+  '2a00:1450:4001::200e',
+  '::ffff:8.8.8.8',
+  '64:ff9b::808:808',
 ];
 
 describe('checkAddress', () => {
@@ -82,7 +150,14 @@ describe('URL normalisation feeds the rule the address Chromium would use', () =
 
   it('refuses every internal spelling of the same host', async () => {
     const policy = { allow: new Set<string>(), resolve: async () => ['93.184.216.34'] };
-    for (const input of ['http://2130706433/', 'http://0x7f.1/', 'http://[::ffff:127.0.0.1]/', 'HTTP://LocalHost./', 'http://100.100.100.200/', 'http://[::1]:8080/']) {
+    for (const input of [
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://[::ffff:127.0.0.1]/',
+      'HTTP://LocalHost./',
+      'http://100.100.100.200/',
+      'http://[::1]:8080/',
+    ]) {
       const url = parseTargetUrl(input);
       const verdict = await checkDestination(url.hostname, 80, policy);
       expect(verdict.allowed, input).toBe(false);
@@ -95,12 +170,21 @@ describe('URL normalisation feeds the rule the address Chromium would use', () =
   });
 
   it('lets exactly the allow-listed address:port through, whatever name leads there', async () => {
-    const policy = { allow: allowListFrom(['127.0.0.1:4000', '[::1]:5000', '10.1.2.3:80']), resolve: async () => ['10.1.2.3'] };
-    expect(await checkDestination('127.0.0.1', 4000, policy)).toMatchObject({ allowed: true, addresses: ['127.0.0.1'] });
+    const policy = {
+      allow: allowListFrom(['127.0.0.1:4000', '[::1]:5000', '10.1.2.3:80']),
+      resolve: async () => ['10.1.2.3'],
+    };
+    expect(await checkDestination('127.0.0.1', 4000, policy)).toMatchObject({
+      allowed: true,
+      addresses: ['127.0.0.1'],
+    });
     expect(await checkDestination('127.0.0.1', 4001, policy)).toMatchObject({ allowed: false });
     expect(await checkDestination('[::1]', 5000, policy)).toMatchObject({ allowed: true });
     expect(await checkDestination('[0:0:0:0:0:0:0:1]', 5000, policy)).toMatchObject({ allowed: true });
-    expect(await checkDestination('internal.example', 80, policy)).toMatchObject({ allowed: true, addresses: ['10.1.2.3'] });
+    expect(await checkDestination('internal.example', 80, policy)).toMatchObject({
+      allowed: true,
+      addresses: ['10.1.2.3'],
+    });
     expect(await checkDestination('internal.example', 81, policy)).toMatchObject({ allowed: false });
   });
 
@@ -113,7 +197,11 @@ describe('URL normalisation feeds the rule the address Chromium would use', () =
     const resolve = async () => ['93.184.216.34'];
     const web = { allow: new Set<string>(), ports: portListFrom('80,443'), resolve };
     expect(await checkDestination('example.com', 443, web)).toMatchObject({ allowed: true });
-    expect(await checkDestination('example.com', 6379, web)).toMatchObject({ allowed: false, status: 403, reason: 'port-6379-not-allowed' });
+    expect(await checkDestination('example.com', 6379, web)).toMatchObject({
+      allowed: false,
+      status: 403,
+      reason: 'port-6379-not-allowed',
+    });
     const any = { allow: new Set<string>(), ports: portListFrom('*'), resolve };
     expect(await checkDestination('example.com', 6379, any)).toMatchObject({ allowed: true });
     expect(() => portListFrom('80,http')).toThrow(/not a port/);

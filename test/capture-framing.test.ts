@@ -8,13 +8,19 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { pixelAt, rgbAt } from './helpers/pixels.js';
 
-import { fixtures, svc, seen, get, BANDS, bandRgb, useFeatureSuite } from './helpers/feature-suite.js';
+import { fixtures, svc, seen, get, BANDS, bandRgb, setUpFeatureSuite } from './helpers/feature-suite.js';
 
-useFeatureSuite();
+setUpFeatureSuite();
 
 describe('framing', () => {
   it('fullPage beyond the 16384-pixel texture limit comes out whole, band by band, no band repeated', async () => {
-    const res = await get({ url: `${fixtures.origin}/bands`, width: 200, height: 300, fullPage: true, fullPageMaxHeight: 30000 });
+    const res = await get({
+      url: `${fixtures.origin}/bands`,
+      width: 200,
+      height: 300,
+      fullPage: true,
+      fullPageMaxHeight: 30000,
+    });
     expect(res.status).toBe(200);
     const meta = await sharp(res.body).metadata();
     expect([meta.width, meta.height]).toEqual([200, 30000]);
@@ -26,7 +32,13 @@ describe('framing', () => {
   });
 
   it('fullPage stops at fullPageMaxHeight and says so', async () => {
-    const res = await get({ url: `${fixtures.origin}/bands`, width: 100, height: 300, fullPage: true, fullPageMaxHeight: 6000 });
+    const res = await get({
+      url: `${fixtures.origin}/bands`,
+      width: 100,
+      height: 300,
+      fullPage: true,
+      fullPageMaxHeight: 6000,
+    });
     expect((await sharp(res.body).metadata()).height).toBe(6000);
     expect(res.headers['x-truncated']).toBe('fullPageMaxHeight=6000');
   });
@@ -44,7 +56,9 @@ describe('framing', () => {
     const px = await pixelAt(res.body, 60, 40);
     expect([px.width, px.height]).toEqual([120, 80]);
     expect(px.rgba.slice(0, 3)).toEqual([0, 0, 255]);
-    const missing = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/box`, selector: '#nope' });
+    const missing = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/box`, selector: '#nope' });
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ error: 'not_found', field: 'selector' });
   });
@@ -59,7 +73,13 @@ describe('framing', () => {
 
   it('omitBackground gives transparency in png and webp', async () => {
     for (const format of ['png', 'webp']) {
-      const res = await get({ url: `${fixtures.origin}/transparent`, omitBackground: true, format, width: 100, height: 100 });
+      const res = await get({
+        url: `${fixtures.origin}/transparent`,
+        omitBackground: true,
+        format,
+        width: 100,
+        height: 100,
+      });
       expect((await pixelAt(res.body, 90, 90)).rgba[3], format).toBe(0);
       expect((await pixelAt(res.body, 10, 10)).rgba[3], format).toBe(255);
     }
@@ -76,11 +96,29 @@ describe('device and media', () => {
   });
 
   it('darkMode, reducedMotion, timezone and locale reach the page', async () => {
-    expect(await rgbAt((await get({ url: `${fixtures.origin}/dark`, darkMode: true, width: 50, height: 50 })).body, 25, 25)).toEqual([0, 0, 0]);
-    expect(await rgbAt((await get({ url: `${fixtures.origin}/dark`, width: 50, height: 50 })).body, 25, 25)).toEqual([255, 255, 255]);
-    expect(await rgbAt((await get({ url: `${fixtures.origin}/motion`, reducedMotion: true, width: 50, height: 50 })).body, 25, 25)).toEqual([0, 255, 0]);
-    expect(await rgbAt((await get({ url: `${fixtures.origin}/motion`, width: 50, height: 50 })).body, 25, 25)).toEqual([255, 0, 0]);
-    const tz = await get({ url: `${fixtures.origin}/tz`, timezone: 'Asia/Shanghai', locale: 'zh-CN', width: 50, height: 50 });
+    expect(
+      await rgbAt((await get({ url: `${fixtures.origin}/dark`, darkMode: true, width: 50, height: 50 })).body, 25, 25),
+    ).toEqual([0, 0, 0]);
+    expect(await rgbAt((await get({ url: `${fixtures.origin}/dark`, width: 50, height: 50 })).body, 25, 25)).toEqual([
+      255, 255, 255,
+    ]);
+    expect(
+      await rgbAt(
+        (await get({ url: `${fixtures.origin}/motion`, reducedMotion: true, width: 50, height: 50 })).body,
+        25,
+        25,
+      ),
+    ).toEqual([0, 255, 0]);
+    expect(await rgbAt((await get({ url: `${fixtures.origin}/motion`, width: 50, height: 50 })).body, 25, 25)).toEqual([
+      255, 0, 0,
+    ]);
+    const tz = await get({
+      url: `${fixtures.origin}/tz`,
+      timezone: 'Asia/Shanghai',
+      locale: 'zh-CN',
+      width: 50,
+      height: 50,
+    });
     expect(await rgbAt(tz.body, 25, 25)).toEqual([0, 255, 0]);
   });
 

@@ -12,11 +12,11 @@ import { unpackEmbedded } from '../src/browser/locate.js';
 import { loadConfig } from '../src/config.js';
 import { OptionsSchema } from '../src/options.js';
 import { pixelAt, rgbAt } from './helpers/pixels.js';
-import { binary, withOwnService, } from './helpers/service.js';
+import { binary, withOwnService } from './helpers/service.js';
 
-import { fixtures, svc, seen, get, post, useFeatureSuite } from './helpers/feature-suite.js';
+import { fixtures, svc, seen, get, post, setUpFeatureSuite } from './helpers/feature-suite.js';
 
-useFeatureSuite();
+setUpFeatureSuite();
 
 describe('other outputs and inputs', () => {
   it('format=pdf prints the page', async () => {
@@ -24,24 +24,42 @@ describe('other outputs and inputs', () => {
     expect(a4.status).toBe(200);
     expect(a4.headers['content-type']).toBe('application/pdf');
     expect(a4.body.subarray(0, 5).toString()).toBe('%PDF-');
-    const mediaBox = (pdf: Buffer) => /\/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)/.exec(pdf.toString('latin1'))!.slice(1).map(Number);
+    const mediaBox = (pdf: Buffer) =>
+      /\/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)/.exec(pdf.toString('latin1'))!.slice(1).map(Number);
     const [w, h] = mediaBox(a4.body);
     expect(Math.abs(w! - 595.3)).toBeLessThan(1.5); // A4: 210 × 297 mm
     expect(Math.abs(h! - 841.9)).toBeLessThan(1.5);
-    const landscape = await get({ url: `${fixtures.origin}/print`, format: 'pdf', paper: 'letter', landscape: true, margin: '10mm' });
+    const landscape = await get({
+      url: `${fixtures.origin}/print`,
+      format: 'pdf',
+      paper: 'letter',
+      landscape: true,
+      margin: '10mm',
+    });
     const [lw, lh] = mediaBox(landscape.body);
     expect(Math.abs(lw! - 792)).toBeLessThan(1.5); // letter, landscape: 11 × 8.5 in
     expect(Math.abs(lh! - 612)).toBeLessThan(1.5);
   });
 
   it('POST takes every option in JSON, and raw html instead of a url', async () => {
-    const res = await post({ html: '<body style="margin:0;background:#00f"></body>', width: 120, height: 60, format: 'webp' });
+    const res = await post({
+      html: '<body style="margin:0;background:#00f"></body>',
+      width: 120,
+      height: 60,
+      format: 'webp',
+    });
     expect(res.status, res.body.toString()).toBe(200);
     expect(res.headers['content-type']).toBe('image/webp');
     const px = await pixelAt(res.body, 60, 30);
     expect([px.width, px.height]).toEqual([120, 60]);
     expect(px.rgba[2]).toBeGreaterThan(240);
-    const withUrl = await post({ url: `${fixtures.origin}/changes`, hide: ['#a'], remove: ['#b', '#btn'], width: 50, height: 50 });
+    const withUrl = await post({
+      url: `${fixtures.origin}/changes`,
+      hide: ['#a'],
+      remove: ['#b', '#btn'],
+      width: 50,
+      height: 50,
+    });
     expect(await rgbAt(withUrl.body, 25, 25)).toEqual([255, 255, 255]);
     const bad = await request(svc.app.server).post('/').send({ html: '<p>x</p>', url: 'https://example.com' });
     expect(bad.status).toBe(400);
@@ -51,7 +69,11 @@ describe('other outputs and inputs', () => {
   });
 
   it('html sub-resources obey the egress guard', async () => {
-    const res = await post({ html: '<img src="http://127.0.0.1:1/x.png"><img src="http://169.254.169.254/latest">', width: 50, height: 50 });
+    const res = await post({
+      html: '<img src="http://127.0.0.1:1/x.png"><img src="http://169.254.169.254/latest">',
+      width: 50,
+      height: 50,
+    });
     expect(res.status).toBe(200);
     expect(Number(res.headers['x-blocked-requests'])).toBe(2);
   });
@@ -75,7 +97,9 @@ describe('caching', () => {
     const other = await get({ ...query, width: 65 });
     expect(other.headers.etag).not.toBe(first.headers.etag);
     // the same options in another order or spelling are the same image
-    const reordered = await request(svc.app.server).get(`/?height=64&width=64&url=${encodeURIComponent(query.url)}&scale=1`);
+    const reordered = await request(svc.app.server).get(
+      `/?height=64&width=64&url=${encodeURIComponent(query.url)}&scale=1`,
+    );
     expect(reordered.headers.etag).toBe(first.headers.etag);
   });
 });
@@ -84,18 +108,21 @@ describe('capture cache on disk', () => {
   it('keeps captures as files in CAPTURE_CACHE_DIR and answers hits from them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fcshot-cachedir-'));
     try {
-      await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, CAPTURE_CACHE_MB: '8', CAPTURE_CACHE_DIR: dir }, async (own) => {
-        seen.counted = [];
-        const query = { url: `${fixtures.origin}/counted`, width: 40, height: 40 };
-        const shoot = () => request(own.app.server).get('/').query(query).buffer(true).parse(binary);
-        const first = await shoot();
-        expect(first.headers['x-cache']).toBe('miss');
-        expect(readdirSync(dir)).toHaveLength(1);
-        const second = await shoot();
-        expect(second.headers['x-cache']).toBe('hit');
-        expect(second.body.equals(first.body)).toBe(true);
-        expect(seen.counted).toHaveLength(1);
-      });
+      await withOwnService(
+        { EGRESS_ALLOW: fixtures.allowEntry, CAPTURE_CACHE_MB: '8', CAPTURE_CACHE_DIR: dir },
+        async (own) => {
+          seen.counted = [];
+          const query = { url: `${fixtures.origin}/counted`, width: 40, height: 40 };
+          const shoot = () => request(own.app.server).get('/').query(query).buffer(true).parse(binary);
+          const first = await shoot();
+          expect(first.headers['x-cache']).toBe('miss');
+          expect(readdirSync(dir)).toHaveLength(1);
+          const second = await shoot();
+          expect(second.headers['x-cache']).toBe('hit');
+          expect(second.body.equals(first.body)).toBe(true);
+          expect(seen.counted).toHaveLength(1);
+        },
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -120,7 +147,9 @@ describe('bad options', () => {
     [{ auth: 'no-colon' }, 'auth'],
     [{ fullPageMaxHeight: '10' }, 'fullPageMaxHeight'],
   ])('%j gives 400 naming %s', async (query, field) => {
-    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, ...query });
+    const res = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/red`, ...query });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_option', field });
   });
@@ -133,8 +162,14 @@ describe('documentation', () => {
     const doc = res.body;
     expect(doc.openapi).toBe('3.1.0');
     const params = doc.paths['/'].get.parameters.map((p: { name: string }) => p.name).sort();
-    expect(params).toEqual(Object.keys(OptionsSchema.properties).filter((k) => k !== 'html').sort());
-    expect(Object.keys(doc.paths['/'].post.requestBody.content['application/json'].schema.properties)).toContain('html');
+    expect(params).toEqual(
+      Object.keys(OptionsSchema.properties)
+        .filter((k) => k !== 'html')
+        .sort(),
+    );
+    expect(Object.keys(doc.paths['/'].post.requestBody.content['application/json'].schema.properties)).toContain(
+      'html',
+    );
     expect(doc.paths['/'].get.responses['400']).toBeDefined();
   });
 
@@ -154,11 +189,17 @@ describe('documentation', () => {
       await page.$eval('input[name=width]', (el) => ((el as HTMLInputElement).value = '320'));
       await page.$eval('input[name=height]', (el) => ((el as HTMLInputElement).value = '200'));
       await page.click('#go');
-      await page.waitForFunction(() => {
-        const img = document.querySelector('#shot') as HTMLImageElement | null;
-        return img?.complete && img.naturalWidth > 0;
-      }, { timeout: 15000 });
-      const size = await page.$eval('#shot', (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+      await page.waitForFunction(
+        () => {
+          const img = document.querySelector('#shot') as HTMLImageElement | null;
+          return img?.complete && img.naturalWidth > 0;
+        },
+        { timeout: 15000 },
+      );
+      const size = await page.$eval('#shot', (img) => [
+        (img as HTMLImageElement).naturalWidth,
+        (img as HTMLImageElement).naturalHeight,
+      ]);
       expect(size).toEqual([320, 200]);
       const timing = await page.$eval('#timing', (el) => el.textContent);
       expect(timing).toMatch(/^200 · \d+ ms · .*capture \d/);

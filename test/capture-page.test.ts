@@ -6,9 +6,9 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { rgbAt } from './helpers/pixels.js';
 
-import { fixtures, svc, seen, get, useFeatureSuite } from './helpers/feature-suite.js';
+import { fixtures, svc, seen, get, setUpFeatureSuite } from './helpers/feature-suite.js';
 
-useFeatureSuite();
+setUpFeatureSuite();
 
 describe('waiting', () => {
   it('waitForSelector waits for the element', async () => {
@@ -17,10 +17,19 @@ describe('waiting', () => {
   });
 
   it('a wait that times out is 504, or a capture with X-Best-Attempt under bestAttempt', async () => {
-    const strict = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/late`, waitForSelector: '#never', timeout: 2000 });
+    const strict = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/late`, waitForSelector: '#never', timeout: 2000 });
     expect(strict.status).toBe(504);
     expect(strict.body.phase).toBe('prepare');
-    const lenient = await get({ url: `${fixtures.origin}/late`, waitForSelector: '#never', timeout: 4000, bestAttempt: true, width: 50, height: 50 });
+    const lenient = await get({
+      url: `${fixtures.origin}/late`,
+      waitForSelector: '#never',
+      timeout: 4000,
+      bestAttempt: true,
+      width: 50,
+      height: 50,
+    });
     expect(lenient.status).toBe(200);
     expect(lenient.headers['x-best-attempt']).toBe('timed out: waitForSelector');
     const nav = await get({ url: `${fixtures.origin}/never`, timeout: 3000, bestAttempt: true, width: 50, height: 50 });
@@ -31,22 +40,39 @@ describe('waiting', () => {
 
 describe('changing the page', () => {
   it('hide, remove, css and click apply before the capture', async () => {
-    const res = await get({ url: `${fixtures.origin}/changes`, hide: '#a', remove: ['#b'], css: '#btn{outline:none}', click: '#btn', width: 100, height: 300 });
+    const res = await get({
+      url: `${fixtures.origin}/changes`,
+      hide: '#a',
+      remove: ['#b'],
+      css: '#btn{outline:none}',
+      click: '#btn',
+      width: 100,
+      height: 300,
+    });
     expect(res.status).toBe(200);
     expect(await rgbAt(res.body, 50, 50), 'hidden #a shows the body').toEqual([0, 255, 0]);
     expect(await rgbAt(res.body, 50, 150), 'removed #b, clicked button gone').toEqual([0, 255, 0]);
   });
 
   it('css is injected', async () => {
-    const res = await get({ url: `${fixtures.origin}/changes`, css: 'html,body{background:#00f!important} div,button{display:none}', width: 50, height: 50 });
+    const res = await get({
+      url: `${fixtures.origin}/changes`,
+      css: 'html,body{background:#00f!important} div,button{display:none}',
+      width: 50,
+      height: 50,
+    });
     expect(await rgbAt(res.body, 25, 25)).toEqual([0, 0, 255]);
   });
 
   it('click on nothing is 404; a broken selector is 400', async () => {
-    const missing = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/changes`, click: '#none' });
+    const missing = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/changes`, click: '#none' });
     expect(missing.status).toBe(404);
     expect(missing.body.field).toBe('click');
-    const broken = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/changes`, hide: 'div[' });
+    const broken = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/changes`, hide: 'div[' });
     expect(broken.status).toBe(400);
     expect(broken.body.field).toBe('hide');
   });

@@ -38,9 +38,9 @@ describe('fullPage on real-world layouts', () => {
       '546e7a',
     ];
     expect(p.height).toBeGreaterThanOrEqual(4900);
-    colours.forEach((c, i) =>
-      expect(p.share({ x: 0, y: i * 500 + 20, width: 1280, height: 360 }, `#${c}`, 2), `photo ${i}`).toBe(1),
-    );
+    for (const [i, c] of colours.entries()) {
+      expect(p.share({ x: 0, y: i * 500 + 20, width: 1280, height: 360 }, `#${c}`, 2), `photo ${i}`).toBe(1);
+    }
   });
 
   for (const [name, sections, scale] of [
@@ -86,7 +86,8 @@ describe('fullPage on real-world layouts', () => {
     // article: x 190–1090; paragraph i's first line at y 120 + 240·i, 40 px; then the private-use line
     // Characters are 22 px squares. A missing glyph is the same box every time (or nothing): the ink
     // of one character cell to the next hardly varies. Real glyphs differ from one another.
-    const cells = (y: number) => Array.from({ length: 36 }, (_, k) => p.ink({ x: 190 + 22 * k, y, width: 22, height: 40 }));
+    const cells = (y: number) =>
+      Array.from({ length: 36 }, (_, k) => p.ink({ x: 190 + 22 * k, y, width: 22, height: 40 }));
     const spread = (xs: number[]) => {
       const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
       return Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);

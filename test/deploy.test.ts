@@ -77,28 +77,34 @@ function project(dotEnv?: string): string {
 }
 
 describe('npm run deploy', () => {
-  it('--dry-run builds everything, each zip within 100 MB, and prints the exact commands, running none', async () => {
-    const dotEnvBefore = existsSync(join(ROOT, '.env')) ? readFileSync(join(ROOT, '.env'), 'utf8') : undefined;
-    const run = await runDeploy(['--dry-run', '--region', 'cn-beijing'], { PATH: `/nonexistent:${process.env.PATH}` });
-    expect(run.status, run.stderr).toBe(0);
-    const lines = run.stdout.split('\n').map((l) => l.trim());
-    expect(lines.filter((l) => l.startsWith('s cli fc3 layer publish'))).toEqual(
-      LAYERS.map(
-        (l, i) =>
-          `s cli fc3 layer publish --layer-name ${l.name} --code build/${LAYER_ZIPS[i]} ` +
-          '--compatible-runtime custom.debian12 --region cn-beijing --access default',
-      ),
-    );
-    expect(lines).toContain('s preview -o json');
-    expect(lines).toContain('s deploy --assume-yes --access default');
-    for (const zip of [...LAYER_ZIPS, 'code.zip']) {
-      const file = join(ROOT, 'build', zip);
-      expect(existsSync(file), zip).toBe(true);
-      expect(statSync(file).size, zip).toBeLessThanOrEqual(MAX_ZIP_BYTES);
-    }
-    const dotEnvAfter = existsSync(join(ROOT, '.env')) ? readFileSync(join(ROOT, '.env'), 'utf8') : undefined;
-    expect(dotEnvAfter).toBe(dotEnvBefore);
-  }, SLOW);
+  it(
+    '--dry-run builds everything, each zip within 100 MB, and prints the exact commands, running none',
+    async () => {
+      const dotEnvBefore = existsSync(join(ROOT, '.env')) ? readFileSync(join(ROOT, '.env'), 'utf8') : undefined;
+      const run = await runDeploy(['--dry-run', '--region', 'cn-beijing'], {
+        PATH: `/nonexistent:${process.env.PATH}`,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const lines = run.stdout.split('\n').map((l) => l.trim());
+      expect(lines.filter((l) => l.startsWith('s cli fc3 layer publish'))).toEqual(
+        LAYERS.map(
+          (l, i) =>
+            `s cli fc3 layer publish --layer-name ${l.name} --code build/${LAYER_ZIPS[i]} ` +
+            '--compatible-runtime custom.debian12 --region cn-beijing --access default',
+        ),
+      );
+      expect(lines).toContain('s preview -o json');
+      expect(lines).toContain('s deploy --assume-yes --access default');
+      for (const zip of [...LAYER_ZIPS, 'code.zip']) {
+        const file = join(ROOT, 'build', zip);
+        expect(existsSync(file), zip).toBe(true);
+        expect(statSync(file).size, zip).toBeLessThanOrEqual(MAX_ZIP_BYTES);
+      }
+      const dotEnvAfter = existsSync(join(ROOT, '.env')) ? readFileSync(join(ROOT, '.env'), 'utf8') : undefined;
+      expect(dotEnvAfter).toBe(dotEnvBefore);
+    },
+    SLOW,
+  );
 
   it('refuses a region without the runtime before building anything, naming the alternative', async () => {
     const run = await runDeploy(['--region', 'cn-shanghai', '--dry-run']);
@@ -116,68 +122,86 @@ describe('npm run deploy', () => {
     expect(() => checkRegion('nodejs20', 'cn-hangzhou')).toThrow(/custom\.debian12 or custom\.debian11/);
   });
 
-  it('publishes four layers, keeps their ARNs in .env, the real s renders them, deploys, prints the URL', async () => {
-    const dir = project('AUTH_TOKEN=keep-me\n');
-    const path = `${standInS()}:${process.env.PATH}`;
-    const run = await runDeploy(['--region', 'cn-hangzhou', '--template', join(dir, 's.yaml')], { PATH: path });
-    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+  it(
+    'publishes four layers, keeps their ARNs in .env, the real s renders them, deploys, prints the URL',
+    async () => {
+      const dir = project('AUTH_TOKEN=keep-me\n');
+      const path = `${standInS()}:${process.env.PATH}`;
+      const run = await runDeploy(['--region', 'cn-hangzhou', '--template', join(dir, 's.yaml')], { PATH: path });
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
 
-    const log = readFileSync(calls, 'utf8').trim().split('\n');
-    expect(log).toHaveLength(LAYERS.length + 2);
-    LAYERS.forEach((layer, i) => {
-      expect(log[i]).toMatch(
-        new RegExp(`^cli fc3 layer publish --layer-name ${layer.name} --code \\S+/build/${LAYER_ZIPS[i]} ` +
-          '--compatible-runtime custom\\.debian12 --region cn-hangzhou --access default'),
+      const log = readFileSync(calls, 'utf8').trim().split('\n');
+      expect(log).toHaveLength(LAYERS.length + 2);
+      LAYERS.forEach((layer, i) => {
+        expect(log[i]).toMatch(
+          new RegExp(
+            `^cli fc3 layer publish --layer-name ${layer.name} --code \\S+/build/${LAYER_ZIPS[i]} ` +
+              '--compatible-runtime custom\\.debian12 --region cn-hangzhou --access default',
+          ),
+        );
+      });
+      expect(log[LAYERS.length]).toMatch(/^preview -t \S+s\.yaml -o json/);
+      expect(log[LAYERS.length + 1]).toMatch(/^deploy -t \S+s\.yaml --assume-yes --access default/);
+
+      const dotEnv = readFileSync(join(dir, '.env'), 'utf8');
+      expect(dotEnv).toMatch(/^AUTH_TOKEN=keep-me$/m);
+      expect(dotEnv).toMatch(/^FC_REGION=cn-hangzhou$/m);
+      expect(dotEnv).toMatch(/^FC_RUNTIME=custom\.debian12$/m);
+      expect(dotEnv).toMatch(
+        /^CHROMIUM_LAYER_ARN=acs:fc:cn-hangzhou:1234567890:layers\/fcshot-chromium\/versions\/7$/m,
       );
-    });
-    expect(log[LAYERS.length]).toMatch(/^preview -t \S+s\.yaml -o json/);
-    expect(log[LAYERS.length + 1]).toMatch(/^deploy -t \S+s\.yaml --assume-yes --access default/);
+      expect(dotEnv).toMatch(/^NODE_LAYER_ARN=acs:fc:cn-hangzhou:1234567890:layers\/fcshot-node\/versions\/10$/m);
+      expect(run.stdout).toMatch(
+        /Open http:\/\/screenshot\.fcv3\.1234567890\.cn-hangzhou\.fc\.devsapp\.net\/playground/,
+      );
 
-    const dotEnv = readFileSync(join(dir, '.env'), 'utf8');
-    expect(dotEnv).toMatch(/^AUTH_TOKEN=keep-me$/m);
-    expect(dotEnv).toMatch(/^FC_REGION=cn-hangzhou$/m);
-    expect(dotEnv).toMatch(/^FC_RUNTIME=custom\.debian12$/m);
-    expect(dotEnv).toMatch(/^CHROMIUM_LAYER_ARN=acs:fc:cn-hangzhou:1234567890:layers\/fcshot-chromium\/versions\/7$/m);
-    expect(dotEnv).toMatch(/^NODE_LAYER_ARN=acs:fc:cn-hangzhou:1234567890:layers\/fcshot-node\/versions\/10$/m);
-    expect(run.stdout).toMatch(/Open http:\/\/screenshot\.fcv3\.1234567890\.cn-hangzhou\.fc\.devsapp\.net\/playground/);
+      // Later `s` commands, in a shell with nothing exported, find the layers: the real CLI says so.
+      const later = sPreview(join(dir, 's.yaml'));
+      expect(later.status, later.output).toBe(0);
+      expect(propsOf(later.doc!, 'fc3').layers).toEqual(
+        LAYERS.map((l) => `acs:fc:cn-hangzhou:1234567890:layers/${l.name}/versions/${7 + LAYERS.indexOf(l)}`),
+      );
 
-    // Later `s` commands, in a shell with nothing exported, find the layers: the real CLI says so.
-    const later = sPreview(join(dir, 's.yaml'));
-    expect(later.status, later.output).toBe(0);
-    expect(propsOf(later.doc!, 'fc3').layers).toEqual(
-      LAYERS.map((l) => `acs:fc:cn-hangzhou:1234567890:layers/${l.name}/versions/${7 + LAYERS.indexOf(l)}`),
-    );
+      // A second deploy keeps what it replaced, for a rollback.
+      rmSync(calls);
+      const again = await runDeploy(['--region', 'cn-hangzhou', '--template', join(dir, 's.yaml')], { PATH: path });
+      expect(again.status, again.stderr).toBe(0);
+      const after = readFileSync(join(dir, '.env'), 'utf8');
+      expect(after).toMatch(/^CHROMIUM_LAYER_ARN=.*\/fcshot-chromium\/versions\/11$/m);
+      expect(after).toMatch(/^# previous \(until [^)]+\): CHROMIUM_LAYER_ARN=.*\/fcshot-chromium\/versions\/7$/m);
+      expect(after.match(/^CHROMIUM_LAYER_ARN=/gm)).toHaveLength(1);
+    },
+    SLOW,
+  );
 
-    // A second deploy keeps what it replaced, for a rollback.
-    rmSync(calls);
-    const again = await runDeploy(['--region', 'cn-hangzhou', '--template', join(dir, 's.yaml')], { PATH: path });
-    expect(again.status, again.stderr).toBe(0);
-    const after = readFileSync(join(dir, '.env'), 'utf8');
-    expect(after).toMatch(/^CHROMIUM_LAYER_ARN=.*\/fcshot-chromium\/versions\/11$/m);
-    expect(after).toMatch(/^# previous \(until [^)]+\): CHROMIUM_LAYER_ARN=.*\/fcshot-chromium\/versions\/7$/m);
-    expect(after.match(/^CHROMIUM_LAYER_ARN=/gm)).toHaveLength(1);
-  }, SLOW);
+  it(
+    'stops before s deploy when the shell overrides what .env says (s would deploy stale layers)',
+    async () => {
+      rmSync(calls, { force: true });
+      const dir = project();
+      const stale = 'acs:fc:cn-hangzhou:1234567890:layers/fcshot-chromium/versions/1';
+      const run = await runDeploy(['--region', 'cn-hangzhou', '--template', join(dir, 's.yaml')], {
+        PATH: `${standInS()}:${process.env.PATH}`,
+        CHROMIUM_LAYER_ARN: stale,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/s preview renders .*versions\/1,/);
+      expect(readFileSync(calls, 'utf8')).not.toMatch(/^deploy/m);
+    },
+    SLOW,
+  );
 
-  it('stops before s deploy when the shell overrides what .env says (s would deploy stale layers)', async () => {
-    rmSync(calls, { force: true });
-    const dir = project();
-    const stale = 'acs:fc:cn-hangzhou:1234567890:layers/fcshot-chromium/versions/1';
-    const run = await runDeploy(['--region', 'cn-hangzhou', '--template', join(dir, 's.yaml')], {
-      PATH: `${standInS()}:${process.env.PATH}`,
-      CHROMIUM_LAYER_ARN: stale,
-    });
-    expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/s preview renders .*versions\/1,/);
-    expect(readFileSync(calls, 'utf8')).not.toMatch(/^deploy/m);
-  }, SLOW);
-
-  it('says clearly when Serverless Devs is not installed', async () => {
-    const dir = project();
-    const path = process.env.PATH!.split(':').filter((p) => !p.startsWith(work) && !existsSync(join(p, 's')));
-    const run = await runDeploy(['--template', join(dir, 's.yaml')], { PATH: ['/nonexistent', ...path].join(':') });
-    expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/could not run s: .*npm i -g @serverless-devs\/s/);
-  }, SLOW);
+  it(
+    'says clearly when Serverless Devs is not installed',
+    async () => {
+      const dir = project();
+      const path = process.env.PATH!.split(':').filter((p) => !p.startsWith(work) && !existsSync(join(p, 's')));
+      const run = await runDeploy(['--template', join(dir, 's.yaml')], { PATH: ['/nonexistent', ...path].join(':') });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/could not run s: .*npm i -g @serverless-devs\/s/);
+    },
+    SLOW,
+  );
 });
 
 describe('.env updates', () => {

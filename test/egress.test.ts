@@ -110,7 +110,15 @@ describe('top-level URLs that point inside', () => {
   });
 
   it('a zone id or a non-http scheme never gets that far', async () => {
-    for (const url of ['http://[fe80::1%25eth0]/', 'file:///proc/self/environ', 'FILE:///etc/passwd', 'view-source:http://x/', 'chrome://version', 'about:blank', 'ws://127.0.0.1/']) {
+    for (const url of [
+      'http://[fe80::1%25eth0]/',
+      'file:///proc/self/environ',
+      'FILE:///etc/passwd',
+      'view-source:http://x/',
+      'chrome://version',
+      'about:blank',
+      'ws://127.0.0.1/',
+    ]) {
       const res = await api().get('/').query({ url });
       expect(res.status, url).toBe(400);
       expect(res.body.field).toBe('url');
@@ -125,26 +133,35 @@ describe('names that do not resolve', () => {
     expect(direct.body).toMatchObject({ error: 'bad_gateway', reason: 'unreachable' });
     expect(direct.body.message).toBe('cannot reach nowhere.test (dns: ENOTFOUND)');
     fixtures.route('/to-nowhere', (_req, res) => res.writeHead(302, { location: 'https://nowhere.test/x' }).end());
-    const redirected = await api().get('/').query({ url: `${fixtures.origin}/to-nowhere` });
+    const redirected = await api()
+      .get('/')
+      .query({ url: `${fixtures.origin}/to-nowhere` });
     expect(redirected.status).toBe(502);
     expect(redirected.body.message).toBe('cannot reach nowhere.test (dns: ENOTFOUND)');
   });
 });
 
 describe('redirects', () => {
-  it.each(['/redirect', '/redirect-name', '/redirect-https', '/js-redirect'])('%s to an internal host answers 403', async (path) => {
-    const res = await api().get('/').query({ url: `${fixtures.origin}${path}` });
-    expect(res.status).toBe(403);
-    expect(res.body.error).toBe('blocked');
-    expect(internal.connections).toBe(0);
-  });
+  it.each(['/redirect', '/redirect-name', '/redirect-https', '/js-redirect'])(
+    '%s to an internal host answers 403',
+    async (path) => {
+      const res = await api()
+        .get('/')
+        .query({ url: `${fixtures.origin}${path}` });
+      expect(res.status).toBe(403);
+      expect(res.body.error).toBe('blocked');
+      expect(internal.connections).toBe(0);
+    },
+  );
 });
 
 describe('everything a page loads goes through the guard', () => {
   it.each(['/img', '/script', '/iframe', '/fetch', '/websocket', '/worker', '/sw', '/prefetch', '/beacon'])(
     '%s: the capture succeeds, the internal server sees nothing',
     async (path) => {
-      const res = await api().get('/').query({ url: `${fixtures.origin}${path}`, width: 200, height: 200, waitUntil: 'networkidle0', delay: 300 });
+      const res = await api()
+        .get('/')
+        .query({ url: `${fixtures.origin}${path}`, width: 200, height: 200, waitUntil: 'networkidle0', delay: 300 });
       expect(res.status).toBe(200);
       expect(internal.connections).toBe(0);
       if (path === '/img' || path === '/script' || path === '/fetch') {
@@ -160,7 +177,11 @@ describe('local files', () => {
       Promise.all(['file:///proc/self/environ', 'file:///etc/passwd'].map((u) => fetch(u).then((r) => r.text()).then(() => true, () => false)))
         .then((read) => { document.body.style.background = read.some(Boolean) ? '#f00' : '#0f0'; document.title = 'done'; });
     </script><iframe src="file:///etc/passwd" style="position:absolute;top:30px;left:30px;width:5px;height:5px"></iframe></body>`;
-    const res = await api().post('/').send({ html: probe, width: 40, height: 40, delay: 300 }).buffer(true).parse(binary);
+    const res = await api()
+      .post('/')
+      .send({ html: probe, width: 40, height: 40, delay: 300 })
+      .buffer(true)
+      .parse(binary);
     expect(res.status).toBe(200);
     expect(await rgbAt(res.body as Buffer, 0, 0)).toEqual([0, 255, 0]);
   });
@@ -168,15 +189,21 @@ describe('local files', () => {
 
 describe('allow-list', () => {
   it('lets exactly its entry through: the same host on another port stays blocked', async () => {
-    const ok = await api().get('/').query({ url: `${fixtures.origin}/red`, width: 50, height: 50 });
+    const ok = await api()
+      .get('/')
+      .query({ url: `${fixtures.origin}/red`, width: 50, height: 50 });
     expect(ok.status).toBe(200);
-    const other = await api().get('/').query({ url: `http://127.0.0.1:${fixtures.port + 1}/` });
+    const other = await api()
+      .get('/')
+      .query({ url: `http://127.0.0.1:${fixtures.port + 1}/` });
     expect(other.status).toBe(403);
   });
 
   it('is empty by default: the fixture server itself is refused', async () => {
     await withOwnService({}, async (closed) => {
-      const res = await request(closed.app.server).get('/').query({ url: `${fixtures.origin}/red` });
+      const res = await request(closed.app.server)
+        .get('/')
+        .query({ url: `${fixtures.origin}/red` });
       expect(res.status).toBe(403);
     });
   });

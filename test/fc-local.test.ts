@@ -31,13 +31,38 @@ const glyphPage = (text: string) =>
 const GLYPHS = { zh: '你', zh2: '好', ja: 'こ', ko: '안', emoji: '😀', pua: '\uE000' };
 
 beforeAll(async () => {
-  fixtures = await startFixtures(Object.fromEntries(Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)])));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
-  tlsServer = https.createServer({ key: readFileSync(join(certDir, 'key.pem')), cert: readFileSync(join(certDir, 'cert.pem')) }, (_q, s) => s.end('tls'));
+  fixtures = await startFixtures(
+    Object.fromEntries(Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)])),
+  );
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      join(certDir, 'key.pem'),
+      '-out',
+      join(certDir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  tlsServer = https.createServer(
+    { key: readFileSync(join(certDir, 'key.pem')), cert: readFileSync(join(certDir, 'cert.pem')) },
+    (_q, s) => s.end('tls'),
+  );
   await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
   tlsPort = (tlsServer.address() as AddressInfo).port;
-  fn = await startLocal({ port: 0, extraEnv: { EGRESS_ALLOW: `${fixtures.allowEntry},127.0.0.1:${tlsPort}`, LOG_LEVEL: 'info' } });
+  fn = await startLocal({
+    port: 0,
+    extraEnv: { EGRESS_ALLOW: `${fixtures.allowEntry},127.0.0.1:${tlsPort}`, LOG_LEVEL: 'info' },
+  });
 });
 
 afterAll(async () => {
@@ -47,8 +72,7 @@ afterAll(async () => {
   rmSync(certDir, { recursive: true, force: true });
 });
 
-const shoot = (query: Record<string, string>) =>
-  fetch(`http://127.0.0.1:${fn.port}/?${new URLSearchParams(query)}`);
+const shoot = (query: Record<string, string>) => fetch(`http://127.0.0.1:${fn.port}/?${new URLSearchParams(query)}`);
 
 async function raw(path: string) {
   const res = await shoot({ url: `${fixtures.origin}${path}`, width: '120', height: '120' });
@@ -58,7 +82,8 @@ async function raw(path: string) {
 
 function differingPixels(a: Buffer, b: Buffer): number {
   let n = 0;
-  for (let i = 0; i < a.length; i += 3) if (Math.abs(a[i]! - b[i]!) + Math.abs(a[i + 1]! - b[i + 1]!) + Math.abs(a[i + 2]! - b[i + 2]!) > 60) n++;
+  for (let i = 0; i < a.length; i += 3)
+    if (Math.abs(a[i]! - b[i]!) + Math.abs(a[i + 1]! - b[i + 1]!) + Math.abs(a[i + 2]! - b[i + 2]!) > 60) n++;
   return n;
 }
 const ink = (a: Buffer) => differingPixels(a, Buffer.alloc(a.length, 255));
@@ -67,7 +92,10 @@ function chromiumOf(rootPid: number, binary: string): Promise<number | undefined
   return processTree(rootPid).then((pids) =>
     pids.find((pid) => {
       try {
-        return readlinkSync(`/proc/${pid}/exe`) === binary && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe');
+        return (
+          readlinkSync(`/proc/${pid}/exe`) === binary &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe')
+        );
       } catch {
         return false;
       }
@@ -88,7 +116,9 @@ describe('the function under the harness', () => {
   });
 
   it('renders Chinese, Japanese, Korean and emoji as real glyphs, not boxes', async () => {
-    const shots = Object.fromEntries(await Promise.all(Object.keys(GLYPHS).map(async (k) => [k, await raw(`/glyph-${k}`)] as const)));
+    const shots = Object.fromEntries(
+      await Promise.all(Object.keys(GLYPHS).map(async (k) => [k, await raw(`/glyph-${k}`)] as const)),
+    );
     const real = ['zh', 'zh2', 'ja', 'ko', 'emoji'];
     for (const k of real) {
       expect(ink(shots[k]!), k).toBeGreaterThan(300);
@@ -124,7 +154,9 @@ describe('the function under the harness', () => {
 
 describe('s.yaml', () => {
   const spec = loadFunctionSpec();
-  const manifest = JSON.parse(readFileSync(join(BUILD, 'layers', 'chromium-custom.debian12', 'chromium', 'manifest.json'), 'utf8'));
+  const manifest = JSON.parse(
+    readFileSync(join(BUILD, 'layers', 'chromium-custom.debian12', 'chromium', 'manifest.json'), 'utf8'),
+  );
 
   it('follows the fc3 rules', () => {
     expect(Object.keys(TARGETS)).toContain(spec.runtime);
@@ -146,7 +178,13 @@ describe('s.yaml', () => {
 
   it('names only paths that exist inside the built layers', () => {
     const opt = fn.layout.opt;
-    const paths = [spec.env.CHROMIUM_PATH!, spec.env.FONTCONFIG_FILE!, spec.env.NODE_PATH!, ...spec.env.LD_LIBRARY_PATH!.split(':'), spec.command[0]!];
+    const paths = [
+      spec.env.CHROMIUM_PATH!,
+      spec.env.FONTCONFIG_FILE!,
+      spec.env.NODE_PATH!,
+      ...spec.env.LD_LIBRARY_PATH!.split(':'),
+      spec.command[0]!,
+    ];
     for (const p of paths) {
       expect(p.startsWith('/opt/'), p).toBe(true);
       expect(existsSync(underStandIn(p, opt)), p).toBe(true);
@@ -160,7 +198,13 @@ describe('s.yaml', () => {
     expect(manifest.files.length).toBeGreaterThan(10);
     for (const f of manifest.files) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(
-      expect.arrayContaining(['chromium/chromium', 'lib/libnss3.so', 'fonts/fonts.conf', 'fonts/NotoSansCJK-Regular.ttc', 'fonts/NotoColorEmoji.ttf']),
+      expect.arrayContaining([
+        'chromium/chromium',
+        'lib/libnss3.so',
+        'fonts/fonts.conf',
+        'fonts/NotoSansCJK-Regular.ttc',
+        'fonts/NotoColorEmoji.ttf',
+      ]),
     );
   });
 });

@@ -21,7 +21,10 @@ beforeAll(async () => {
   const resolve = async () => {
     throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
   };
-  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry, REQUEST_TIMEOUT_MS: '6000', MAX_QUEUE: '100' }, { resolve });
+  svc = await startService(
+    { EGRESS_ALLOW: fixtures.allowEntry, REQUEST_TIMEOUT_MS: '6000', MAX_QUEUE: '100' },
+    { resolve },
+  );
 });
 afterAll(async () => {
   await shutdownClean(svc);
@@ -32,12 +35,59 @@ const FIELDS = Object.keys(OptionsSchema.properties);
 
 /** Values that have broken parsers before: odd numbers, control characters, injections, sizes. */
 const nasty = fc.constantFrom(
-  'Infinity', '-Infinity', 'NaN', '0x10', '0b11', '1e3', '1e309', '-1', '-0', '0', '1.5', ' 1', '1 ', '٣',
-  '99999999999999999999', 'true', 'false', 'null', 'undefined', '[]', '{}', '{"a":1}', '[{"name":"a","value":"b"}]',
-  '{"Host":"x"}', '{"X Bad":"v"}', '{"a":"b\\r\\nc"}', '\r\n', 'a\r\nX-Injected: 1', '\u0000', '%00', '%', '%zz',
-  '../../etc/passwd', 'file:///etc/passwd', 'javascript:alert(1)', 'data:text/html,<h1>x', 'http://169.254.169.254/',
-  'http://[::1]/', 'http://2130706433/', 'ht!tp://x', '*'.repeat(300), `${'*a'.repeat(40)}*b`, 'a'.repeat(5000),
-  '<script>alert(1)</script>', '::', ':', ',', '0,0,0,0', '1,1,99999,1', 'iPhone 15', 'Pixel 7', 'zz-ZZ', 'Mars/Olympus',
+  'Infinity',
+  '-Infinity',
+  'NaN',
+  '0x10',
+  '0b11',
+  '1e3',
+  '1e309',
+  '-1',
+  '-0',
+  '0',
+  '1.5',
+  ' 1',
+  '1 ',
+  '٣',
+  '99999999999999999999',
+  'true',
+  'false',
+  'null',
+  'undefined',
+  '[]',
+  '{}',
+  '{"a":1}',
+  '[{"name":"a","value":"b"}]',
+  '{"Host":"x"}',
+  '{"X Bad":"v"}',
+  '{"a":"b\\r\\nc"}',
+  '\r\n',
+  'a\r\nX-Injected: 1',
+  '\u0000',
+  '%00',
+  '%',
+  '%zz',
+  '../../etc/passwd',
+  'file:///etc/passwd',
+  'javascript:alert(1)',
+  'data:text/html,<h1>x',
+  'http://169.254.169.254/',
+  'http://[::1]/',
+  'http://2130706433/',
+  'ht!tp://x',
+  '*'.repeat(300),
+  `${'*a'.repeat(40)}*b`,
+  'a'.repeat(5000),
+  '<script>alert(1)</script>',
+  '::',
+  ':',
+  ',',
+  '0,0,0,0',
+  '1,1,99999,1',
+  'iPhone 15',
+  'Pixel 7',
+  'zz-ZZ',
+  'Mars/Olympus',
 );
 
 /** A string value for a query: anything at all, biased to the nasty ones. */
@@ -102,7 +152,12 @@ describe('hostile input never reaches a 500 or a hang', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(optionsOf(queryValue), async (opts) => {
-          const res = await request(svc.app.server).get('/').query(tame(opts)).timeout(15_000).buffer(true).parse(binary);
+          const res = await request(svc.app.server)
+            .get('/')
+            .query(tame(opts))
+            .timeout(15_000)
+            .buffer(true)
+            .parse(binary);
           expectSound({ status: res.status, type: res.headers['content-type'] ?? '', body: res.body as Buffer }, opts);
         }),
         RUNS,
@@ -116,7 +171,12 @@ describe('hostile input never reaches a 500 or a hang', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(optionsOf(bodyValue), async (opts) => {
-          const res = await request(svc.app.server).post('/').send(tame(opts)).timeout(15_000).buffer(true).parse(binary);
+          const res = await request(svc.app.server)
+            .post('/')
+            .send(tame(opts))
+            .timeout(15_000)
+            .buffer(true)
+            .parse(binary);
           expectSound({ status: res.status, type: res.headers['content-type'] ?? '', body: res.body as Buffer }, opts);
         }),
         RUNS,
@@ -133,9 +193,17 @@ describe('hostile input never reaches a 500 or a hang', () => {
         fc.asyncProperty(optionsOf(queryValue), fc.option(nasty), async (opts, accept) => {
           const query = tame(opts) as Record<string, string>;
           const headers: Record<string, string> = accept ? { accept } : {};
-          const result = await handler({ rawPath: '/', queryParameters: query, headers, requestContext: { http: { method: 'GET' } } });
+          const result = await handler({
+            rawPath: '/',
+            queryParameters: query,
+            headers,
+            requestContext: { http: { method: 'GET' } },
+          });
           const body = Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
-          expectSound({ status: result.statusCode, type: result.headers['content-type'] ?? '', body }, { opts, accept });
+          expectSound(
+            { status: result.statusCode, type: result.headers['content-type'] ?? '', body },
+            { opts, accept },
+          );
         }),
         RUNS,
       );

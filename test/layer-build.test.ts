@@ -23,14 +23,21 @@ describe('glibc gate', () => {
     expect(compareVersions('2.3.4', '2.30')).toBeLessThan(0);
   });
 
-  it.each(['custom.debian10', 'nodejs20'])('refuses %s (glibc 2.28), naming the file and the version it needs', async (target) => {
-    const error = await buildAll({ target, out, only: 'chromium', log: () => undefined }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    expect(error).toBeInstanceOf(Error);
-    expect(error!.message).toMatch(new RegExp(`refusing to build for ${target.replace('.', '\\.')}: lib/\\S+ needs GLIBC_2\\.(29|[3-9]\\d), but ${target.replace('.', '\\.')} has glibc 2\\.28`));
-  });
+  it.each(['custom.debian10', 'nodejs20'])(
+    'refuses %s (glibc 2.28), naming the file and the version it needs',
+    async (target) => {
+      const error = await buildAll({ target, out, only: 'chromium', log: () => undefined }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(error!.message).toMatch(
+        new RegExp(
+          `refusing to build for ${target.replace('.', '\\.')}: lib/\\S+ needs GLIBC_2\\.(29|[3-9]\\d), but ${target.replace('.', '\\.')} has glibc 2\\.28`,
+        ),
+      );
+    },
+  );
 
   it('builds custom.debian11 from bullseye packages, within glibc 2.31, and that Chromium captures', async () => {
     const result = await buildAll({ target: 'custom.debian11', out, only: 'chromium', log: () => undefined });
@@ -43,7 +50,9 @@ describe('glibc gate', () => {
     const fixtures = await startFixtures();
     const svc = await startService({ LAYER_ROOT: result.chromium.tree, EGRESS_ALLOW: fixtures.allowEntry });
     try {
-      const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 64, height: 64 });
+      const res = await request(svc.app.server)
+        .get('/')
+        .query({ url: `${fixtures.origin}/red`, width: 64, height: 64 });
       expect(res.status).toBe(200);
       expect(svc.browser.source?.source).toBe('layer');
       const maps = readFileSync(`/proc/${svc.browser.pid}/maps`, 'utf8');

@@ -46,7 +46,12 @@ function descendantTypes(pid: number): string[] {
   const under = new Set([pid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of procs) if (under.has(p.ppid) && !under.has(p.pid)) (under.add(p.pid), (grew = true));
+    for (const p of procs) {
+      if (under.has(p.ppid) && !under.has(p.pid)) {
+        under.add(p.pid);
+        grew = true;
+      }
+    }
   }
   return procs.filter((p) => p.pid !== pid && under.has(p.pid)).map((p) => p.type ?? '?');
 }

@@ -46,7 +46,10 @@ async function raw(path: string): Promise<Buffer> {
     .buffer(true)
     .parse(binary);
   expect(res.status).toBe(200);
-  return sharp(res.body as Buffer).removeAlpha().raw().toBuffer();
+  return sharp(res.body as Buffer)
+    .removeAlpha()
+    .raw()
+    .toBuffer();
 }
 
 function differingPixels(a: Buffer, b: Buffer): number {

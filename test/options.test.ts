@@ -54,7 +54,10 @@ describe('resolveOptions', () => {
   });
 
   it('copies every option it does not change (nothing forgotten)', () => {
-    const o = resolveOptions(req({ url: 'A.Example:8080/x', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 }), ctx);
+    const o = resolveOptions(
+      req({ url: 'A.Example:8080/x', css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 }),
+      ctx,
+    );
     expect(o.target?.href).toBe('https://a.example:8080/x'); // parsed once, here
     expect(o).toMatchObject({ css: 'x{}', hide: ['.a'], userAgent: 'UA', delay: 5 });
     expect(resolveOptions(req({ html: '<p>' }), ctx).target).toBeUndefined();
@@ -70,7 +73,10 @@ describe('resolveOptions', () => {
   it('takes quality for lossy formats only, with each format’s default', () => {
     expect(resolveOptions(req({ format: 'avif' }), ctx).quality).toBe(50);
     expect(resolveOptions(req({ format: 'png' }), ctx).quality).toBeUndefined();
-    expect(refusal(() => resolveOptions(req({ format: 'png', quality: 50 }), ctx))).toEqual({ status: 400, field: 'quality' });
+    expect(refusal(() => resolveOptions(req({ format: 'png', quality: 50 }), ctx))).toEqual({
+      status: 400,
+      field: 'quality',
+    });
   });
 
   it.each([
@@ -95,7 +101,8 @@ describe('resolveOptions', () => {
 });
 
 describe('cacheKey', () => {
-  const key = (over: Record<string, unknown>, accept?: string) => cacheKey(resolveOptions(req(over), { ...ctx, accept }));
+  const key = (over: Record<string, unknown>, accept?: string) =>
+    cacheKey(resolveOptions(req(over), { ...ctx, accept }));
   it('names the image: a different target, option or format is a different key', () => {
     const base = key({ url: 'https://a.example/' });
     expect(key({ url: 'https://b.example/' })).not.toBe(base);
@@ -107,6 +114,8 @@ describe('cacheKey', () => {
     const base = key({ url: 'https://a.example/' });
     expect(key({ url: 'A.EXAMPLE' })).toBe(base); // one normalised target
     expect(key({ url: 'https://a.example/', timeout: 5000 })).toBe(base); // the deadline does not change the image
-    expect(key({ url: 'https://a.example/', headers: { b: '2', a: '1' } })).toBe(key({ url: 'https://a.example/', headers: { a: '1', b: '2' } }));
+    expect(key({ url: 'https://a.example/', headers: { b: '2', a: '1' } })).toBe(
+      key({ url: 'https://a.example/', headers: { a: '1', b: '2' } }),
+    );
   });
 });

@@ -23,8 +23,11 @@ beforeAll(async () => {
     '/hang': `<body style="background:#f00"><script>while (true) {}</script></body>`,
     '/hang-later': colourPage('#0f0', `<script>setTimeout(() => { while (true) {} }, 0)</script>`),
     '/bomb': `<script>const hoard = []; while (true) hoard.push(new Array(1e6).fill(Math.random()));</script>`,
-    '/dialogs': colourPage('#0000ff', `<script>alert('a'); confirm('b'); prompt('c'); window.open('/red'); window.open('/blue');
-      window.onbeforeunload = () => 'stay';</script>`),
+    '/dialogs': colourPage(
+      '#0000ff',
+      `<script>alert('a'); confirm('b'); prompt('c'); window.open('/red'); window.open('/blue');
+      window.onbeforeunload = () => 'stay';</script>`,
+    ),
   });
   fixtures.route('/slow', (_req, res) => {
     setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#00ff00')), 1200);
@@ -39,7 +42,9 @@ afterAll(async () => {
 
 /** The instance is healthy: a capture works, nothing is left behind. */
 async function expectHealthy() {
-  const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 64, height: 64 });
+  const res = await request(svc.app.server)
+    .get('/')
+    .query({ url: `${fixtures.origin}/red`, width: 64, height: 64 });
   expect(res.status).toBe(200);
   // The file is removed when its stream closes, a moment after the response ends.
   await expect.poll(() => svc.leftovers(), { timeout: 5000 }).toEqual([]);
@@ -52,24 +57,32 @@ afterEach(async () => {
 
 describe('pages that misbehave', () => {
   it('a page that spins forever before load: 504, then the next request works', async () => {
-    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/hang`, timeout: 2000 });
+    const res = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/hang`, timeout: 2000 });
     expect(res.status).toBe(504);
     expect(res.body).toMatchObject({ error: 'timeout' });
   });
 
   it('a page that spins forever after load: a clear answer, not a wedged browser', async () => {
-    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/hang-later`, timeout: 3000, width: 64, height: 64 });
+    const res = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/hang-later`, timeout: 3000, width: 64, height: 64 });
     expect([200, 504]).toContain(res.status);
   });
 
   it('a page that never finishes loading: 504 naming navigate', async () => {
-    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/never`, timeout: 1500 });
+    const res = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/never`, timeout: 1500 });
     expect(res.status).toBe(504);
     expect(res.body.phase).toBe('navigate');
   });
 
   it('a page that allocates until its renderer dies: 502 at once, not a hang', async () => {
-    const res = await request(svc.app.server).get('/').query({ url: `${fixtures.origin}/bomb`, timeout: 60000 });
+    const res = await request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/bomb`, timeout: 60000 });
     expect(res.status).toBe(502);
     expect(res.body.reason).toBe('renderer_crashed');
   });
@@ -89,10 +102,14 @@ describe('the browser dies', () => {
   it('kill -9 mid-request: the request fails fast, the next one launches a new Chromium', async () => {
     await svc.browser.warm();
     const before = svc.browser.pid!;
-    const profile = /--user-data-dir=(\S+)/.exec(readFileSync(`/proc/${before}/cmdline`, 'utf8').replace(/\0/g, ' '))![1]!;
+    const profile = /--user-data-dir=(\S+)/.exec(
+      readFileSync(`/proc/${before}/cmdline`, 'utf8').replace(/\0/g, ' '),
+    )![1]!;
     expect(existsSync(profile)).toBe(true);
     const started = Date.now();
-    const pending = request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, timeout: 20000 });
+    const pending = request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/slow`, timeout: 20000 });
     const result = pending.then((r) => r);
     await sleep(400);
     process.kill(before, 'SIGKILL');
@@ -146,7 +163,9 @@ describe('load', () => {
   it('20 at once against 2 slots and a queue of 4: exactly 6 captures and 14 fast 503s', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () =>
-        request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, width: 64, height: 64 }),
+        request(svc.app.server)
+          .get('/')
+          .query({ url: `${fixtures.origin}/slow`, width: 64, height: 64 }),
       ),
     );
     const statuses = results.map((r) => r.status);
@@ -160,7 +179,9 @@ describe('load', () => {
   it('time in the queue counts against the deadline', async () => {
     const results = await Promise.all(
       Array.from({ length: 4 }, () =>
-        request(svc.app.server).get('/').query({ url: `${fixtures.origin}/slow`, width: 64, height: 64, timeout: 2000 }),
+        request(svc.app.server)
+          .get('/')
+          .query({ url: `${fixtures.origin}/slow`, width: 64, height: 64, timeout: 2000 }),
       ),
     );
     // Two slots: the last two wait for a slow page and run out of time while waiting. (On a loaded
@@ -182,17 +203,23 @@ describe('health', () => {
 });
 
 describe('recycling', () => {
-  const shoot = (svc: TestService) => request(svc.app.server).get('/').query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
+  const shoot = (svc: TestService) =>
+    request(svc.app.server)
+      .get('/')
+      .query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
 
   it('replaces Chromium when its memory passes RECYCLE_ABOVE_MB', async () => {
-    await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_ABOVE_MB: '1', RECYCLE_AFTER: '0' }, async (small) => {
-      expect((await shoot(small)).status).toBe(200);
-      const first = small.browser.pid!;
-      for (let i = 0; i < 50 && isAlive(first); i++) await sleep(100);
-      expect(isAlive(first)).toBe(false);
-      expect((await shoot(small)).status).toBe(200);
-      expect(small.browser.pid).not.toBe(first);
-    });
+    await withOwnService(
+      { EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_ABOVE_MB: '1', RECYCLE_AFTER: '0' },
+      async (small) => {
+        expect((await shoot(small)).status).toBe(200);
+        const first = small.browser.pid!;
+        for (let i = 0; i < 50 && isAlive(first); i++) await sleep(100);
+        expect(isAlive(first)).toBe(false);
+        expect((await shoot(small)).status).toBe(200);
+        expect(small.browser.pid).not.toBe(first);
+      },
+    );
   });
 
   it('replaces Chromium after N captures and leaves no process of the old one', async () => {

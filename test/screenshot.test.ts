@@ -15,7 +15,6 @@ let fixtures: FixtureServer;
 let svc: TestService;
 const api = () => request(svc.app.server);
 
-
 const get = (query: Record<string, string | number | boolean>, headers: Record<string, string> = {}) =>
   api().get('/').query(query).set(headers).buffer(true).parse(binary);
 
@@ -68,7 +67,10 @@ describe('GET /', () => {
   });
 
   it('picks the format from Accept when none is named, png otherwise', async () => {
-    const webp = await get({ url: `${fixtures.origin}/red`, width: 100, height: 100 }, { accept: 'image/avif;q=0.5,image/webp,*/*;q=0.8' });
+    const webp = await get(
+      { url: `${fixtures.origin}/red`, width: 100, height: 100 },
+      { accept: 'image/avif;q=0.5,image/webp,*/*;q=0.8' },
+    );
     expect(webp.headers['content-type']).toBe('image/webp');
     const jpeg = await get({ url: `${fixtures.origin}/red`, width: 100, height: 100 }, { accept: 'image/jpeg' });
     expect(jpeg.headers['content-type']).toBe('image/jpeg');
@@ -80,7 +82,9 @@ describe('GET /', () => {
   it('quality changes the size of lossy images', async () => {
     fixtures.route('/noise', (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(`<body style="margin:0">${Array.from({ length: 400 }, (_, i) => `<span style="color:hsl(${i * 37},80%,40%)">word${i} </span>`).join('')}</body>`);
+      res.end(
+        `<body style="margin:0">${Array.from({ length: 400 }, (_, i) => `<span style="color:hsl(${i * 37},80%,40%)">word${i} </span>`).join('')}</body>`,
+      );
     });
     const sizes: Record<string, number> = {};
     for (const quality of [10, 95]) {
@@ -114,7 +118,9 @@ describe('GET /', () => {
   });
 
   it('answers HEAD with the headers and no body', async () => {
-    const res = await api().head('/').query({ url: `${fixtures.origin}/red`, width: 100, height: 100 });
+    const res = await api()
+      .head('/')
+      .query({ url: `${fixtures.origin}/red`, width: 100, height: 100 });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('image/png');
     expect(Number(res.headers['content-length'])).toBeGreaterThan(0);
@@ -122,9 +128,14 @@ describe('GET /', () => {
   });
 
   it('sends X-Request-Id (FC’s when given) and Server-Timing with the phases', async () => {
-    const res = await get({ url: `${fixtures.origin}/red`, width: 100, height: 100 }, { 'x-fc-request-id': 'fc-req-123' });
+    const res = await get(
+      { url: `${fixtures.origin}/red`, width: 100, height: 100 },
+      { 'x-fc-request-id': 'fc-req-123' },
+    );
     expect(res.headers['x-request-id']).toBe('fc-req-123');
-    const phases = String(res.headers['server-timing']).split(', ').map((p) => p.split(';')[0]);
+    const phases = String(res.headers['server-timing'])
+      .split(', ')
+      .map((p) => p.split(';')[0]);
     expect(phases).toEqual(expect.arrayContaining(['queue', 'navigate', 'capture', 'encode']));
     const other = await get({ url: `${fixtures.origin}/red`, width: 100, height: 100 });
     expect(other.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -158,7 +169,9 @@ describe('failures of the target page', () => {
   });
 
   it('a page that never answers gives 504 naming the phase', async () => {
-    const res = await api().get('/').query({ url: `${fixtures.origin}/never`, timeout: 1500 });
+    const res = await api()
+      .get('/')
+      .query({ url: `${fixtures.origin}/never`, timeout: 1500 });
     expect(res.status).toBe(504);
     expect(res.body).toMatchObject({ error: 'timeout', phase: 'navigate' });
     // and the browser is still fine
@@ -200,13 +213,15 @@ describe('bad input', () => {
     [{ url: '' }, 'url'],
   ];
   it.each(cases.map(([query, field]) => [JSON.stringify(query).slice(0, 60), query, field] as const))(
-    '%s gives 400 naming the field', async (_label, query, field) => {
-    const res = await api().get('/').query(query);
-    expect(res.status).toBe(400);
-    expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(res.body).toMatchObject({ error: 'invalid_option', field });
-    expect(typeof res.body.message).toBe('string');
-  });
+    '%s gives 400 naming the field',
+    async (_label, query, field) => {
+      const res = await api().get('/').query(query);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/json/);
+      expect(res.body).toMatchObject({ error: 'invalid_option', field });
+      expect(typeof res.body.message).toBe('string');
+    },
+  );
 });
 
 describe('FC event handler', () => {
@@ -242,7 +257,11 @@ describe('FC event handler', () => {
     const fromServer = await rgbPixels((await get(query)).body as Buffer);
     expect(fromFc.equals(fromServer)).toBe(true);
 
-    const bad = await handler({ rawPath: '/', queryParameters: { width: 'wide' }, requestContext: { http: { method: 'GET' } } });
+    const bad = await handler({
+      rawPath: '/',
+      queryParameters: { width: 'wide' },
+      requestContext: { http: { method: 'GET' } },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.isBase64Encoded).toBe(false);
     expect(JSON.parse(bad.body)).toMatchObject({ field: 'width' });

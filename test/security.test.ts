@@ -74,7 +74,9 @@ describe('signed URLs sign exactly what is used', () => {
     const { hostname, port } = new URL(origin);
     return new Promise<{ status: number; body: string; headers: string }>((resolve, reject) => {
       const socket = net.connect(Number(port), hostname, () => {
-        const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        const extra = Object.entries(headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('');
         socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n${extra}Connection: close\r\n\r\n`);
       });
       const chunks: Buffer[] = [];
@@ -244,10 +246,16 @@ describe('headers, cookies and user agents are refused at once when Chromium wou
     ['Set-Cookie', { headers: JSON.stringify({ 'Set-Cookie': 'a=b' }) }, 'headers'],
     ['a header name outside ASCII', { headers: JSON.stringify({ 'X-é': 'v' }) }, 'headers'],
     ['a user agent with CR/LF', { userAgent: 'UA\r\nX-Injected: 1' }, 'userAgent'],
-    ['a cookie value with a semicolon', { cookies: JSON.stringify([{ name: 'a', value: 'b; Domain=evil' }]) }, 'cookies'],
+    [
+      'a cookie value with a semicolon',
+      { cookies: JSON.stringify([{ name: 'a', value: 'b; Domain=evil' }]) },
+      'cookies',
+    ],
   ])('%s → 400 naming the field', async (_what, extra, field) => {
     const started = Date.now();
-    const res = await api().get('/').query({ ...base(), ...extra });
+    const res = await api()
+      .get('/')
+      .query({ ...base(), ...extra });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_option', field });
     expect(Date.now() - started).toBeLessThan(15_000); // not the deadline
@@ -291,7 +299,9 @@ describe('numbers and hosts are what they look like', () => {
     ['quality', '8.0e1'],
     ['timeout', '0b11111111111111'],
   ])('%s=%s → 400 naming it', async (field, value) => {
-    const res = await api().get('/').query({ url: `${fixtures.origin}/red`, [field]: value });
+    const res = await api()
+      .get('/')
+      .query({ url: `${fixtures.origin}/red`, [field]: value });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_option', field });
   });

@@ -62,7 +62,11 @@ describe('server process', () => {
 
     const base = `http://127.0.0.1:${server.port}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}&width=64&height=64&auth=alice:PASSWORD-XYZ`;
     const inFlight = fetch(base, {
-      headers: { 'x-fc-request-id': 'req-abc', 'x-fc-access-key-secret': 'SUPER-SECRET', 'x-fc-security-token': 'TOKEN-XYZ' },
+      headers: {
+        'x-fc-request-id': 'req-abc',
+        'x-fc-access-key-secret': 'SUPER-SECRET',
+        'x-fc-security-token': 'TOKEN-XYZ',
+      },
     });
     await new Promise((r) => setTimeout(r, 400));
     server.child.kill('SIGTERM');

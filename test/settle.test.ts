@@ -81,7 +81,10 @@ async function shoot(path: string, query: Record<string, unknown> = {}) {
     .buffer(true)
     .parse(binary);
   expect(res.status, res.body.toString('utf8').slice(0, 200)).toBe(200);
-  const { data, info } = await sharp(res.body as Buffer).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(res.body as Buffer)
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const at = (x: number, y: number) => (y * info.width + x) * 3;
   return { res, data, pixel: (x: number, y: number) => [...data.subarray(at(x, y), at(x, y) + 3)] };
 }

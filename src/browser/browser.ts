@@ -33,7 +33,6 @@ function within<U>(ms: number, work: Promise<U> | undefined): Promise<U | undefi
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-
 // puppeteer logs every CDP message through the `debug` package, which builds a logger per message
 // and, unless told the colour choice, asks the kernel whether stderr is a terminal each time (an
 // ioctl per message, ~2 % of node's time per capture in a profile). Our logs never use its colours.
@@ -110,7 +109,9 @@ export class BrowserManager {
     const live = this.live;
     if (!live?.browser.connected) return [];
     live.system ??= live.browser.target().createCDPSession();
-    const { processInfo } = (await (await live.system).send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> };
+    const { processInfo } = (await (await live.system).send('SystemInfo.getProcessInfo')) as {
+      processInfo: Array<{ type: string; id: number }>;
+    };
     return processInfo.map((p) => ({ pid: p.id, type: p.type }));
   }
 
@@ -234,7 +235,10 @@ export class BrowserManager {
 
   /** A page that went away because the memory guard killed its renderer: 502 page_too_large. */
   private overBudget(err: unknown, since: number): HttpError | undefined {
-    const gone = err instanceof HttpError ? err.body.reason === 'renderer_crashed' : /Target closed|Session closed|frame was detached/i.test(String(err));
+    const gone =
+      err instanceof HttpError
+        ? err.body.reason === 'renderer_crashed'
+        : /Target closed|Session closed|frame was detached/i.test(String(err));
     const kill = gone ? this.opts.memory?.killedSince(since) : undefined;
     if (!kill) return undefined;
     const { budgetMb, shareMb, concurrency } = kill.budget;

@@ -59,10 +59,7 @@ const INHERITED_ENV = [
   'XDG_CONFIG_HOME',
 ] as const;
 
-export function chromiumEnvironment(
-  parent: NodeJS.ProcessEnv,
-  extra: Record<string, string>,
-): Record<string, string> {
+export function chromiumEnvironment(parent: NodeJS.ProcessEnv, extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED_ENV) {
     const value = parent[name];

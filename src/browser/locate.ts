@@ -111,7 +111,10 @@ export function unpackEmbedded(base: string): Promise<string> {
         inflate(join(bin, 'fonts.tar.br'), staging, true),
         inflate(join(bin, 'swiftshader.tar.br'), staging, true),
       ]);
-      await writeFile(join(staging, 'fonts.conf'), fontsConf([join(dir, 'fonts'), '/usr/share/fonts'], join(dir, 'fonts-cache')));
+      await writeFile(
+        join(staging, 'fonts.conf'),
+        fontsConf([join(dir, 'fonts'), '/usr/share/fonts'], join(dir, 'fonts-cache')),
+      );
       await rename(staging, dir).catch(async (err: NodeJS.ErrnoException) => {
         if (!existsSync(join(dir, 'chromium'))) throw err; // another process won the race: use its copy
       });

@@ -57,13 +57,23 @@ function guardPage(page: Page) {
   };
 }
 
-async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, whyBlocked: BlockedReason, gaveUp: string[]) {
+async function navigate(
+  page: Page,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  whyBlocked: BlockedReason,
+  gaveUp: string[],
+) {
   const timeout = waitBudget(deadline, opts.bestAttempt);
   if (opts.html !== undefined) {
     try {
       await page.setContent(opts.html, { waitUntil: 'load', timeout });
       if (opts.waitUntil.startsWith('networkidle')) {
-        await page.waitForNetworkIdle({ idleTime: 500, concurrency: opts.waitUntil === 'networkidle0' ? 0 : 2, timeout: waitBudget(deadline, opts.bestAttempt) });
+        await page.waitForNetworkIdle({
+          idleTime: 500,
+          concurrency: opts.waitUntil === 'networkidle0' ? 0 : 2,
+          timeout: waitBudget(deadline, opts.bestAttempt),
+        });
       }
     } catch (err) {
       if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
@@ -98,7 +108,8 @@ async function navigate(page: Page, opts: CaptureOptions, deadline: Deadline, wh
   }
   const headers = response?.headers() ?? {};
   if (headers[BLOCKED_HEADER]) throw blocked(headers[BLOCKED_HEADER]);
-  if (headers[UNREACHABLE_HEADER]) throw badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response!.url()}`);
+  if (headers[UNREACHABLE_HEADER])
+    throw badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response!.url()}`);
   return response;
 }
 
@@ -176,7 +187,10 @@ export async function capturePage(
   const death = rendererDeath(page);
   const watch = new NavigationWatch(page, tab.cdp, whyBlocked, opts.waitUntil, opts.html !== undefined);
   // Every phase also ends the moment the renderer dies or the navigation watch refuses (loop, blocked).
-  const unlessCrashed = <T>(work: () => Promise<T>) => () => Promise.race([work(), death, watch.failure]);
+  const unlessCrashed =
+    <T>(work: () => Promise<T>) =>
+    () =>
+      Promise.race([work(), death, watch.failure]);
   const gaveUp: string[] = [];
 
   await deadline.step('emulate', () => Promise.all([emulate(tab, opts), watch.start()]));
@@ -189,12 +203,18 @@ export async function capturePage(
   let changes = opts;
   for (;;) {
     if (watch.navigating) {
-      await deadline.step('navigate', unlessCrashed(() => follow(page, watch, opts, deadline, gaveUp)));
+      await deadline.step(
+        'navigate',
+        unlessCrashed(() => follow(page, watch, opts, deadline, gaveUp)),
+      );
     }
     const epoch = watch.epoch;
     // Work on the page as it is now: a navigation that starts meanwhile interrupts it (NavigationStarted).
     const onThisPage = <T>(phase: string, work: () => Promise<T>) =>
-      deadline.step(phase, unlessCrashed(() => watch.interruptible(epoch, work)));
+      deadline.step(
+        phase,
+        unlessCrashed(() => watch.interruptible(epoch, work)),
+      );
     let phase = 'prepare';
     try {
       const timedOut = await onThisPage('prepare', () => changePage(page, changes, deadline));

@@ -25,14 +25,22 @@ export function viewportOf(opts: CaptureOptions) {
       userAgent: opts.userAgent ?? device.userAgent,
     };
   }
-  return { width: opts.width, height: opts.height, scale: opts.scale, mobile: opts.mobile, touch: opts.mobile, userAgent: opts.userAgent };
+  return {
+    width: opts.width,
+    height: opts.height,
+    scale: opts.scale,
+    mobile: opts.mobile,
+    touch: opts.mobile,
+    userAgent: opts.userAgent,
+  };
 }
 
 async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> {
   const blockTypes = new Set(opts.blockResources);
   const blockUrls = opts.blockUrls;
   const extra: Record<string, string> = { ...opts.headers };
-  if (opts.auth) extra.authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+  if (opts.auth)
+    extra.authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
   const targetOrigin = opts.target?.origin;
   const hasExtra = Object.keys(extra).length > 0;
   if (!blockTypes.size && !blockUrls.length && !hasExtra) return;
@@ -64,7 +72,12 @@ export async function emulate(tab: Tab, opts: CaptureOptions): Promise<void> {
   const { cdp, page } = tab;
   const view = viewportOf(opts);
   const work: Array<Promise<unknown>> = [
-    cdp.send('Emulation.setDeviceMetricsOverride', { width: view.width, height: view.height, deviceScaleFactor: view.scale, mobile: view.mobile }),
+    cdp.send('Emulation.setDeviceMetricsOverride', {
+      width: view.width,
+      height: view.height,
+      deviceScaleFactor: view.scale,
+      mobile: view.mobile,
+    }),
   ];
   if (view.touch) work.push(cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 }));
   const features = [
@@ -88,10 +101,17 @@ export async function emulate(tab: Tab, opts: CaptureOptions): Promise<void> {
   }
   if (view.userAgent || opts.locale) {
     const userAgent = view.userAgent ?? (await page.browser().userAgent()).replace('HeadlessChrome', 'Chrome');
-    work.push(cdp.send('Emulation.setUserAgentOverride', { userAgent, ...(opts.locale ? { acceptLanguage: opts.locale } : {}) }));
+    work.push(
+      cdp.send('Emulation.setUserAgentOverride', {
+        userAgent,
+        ...(opts.locale ? { acceptLanguage: opts.locale } : {}),
+      }),
+    );
   }
   if (opts.cookies.length) {
-    work.push(page.browserContext().setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' }))));
+    work.push(
+      page.browserContext().setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' }))),
+    );
   }
   work.push(requestRules(tab, opts));
   if (opts.settle) work.push(cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: FRAME_COUNTER }));

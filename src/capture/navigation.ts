@@ -136,9 +136,15 @@ export class NavigationWatch {
     const error = request.failure()?.errorText ?? 'net::ERR_FAILED';
     // Aborted: a newer navigation replaced it (that one is current now), or nothing replaced it (a
     // download, a navigation the page cancelled) and the page stays as it was.
-    if (error === 'net::ERR_ABORTED') return this.cancel();
+    if (error === 'net::ERR_ABORTED') {
+      this.cancel();
+      return;
+    }
     const url = request.url();
-    if (!error.includes(TUNNEL_REFUSED)) return this.fail(badGateway(`${error} loading ${url}`));
+    if (!error.includes(TUNNEL_REFUSED)) {
+      this.fail(badGateway(`${error} loading ${url}`));
+      return;
+    }
     void this.whyBlocked(url).then(
       (refusal) => {
         if (refusal?.status === 403) this.fail(blocked(refusal.reason));

@@ -12,14 +12,14 @@ import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js'
 /** Longest the fullPage scroll-through may take, however long the page keeps growing. */
 const LAZY_BUDGET_MS = 10_000;
 
-const NO_ANIMATIONS = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
+const NO_ANIMATIONS =
+  '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
 
 /** Time a wait may take: all that is left, or, with bestAttempt, all but a reserve for the capture. */
 export function waitBudget(deadline: Deadline, bestAttempt: boolean): number {
   const left = deadline.remaining();
   return Math.max(100, bestAttempt ? left - Math.min(3000, left / 3) : left);
 }
-
 
 /** Runs a selector in the page; a selector the browser cannot parse is the caller's 400. */
 async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: string[]): Promise<void> {
@@ -28,7 +28,8 @@ async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: strin
     (sels: string[], prop: string, val: string) => {
       for (const sel of sels) {
         try {
-          document.querySelectorAll(sel).forEach((el) => (el as HTMLElement).style.setProperty(prop, val, 'important'));
+          for (const el of document.querySelectorAll(sel))
+            (el as HTMLElement).style.setProperty(prop, val, 'important');
         } catch {
           return sel;
         }
@@ -79,9 +80,13 @@ export async function changePage(page: Page, opts: CaptureOptions, deadline: Dea
   const gaveUp: string[] = [];
   if (opts.waitForSelector) {
     try {
-      await page.waitForSelector(opts.waitForSelector, { visible: true, timeout: waitBudget(deadline, opts.bestAttempt) });
+      await page.waitForSelector(opts.waitForSelector, {
+        visible: true,
+        timeout: waitBudget(deadline, opts.bestAttempt),
+      });
     } catch (err) {
-      if ((err as Error).name !== 'TimeoutError') throw invalidOption('waitForSelector', `not a valid CSS selector: ${opts.waitForSelector}`);
+      if ((err as Error).name !== 'TimeoutError')
+        throw invalidOption('waitForSelector', `not a valid CSS selector: ${opts.waitForSelector}`);
       if (!opts.bestAttempt) throw err;
       gaveUp.push('waitForSelector');
     }

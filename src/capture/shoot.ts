@@ -59,9 +59,21 @@ async function captureInSlices(tab: Tab, width: number, height: number, scale: n
   const slices: Array<{ input: Buffer; top: number; left: number }> = [];
   for (let y = 0; y < height; y += band) {
     const h = Math.min(band, height - y);
-    slices.push({ input: await capture(tab, { x: 0, y, width, height: h }, true), top: Math.round(y * scale), left: 0 });
+    slices.push({
+      input: await capture(tab, { x: 0, y, width, height: h }, true),
+      top: Math.round(y * scale),
+      left: 0,
+    });
   }
-  return sharp({ create: { width: Math.round(width * scale), height: Math.round(height * scale), channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } }, limitInputPixels: false })
+  return sharp({
+    create: {
+      width: Math.round(width * scale),
+      height: Math.round(height * scale),
+      channels: 4,
+      background: { r: 0, g: 0, b: 0, alpha: 0 },
+    },
+    limitInputPixels: false,
+  })
     .composite(slices)
     .png({ compressionLevel: 1 })
     .toBuffer();
@@ -83,9 +95,14 @@ export async function shoot(tab: Tab, opts: CaptureOptions): Promise<Shot> {
     await cdp.send('Emulation.setDefaultBackgroundColorOverride', { color: { r: 0, g: 0, b: 0, a: 0 } });
   }
   const view = viewportOf(opts);
-  if (opts.selector) return { bytes: await capture(tab, await elementClip(page, opts.selector), true), truncated: false };
+  if (opts.selector)
+    return { bytes: await capture(tab, await elementClip(page, opts.selector), true), truncated: false };
   if (opts.clip) return { bytes: await capture(tab, opts.clip, true), truncated: false };
-  if (!opts.fullPage) return { bytes: await capture(tab, { x: 0, y: 0, width: view.width, height: view.height }, false), truncated: false };
+  if (!opts.fullPage)
+    return {
+      bytes: await capture(tab, { x: 0, y: 0, width: view.width, height: view.height }, false),
+      truncated: false,
+    };
 
   const full = Math.max(await pageHeight(page), 1);
   const height = Math.min(full, opts.fullPageMaxHeight);

@@ -17,7 +17,9 @@ import type { CaptureOptions } from '../options.js';
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -26,7 +28,10 @@ function stableJson(value: unknown): string {
 /** The normalised options that name an image; the request's deadline does not change it. */
 export function cacheKey(opts: CaptureOptions): string {
   const { timeout: _timeout, target, ...rest } = opts;
-  return createHash('sha256').update(stableJson({ ...rest, target: target?.href })).digest('base64url').slice(0, 32);
+  return createHash('sha256')
+    .update(stableJson({ ...rest, target: target?.href }))
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 /** The strong ETag of a capture file: a digest of its bytes. */
@@ -69,7 +74,8 @@ export class CaptureCache {
     if (opts.dir) {
       mkdirSync(opts.dir, { recursive: true });
       // The index lives in memory: files from an earlier process are unknown to it.
-      for (const f of readdirSync(opts.dir)) if (f.startsWith('fcshot-cache-')) rmSync(join(opts.dir, f), { force: true });
+      for (const f of readdirSync(opts.dir))
+        if (f.startsWith('fcshot-cache-')) rmSync(join(opts.dir, f), { force: true });
     }
     this.lru = new LRUCache<string, CachedCapture>({
       maxSize: opts.maxBytes,
@@ -86,7 +92,12 @@ export class CaptureCache {
   }
 
   /** Keeps a copy of a capture file before it is streamed (and removed). */
-  async put(key: string, path: string, entry: Omit<CachedCapture, 'body' | 'file'>, read: () => Promise<Buffer>): Promise<void> {
+  async put(
+    key: string,
+    path: string,
+    entry: Omit<CachedCapture, 'body' | 'file'>,
+    read: () => Promise<Buffer>,
+  ): Promise<void> {
     if (entry.size > this.opts.maxBytes) return;
     if (this.opts.dir) {
       const file = join(this.opts.dir, `fcshot-cache-${key}`);

@@ -10,8 +10,14 @@ import { Type } from '@sinclair/typebox';
 import { Deadline } from '../deadline.js';
 import { invalidOption } from '../errors.js';
 import { spec } from '../formats.js';
-import { checkNumberSpelling, JSON_QUERY_FIELDS, OptionsSchema, resolveOptions, type RequestOptions } from '../options.js';
-import { takeScreenshot, type ScreenshotDeps } from '../screenshot.js';
+import {
+  checkNumberSpelling,
+  JSON_QUERY_FIELDS,
+  OptionsSchema,
+  resolveOptions,
+  type RequestOptions,
+} from '../options.js';
+import { type Screenshot, type ScreenshotDeps, takeScreenshot } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOfFile, matches, type CaptureCache } from './capture-cache.js';
 import { isClientGone } from './error-handler.js';
@@ -85,7 +91,7 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
     if (!reply.raw.writableFinished) deadline.clientLeft();
   };
   reply.raw.once('close', onClose);
-  let shot;
+  let shot: Screenshot;
   try {
     shot = await takeScreenshot(opts.deps, options, deadline);
   } finally {
@@ -115,7 +121,10 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
     // Gone, or the client already holds exactly these bytes: nothing to stream.
     await unlink(shot.path).catch(() => undefined);
     if (isClientGone(reply)) return reply.send();
-    return reply.code(304).headers({ ...about, ...common, etag, 'x-cache': xCache }).send();
+    return reply
+      .code(304)
+      .headers({ ...about, ...common, etag, 'x-cache': xCache })
+      .send();
   }
   reply.headers({ ...about, ...common, etag, 'content-type': mime, 'content-length': String(shot.size) });
   reply.header('x-cache', xCache);
@@ -149,11 +158,15 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
     url: '/',
     schema: {
       body: OptionsSchema,
-      querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 512 })) }, { additionalProperties: false }),
+      querystring: Type.Object(
+        { token: Type.Optional(Type.String({ maxLength: 512 })) },
+        { additionalProperties: false },
+      ),
     },
     preValidation: async (request) => {
       await authorize(request);
-      if (request.body && typeof request.body === 'object') checkNumberSpelling(request.body as Record<string, unknown>);
+      if (request.body && typeof request.body === 'object')
+        checkNumberSpelling(request.body as Record<string, unknown>);
     },
     handler: (request, reply) => capture(request, reply, request.body as RequestOptions, opts),
   });

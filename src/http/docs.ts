@@ -29,7 +29,9 @@ export function openApiDocument() {
       in: 'query',
       required: false,
       description: prop.description,
-      ...(JSON_IN_QUERY.has(name) ? { content: { 'application/json': { schema: prop } } } : { schema: prop, explode: true }),
+      ...(JSON_IN_QUERY.has(name)
+        ? { content: { 'application/json': { schema: prop } } }
+        : { schema: prop, explode: true }),
     }));
   const errors = Object.fromEntries(
     [
@@ -49,8 +51,14 @@ export function openApiDocument() {
       'X-Request-Id': { schema: { type: 'string' } },
       ETag: { schema: { type: 'string' } },
       'X-Blocked-Requests': { schema: { type: 'integer' }, description: 'requests the egress guard refused' },
-      'X-Best-Attempt': { schema: { type: 'string' }, description: 'present when a wait timed out and bestAttempt captured anyway' },
-      'X-Target-Status': { schema: { type: 'integer' }, description: 'HTTP status of the page captured (after client-side navigation)' },
+      'X-Best-Attempt': {
+        schema: { type: 'string' },
+        description: 'present when a wait timed out and bestAttempt captured anyway',
+      },
+      'X-Target-Status': {
+        schema: { type: 'integer' },
+        description: 'HTTP status of the page captured (after client-side navigation)',
+      },
       'X-Truncated': { schema: { type: 'string' }, description: 'present when fullPage was cut at fullPageMaxHeight' },
       'X-Cache': { schema: { type: 'string', enum: ['hit', 'miss', 'off'] }, description: 'the capture cache' },
       'Cache-Control': { schema: { type: 'string' } },
@@ -60,11 +68,23 @@ export function openApiDocument() {
   };
   return {
     openapi: '3.1.0',
-    info: { title: 'fc-screenshot', version: '1', description: 'Screenshots of web pages on Alibaba Cloud Function Compute' },
+    info: {
+      title: 'fc-screenshot',
+      version: '1',
+      description: 'Screenshots of web pages on Alibaba Cloud Function Compute',
+    },
     paths: {
       '/': {
-        get: { summary: 'Capture a page', parameters, responses: { '200': image, '304': { description: 'If-None-Match matched the ETag' }, ...errors } },
-        head: { summary: 'The same, headers only', parameters, responses: { '200': { description: 'headers of the capture' } } },
+        get: {
+          summary: 'Capture a page',
+          parameters,
+          responses: { '200': image, '304': { description: 'If-None-Match matched the ETag' }, ...errors },
+        },
+        head: {
+          summary: 'The same, headers only',
+          parameters,
+          responses: { '200': { description: 'headers of the capture' } },
+        },
         post: {
           summary: 'Capture a page or raw HTML, options in a JSON body',
           requestBody: { required: true, content: { 'application/json': { schema } } },
@@ -72,7 +92,12 @@ export function openApiDocument() {
         },
       },
       '/healthz': { get: { summary: 'The process answers', responses: { '200': { description: 'ok' } } } },
-      '/readyz': { get: { summary: 'Chromium answers', responses: { '200': { description: 'ready' }, '503': { description: 'starting' } } } },
+      '/readyz': {
+        get: {
+          summary: 'Chromium answers',
+          responses: { '200': { description: 'ready' }, '503': { description: 'starting' } },
+        },
+      },
     },
   };
 }
@@ -90,7 +115,9 @@ main{padding:20px}#result img{max-width:100%;border:1px solid #ddd}#timing{font-
   <label>URL <input name="url" id="url" placeholder="https://www.serverless-devs.com"></label>
   <label>Width <input name="width" type="number" value="1280" min="16" max="3840"></label>
   <label>Height <input name="height" type="number" value="800" min="16" max="4320"></label>
-  <label>Format <select name="format">${FORMATS.filter((f) => !spec(f).printed).map((f) => `<option>${f}</option>`).join('')}</select></label>
+  <label>Format <select name="format">${FORMATS.filter((f) => !spec(f).printed)
+    .map((f) => `<option>${f}</option>`)
+    .join('')}</select></label>
   <label>Wait until <select name="waitUntil">${WAIT_UNTIL.map((w) => `<option>${w}</option>`).join('')}</select></label>
   <label><span><input type="checkbox" name="fullPage" value="true"> full page</span></label>
   <label><span><input type="checkbox" name="darkMode" value="true"> dark mode</span></label>

@@ -95,9 +95,11 @@ export function accessCheck(opts: AccessOptions) {
       if (!signingSecret) throw unauthorized(given === undefined ? 'missing token' : 'invalid token');
     }
     // A signature covers the query; a POST's options are in its body, so POST needs the token.
-    if (method === 'POST') throw unauthorized(authToken ? 'invalid token' : 'signed URLs are for GET; POST needs AUTH_TOKEN');
+    if (method === 'POST')
+      throw unauthorized(authToken ? 'invalid token' : 'signed URLs are for GET; POST needs AUTH_TOKEN');
     const signature = query.signature;
-    if (typeof signature !== 'string') throw unauthorized(authToken ? 'missing token or signature' : 'missing signature');
+    if (typeof signature !== 'string')
+      throw unauthorized(authToken ? 'missing token or signature' : 'missing signature');
     // A '#' never belongs in a request target; routers disagree on where a query starts around one.
     if (rawUrl.includes('#')) throw unauthorized('a signed URL may not contain "#"');
     const expires = Number(query.expires);

@@ -46,7 +46,10 @@ export type Destination =
 
 /** Lower-case, no brackets, no trailing dot: the one spelling a host is compared in. */
 export function normaliseHost(host: string): string {
-  return host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.+$/, '');
+  return host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '');
 }
 
 function allowKey(address: string, port: number): string {
@@ -76,7 +79,10 @@ export function allowListFrom(entries: Iterable<string>): Set<string> {
 export function portListFrom(raw: string): Set<number> | undefined {
   if (raw.trim() === '*') return undefined;
   const ports = new Set<number>();
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const port = Number(part);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`EGRESS_PORTS: "${part}" is not a port`);
     ports.add(port);
@@ -103,7 +109,8 @@ export async function checkDestination(rawHost: string, port: number, policy: Eg
     if (policy.allow.has(allowKey(canonical(address), port))) continue;
     const verdict = checkAddress(address);
     if (!verdict.allowed) return { allowed: false, reason: verdict.reason, status: 403 };
-    if (policy.ports && !policy.ports.has(port)) return { allowed: false, reason: `port-${port}-not-allowed`, status: 403 };
+    if (policy.ports && !policy.ports.has(port))
+      return { allowed: false, reason: `port-${port}-not-allowed`, status: 403 };
   }
   return { allowed: true, addresses };
 }

@@ -1,8 +1,8 @@
 /**
  * The fixture pages and the service the capture-option tests share (test/capture-*.test.ts): each file
- * calls useFeatureSuite() and gets its own service and Chromium on the same pages.
+ * calls setUpFeatureSuite() and gets its own service and Chromium on the same pages.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll } from 'vitest';
 import { colourPage, startFixtures, type FixtureServer } from './fixtures.js';
@@ -15,20 +15,24 @@ export const seen: Record<string, http.IncomingHttpHeaders[]> = {};
 
 export const get = (query: Record<string, string | number | boolean | string[]>) =>
   request(svc.app.server).get('/').query(query).buffer(true).parse(binary);
-export const post = (body: Record<string, unknown>) => request(svc.app.server).post('/').send(body).buffer(true).parse(binary);
+export const post = (body: Record<string, unknown>) =>
+  request(svc.app.server).post('/').send(body).buffer(true).parse(binary);
 
-
-const record = (name: string): http.RequestListener => (req, res) => {
-  (seen[name] ??= []).push(req.headers);
-  res.writeHead(200, { 'content-type': 'image/svg+xml' }).end('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
-};
+const record =
+  (name: string): http.RequestListener =>
+  (req, res) => {
+    (seen[name] ??= []).push(req.headers);
+    res
+      .writeHead(200, { 'content-type': 'image/svg+xml' })
+      .end('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
+  };
 
 /** Bands of 5000 px in six colours: any repeated or missing band shows. */
 export const BANDS = ['#ff0000', '#00ff00', '#0000ff', '#ffff00', '#00ffff', '#ff00ff'];
 export const bandRgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 
 /** Registers the shared fixtures and service for the calling test file. */
-export function useFeatureSuite(): void {
+export function setUpFeatureSuite(): void {
   beforeAll(async () => {
     other = await startFixtures();
     other.route('/pixel.svg', record('third-party'));
@@ -37,8 +41,10 @@ export function useFeatureSuite(): void {
       '/lazy': `<!doctype html><style>html,body{margin:0}#far{height:400px;background:#f00}</style><div style="height:3000px;background:#fff"></div><div id="far"></div>
         <script>new IntersectionObserver((es) => es.forEach((e) => { if (e.isIntersecting) e.target.style.background = '#0f0'; })).observe(document.getElementById('far'));</script>`,
       '/box': `<!doctype html><style>html,body{margin:0;background:#fff}#box{position:absolute;left:50px;top:1200px;width:120px;height:80px;background:#00f}</style><div style="height:2000px"></div><div id="box"></div>`,
-      '/transparent': '<!doctype html><style>html,body{margin:0;background:transparent}</style><div style="width:50px;height:50px;background:#f00"></div>',
-      '/dark': '<!doctype html><style>html,body{margin:0;background:#fff}@media (prefers-color-scheme: dark){html,body{background:#000}}</style>',
+      '/transparent':
+        '<!doctype html><style>html,body{margin:0;background:transparent}</style><div style="width:50px;height:50px;background:#f00"></div>',
+      '/dark':
+        '<!doctype html><style>html,body{margin:0;background:#fff}@media (prefers-color-scheme: dark){html,body{background:#000}}</style>',
       '/motion': `<!doctype html><style>html,body{margin:0}@keyframes go{from{background:#f00}to{background:#f00}}
         body{background:#0f0;animation:go 100s infinite}</style>`,
       '/tz': `<!doctype html><style>html,body{margin:0}</style><script>
@@ -57,17 +63,24 @@ export function useFeatureSuite(): void {
     });
     fixtures.route('/img/a.png', record('img'));
     fixtures.route('/img/b.png', record('img'));
-    const withHeaders = (name: string, body: string): http.RequestListener => (req, res) => {
-      (seen[name] ??= []).push(req.headers);
-      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
-    };
+    const withHeaders =
+      (name: string, body: string): http.RequestListener =>
+      (req, res) => {
+        (seen[name] ??= []).push(req.headers);
+        res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+      };
     // another host, not just another port: cookies are per host
-    fixtures.route('/headers', withHeaders('target', `<!doctype html><body><img src="http://localhost:${other.port}/pixel.svg"></body>`));
+    fixtures.route(
+      '/headers',
+      withHeaders('target', `<!doctype html><body><img src="http://localhost:${other.port}/pixel.svg"></body>`),
+    );
     fixtures.route('/ua', withHeaders('ua', '<p>ua</p>'));
     fixtures.route('/counted', withHeaders('counted', colourPage('#0f0')));
     fixtures.route('/secret', (req, res) => {
       if (req.headers.authorization !== `Basic ${Buffer.from('alice:s3cret').toString('base64')}`) {
-        res.writeHead(401, { 'www-authenticate': 'Basic realm="x"', 'content-type': 'text/html' }).end(colourPage('#f00'));
+        res
+          .writeHead(401, { 'www-authenticate': 'Basic realm="x"', 'content-type': 'text/html' })
+          .end(colourPage('#f00'));
       } else res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#0f0'));
     });
     svc = await startService({

@@ -27,9 +27,11 @@ export const tallPage = (heightPx: number, top = '#00ff00', bottom = '#0000ff') 
 export async function startFixtures(pages: Record<string, string> = {}): Promise<FixtureServer> {
   const routes = new Map<string, http.RequestListener>();
   const hits: string[] = [];
-  const html = (body: string): http.RequestListener => (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
-  };
+  const html =
+    (body: string): http.RequestListener =>
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
+    };
   routes.set('/red', html(colourPage('#ff0000')));
   routes.set('/blue', html(colourPage('#0000ff')));
   routes.set('/tall', html(tallPage(3000)));

@@ -16,7 +16,8 @@ function ourChromiums(): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const state = /State:\s+(\w)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      if (/fcshot-chromium|fc-local\/opt\/chromium|\/chromium\/chromium /.test(cmd) && state !== 'Z') found.push(`${pid} ${cmd.slice(0, 120)}`);
+      if (/fcshot-chromium|fc-local\/opt\/chromium|\/chromium\/chromium /.test(cmd) && state !== 'Z')
+        found.push(`${pid} ${cmd.slice(0, 120)}`);
     } catch {
       // the process ended while we looked
     }
@@ -27,7 +28,9 @@ function ourChromiums(): string[] {
 /** Capture files and profile folders of ours made since `since` (older ones belong to other runs). */
 const leftovers = (since: number) =>
   readdirSync(tmpdir()).filter(
-    (f) => (/^fcshot-[0-9a-f-]{36}\./.test(f) || f.startsWith(PROFILE_PREFIX)) && statSync(join(tmpdir(), f)).mtimeMs >= since,
+    (f) =>
+      (/^fcshot-[0-9a-f-]{36}\./.test(f) || f.startsWith(PROFILE_PREFIX)) &&
+      statSync(join(tmpdir(), f)).mtimeMs >= since,
   );
 
 export async function setup() {

@@ -39,7 +39,10 @@ export async function startService(
 ): Promise<TestService> {
   const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-test-'));
   const config = loadConfig({ LOG_LEVEL: 'silent', CAPTURE_DIR: captureDir, ...env } as NodeJS.ProcessEnv);
-  const service = await createService(config, { ...overrides, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const service = await createService(config, {
+    ...overrides,
+    logger: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+  });
   await service.app.listen({ host: '127.0.0.1', port: 0 });
   const leftovers = () => readdirSync(captureDir);
   return {
