@@ -80,7 +80,7 @@ describe('server process', () => {
     const log = server.output();
     expect(log).toContain('FC Invoke Start RequestId: req-abc');
     expect(log).toContain('FC Invoke End RequestId: req-abc');
-    expect(log).toMatch(/"requestId":"req-abc".*"phases":"queue;dur=/);
+    expect(log).toMatch(/"requestId":"req-abc".*"phases":"policy;dur=[^"]*queue;dur=/);
     expect(log).not.toMatch(/SUPER-SECRET|TOKEN-XYZ|PASSWORD-XYZ/);
     expect(log).toContain('auth=***');
     expect(readdirSync(captureDir)).toEqual([]);
