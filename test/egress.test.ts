@@ -3,41 +3,22 @@
  * loopback port records every TCP connection; the fixture server (the only allow-listed host) serves
  * pages that try every way out. The internal server must record nothing.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { startFixtures, type FixtureServer, startInternalServer, type InternalServer } from './helpers/fixtures.js';
 import { rgbAt } from './helpers/pixels.js';
 import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
-let internal: { port: number; connections: number; close(): Promise<void> };
-
-/** A server that must never be reached: it counts connections, not just requests. */
-async function startInternal() {
-  const sockets = new Set<Socket>();
-  const state = { port: 0, connections: 0, close: async () => {} };
-  const server = http.createServer((_req, res) => res.end('internal secret'));
-  server.on('connection', (s) => {
-    state.connections += 1;
-    sockets.add(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.port = (server.address() as AddressInfo).port;
-  state.close = () =>
-    new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    });
-  return state;
-}
+let internal: InternalServer;
 
 const api = () => request(svc.app.server);
 
 beforeAll(async () => {
-  internal = await startInternal();
+  internal = await startInternalServer();
   const inside = `127.0.0.1:${internal.port}`;
   const probes: Record<string, string> = {
     '/img': `<img src="http://${inside}/img.png"><img src="https://${inside}/img.png"><img src="http://evil.test:${internal.port}/dns.png">`,

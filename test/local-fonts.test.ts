@@ -12,7 +12,7 @@ import { ensureLocalFonts } from '../layer/local-fonts.js';
 import { ROOT } from '../layer/build.js';
 import { loadConfig } from '../src/config.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { binary, startService, type TestService } from './helpers/service.js';
+import { binary, shutdownClean, startService, type TestService } from './helpers/service.js';
 
 const glyphPage = (text: string) =>
   '<!doctype html><meta charset="utf-8"><style>html,body{margin:0;background:#fff}' +
@@ -33,10 +33,8 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await shutdownClean(svc);
   await fixtures.close();
-  expect(leftovers).toEqual([]);
-  expect(chromiumAlive).toBe(false);
 });
 
 async function raw(path: string): Promise<Buffer> {

@@ -10,31 +10,18 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_HOPS } from '../src/capture/navigation.js';
-import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { binary, startService, type TestService } from './helpers/service.js';
+import {
+  colourPage,
+  startFixtures,
+  type FixtureServer,
+  startInternalServer,
+  type InternalServer,
+} from './helpers/fixtures.js';
+import { binary, shutdownClean, startService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
-let internal: { port: number; connections: number; close(): Promise<void> };
-
-/** A server the pages must never reach: it counts TCP connections. */
-async function startInternal() {
-  const sockets = new Set<Socket>();
-  const state = { port: 0, connections: 0, close: async () => {} };
-  const server = http.createServer((_req, res) => res.end('internal secret'));
-  server.on('connection', (s) => {
-    state.connections += 1;
-    sockets.add(s);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.port = (server.address() as AddressInfo).port;
-  state.close = () =>
-    new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    });
-  return state;
-}
+let internal: InternalServer;
 
 const afterLoad = (js: string) =>
   '<!doctype html><body style="margin:0;background:#fff"><p>first</p>' +
@@ -43,7 +30,7 @@ const metaRefresh = (content: string) =>
   `<!doctype html><meta http-equiv="refresh" content="${content}"><body style="background:#fff">wait</body>`;
 
 beforeAll(async () => {
-  internal = await startInternal();
+  internal = await startInternalServer();
   const inside = `127.0.0.1:${internal.port}`;
   fixtures = await startFixtures({
     '/dest': colourPage('#0000ff', '<p style="margin:40px">landed</p>'),
@@ -67,11 +54,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { leftovers, chromiumAlive } = await svc.shutdown();
+  await shutdownClean(svc);
   await fixtures.close();
   await internal.close();
-  expect(leftovers).toEqual([]);
-  expect(chromiumAlive).toBe(false);
 });
 
 const shoot = (query: Record<string, unknown>) =>

@@ -66,3 +66,28 @@ export async function startFixtures(pages: Record<string, string> = {}): Promise
       }),
   };
 }
+
+/** A server that must never be reached: it counts TCP connections, not just requests. */
+export interface InternalServer {
+  port: number;
+  connections: number;
+  close(): Promise<void>;
+}
+
+export async function startInternalServer(): Promise<InternalServer> {
+  const sockets = new Set<import('node:net').Socket>();
+  const state = { port: 0, connections: 0, close: async () => {} };
+  const server = http.createServer((_req, res) => res.end('internal secret'));
+  server.on('connection', (s) => {
+    state.connections += 1;
+    sockets.add(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  state.port = (server.address() as AddressInfo).port;
+  state.close = () =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    });
+  return state;
+}
