@@ -49,6 +49,14 @@ export const deadlineExceeded = (phase: string) =>
 export const notFound = (field: string, selector: string) =>
   new HttpError(404, { error: 'not_found', field, message: `no element matches ${JSON.stringify(selector)}` });
 
+/** 422: the element named by `click` is on the page but has nothing to click (hidden, no box, the document itself). */
+export const notClickable = (selector: string) =>
+  new HttpError(422, {
+    error: 'not_clickable',
+    field: 'click',
+    message: `the element matching ${JSON.stringify(selector)} cannot be clicked: it is hidden or has no box`,
+  });
+
 /** 502: the page kept navigating (a redirect loop in script or meta refresh). */
 export const navigationLoop = (hops: number, url: string) =>
   new HttpError(502, {

@@ -5,7 +5,7 @@
  */
 import type { Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
-import { invalidOption, notFound } from '../errors.js';
+import { invalidOption, notClickable, notFound } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js';
 
@@ -103,7 +103,11 @@ export async function changePage(page: Page, opts: CaptureOptions, deadline: Dea
       throw invalidOption('click', `not a valid CSS selector: ${opts.click}`);
     });
     if (!element) throw notFound('click', opts.click);
-    await element.click();
+    // The element exists but has no box to click (hidden, zero-sized, the whole document): the caller's doing.
+    await element.click().catch((err: Error) => {
+      if (/not clickable|not an Element/.test(err.message)) throw notClickable(opts.click as string);
+      throw err;
+    });
   }
   if (opts.fullPage) await loadLazyContent(page, opts, deadline);
   if (opts.delay > 0) await new Promise((resolve) => setTimeout(resolve, opts.delay));

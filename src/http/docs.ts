@@ -39,6 +39,7 @@ export function openApiDocument() {
       ['401', 'access token or signature missing or wrong'],
       ['403', 'the destination is refused by the egress guard'],
       ['404', 'selector or click matched no element'],
+      ['422', 'the click element is hidden or has no box to click'],
       ['502', 'the page could not be loaded or crashed'],
       ['503', 'busy (queue full) or the browser went away; see Retry-After'],
       ['504', 'the deadline ran out; `phase` says where'],
