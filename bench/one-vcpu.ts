@@ -1,6 +1,6 @@
 /**
  * The benchmark's run "as on FC": every system under test in a cgroup of its own with s.yaml's
- * memory (1 GB, swap included, killed whole on OOM like an FC instance; layer/cgroup.ts) and one
+ * memory (1 GB, swap included, killed whole on OOM like an FC instance; fc/harness/cgroup.ts) and one
  * vCPU (cfs quota = one period), and also pinned with `taskset` to one core, the machine's last (the
  * benchmark's own client is moved to the other cores, so it does not take that core's time).
  * For the service, the raw-CDP floor and the launch-per-request sample, at concurrency 1, 2, 4 and 8,
@@ -11,9 +11,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../layer/build.js';
-import { createCgroup, CgroupUnavailable, type Cgroup } from '../layer/cgroup.js';
-import { loadFunctionSpec, localProcess, type LocalLayout } from '../layer/fc-local.js';
+import { createCgroup, CgroupUnavailable, type Cgroup } from '../fc/harness/cgroup.js';
+import { localProcess, type LocalLayout } from '../fc/harness/fc-local.js';
+import { ROOT } from '../fc/paths.js';
+import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
 
 export const LEVELS = [1, 2, 4, 8];

@@ -16,8 +16,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILD, buildAll, ROOT } from '../layer/build.js';
-import { layOut, localProcess, type LocalLayout } from '../layer/fc-local.js';
+import { layOut, localProcess, type LocalLayout } from '../fc/harness/fc-local.js';
+import { buildAll } from '../fc/layers/build.js';
+import { BUILD, ROOT } from '../fc/paths.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
 import { machineLoad, measureOneVcpu } from './one-vcpu.js';

@@ -21,7 +21,7 @@ export interface Config {
   layerRoot: string;
   /** Where the embedded @sparticuz/chromium binary is unpacked when no layer is present. */
   embeddedChromiumDir: string;
-  /** The layer's font set for the embedded Chromium (`npm start` fills it; layer/local-fonts.ts). */
+  /** The layer's font set for the embedded Chromium (`npm start` fills it; fc/layers/local-fonts.ts). */
   localFontsDir: string;
   /** Hard cap on one request, queue to last byte, in ms; a caller's `timeout` is clamped to it. */
   requestTimeoutMs: number;

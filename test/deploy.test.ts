@@ -11,11 +11,11 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../layer/build.js';
-import { checkRegion, updateEnvFile } from '../layer/deploy.js';
-import { LAYER_ZIPS } from '../layer/fc-local.js';
-import { propsOf } from '../layer/s-yaml.js';
-import { DEBIAN12_REGIONS, LAYERS, MAX_ZIP_BYTES } from '../layer/targets.js';
+import { checkRegion, updateEnvFile } from '../fc/deploy/deploy.js';
+import { LAYER_ZIPS } from '../fc/harness/fc-local.js';
+import { DEBIAN12_REGIONS, LAYERS, MAX_ZIP_BYTES } from '../fc/layers/targets.js';
+import { ROOT } from '../fc/paths.js';
+import { propsOf } from '../fc/s-yaml.js';
 import { REAL_S, sPreview } from './helpers/serverless-devs.js';
 
 const work = mkdtempSync(join(tmpdir(), 'fcshot-deploy-'));
@@ -25,7 +25,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs `npm run deploy -- ARGS` (not spawnSync: a blocked worker misses vitest's heartbeats). */
 function runDeploy(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'layer/deploy.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'fc/deploy/deploy.ts', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
   });

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildAll } from '../layer/build.js';
-import { compareVersions, glibcNeededBy } from '../layer/glibc.js';
+import { buildAll } from '../fc/layers/build.js';
+import { compareVersions, glibcNeededBy } from '../fc/layers/glibc.js';
 import { startFixtures } from './helpers/fixtures.js';
 import { shutdownClean, startService } from './helpers/service.js';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startLocal } from '../layer/fc-local.js';
+import { startLocal } from '../fc/harness/fc-local.js';
 import { loadConfig } from '../src/config.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { isAlive, shutdownClean, startService, type TestService } from './helpers/service.js';

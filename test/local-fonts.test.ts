@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureLocalFonts } from '../layer/local-fonts.js';
-import { ROOT } from '../layer/build.js';
+import { ensureLocalFonts } from '../fc/layers/local-fonts.js';
+import { ROOT } from '../fc/paths.js';
 import { loadConfig } from '../src/config.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { binary, shutdownClean, startService, type TestService } from './helpers/service.js';
@@ -24,7 +24,7 @@ let svc: TestService;
 
 beforeAll(async () => {
   // What `npm start` runs before the server, as a command.
-  const fontStep = join(ROOT, 'layer/local-fonts.ts');
+  const fontStep = join(ROOT, 'fc/layers/local-fonts.ts');
   execFileSync(process.execPath, ['--import', 'tsx', fontStep], { cwd: ROOT, stdio: 'ignore' });
   const pages = Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)]);
   fixtures = await startFixtures(Object.fromEntries(pages));

@@ -1,7 +1,7 @@
 /**
  * s.yaml, read by what reads it for real:
  * - the real Serverless Devs CLI renders it (`s preview`) with no variable set, with a `.env`, and with a
- *   non-default region, runtime and cap; our own reader (layer/s-yaml.ts) must render exactly the same;
+ *   non-default region, runtime and cap; our own reader (fc/s-yaml.ts) must render exactly the same;
  * - ajv validates the rendering against the fc3 and fc3-domain components' own schemas (test/fc3-schema,
  *   copied from the components' repositories), and those schemas refuse broken copies, so they have teeth;
  * - the facts no schema can express: every layer is ours and fits the runtime, every env() has a default,
@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../layer/build.js';
-import { propsOf, renderSYaml, type SYaml } from '../layer/s-yaml.js';
-import { DEPLOYABLE, LAYERS, NODE, TARGETS } from '../layer/targets.js';
+import { ROOT } from '../fc/paths.js';
+import { propsOf, renderSYaml, type SYaml } from '../fc/s-yaml.js';
+import { DEPLOYABLE, LAYERS, NODE, TARGETS } from '../fc/layers/targets.js';
 import { loadConfig } from '../src/config.js';
 import { LIFECYCLE_PATHS } from '../src/http/lifecycle.js';
 import { sPreview } from './helpers/serverless-devs.js';

@@ -3,7 +3,7 @@
  *   1. CHROMIUM_PATH, as the operator gave it;
  *   2. the Chromium layer unpacked under LAYER_ROOT (FC: /opt): `chromium/chromium`, `lib/`, `fonts/`;
  *   3. the embedded default: the brotli-packed binary inside @sparticuz/chromium, unpacked once, with
- *      the layer's font set when `npm start` has fetched it (layer/local-fonts.ts), since the package's
+ *      the layer's font set when `npm start` has fetched it (fc/layers/local-fonts.ts), since the package's
  *      own fonts have no Chinese, Japanese or Korean.
  * Each answer carries the environment the Chromium child needs (library path, fontconfig), because
  * @sparticuz/chromium only sets those up on AWS, and a custom runtime sets up none of it.
@@ -39,7 +39,7 @@ function withLibraryPath(dirs: string[]): Record<string, string> {
   return { LD_LIBRARY_PATH: [...dirs, ...(current ? [current] : [])].join(':') };
 }
 
-/** The layout the layer builder (layer/build.ts) writes; s.yaml's environment names the same paths. */
+/** The layout the layer builder (fc/layers/build.ts) writes; s.yaml's environment names the same paths. */
 export function layerPaths(root: string) {
   return {
     binary: join(root, 'chromium', 'chromium'),

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { loadConfig } from '../../src/config.js';
 import { unpackEmbedded } from '../../src/browser/locate.js';
 import { PROFILE_PREFIX } from '../../src/browser/browser.js';
-import { buildAll } from '../../layer/build.js';
+import { buildAll } from '../../fc/layers/build.js';
 
 function ourChromiums(): string[] {
   const found: string[] = [];

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../../layer/build.js';
-import type { SYaml } from '../../layer/s-yaml.js';
+import { ROOT } from '../../fc/paths.js';
+import type { SYaml } from '../../fc/s-yaml.js';
 
 export const REAL_S = join(ROOT, 'node_modules', '.bin', 's');
 

@@ -1,14 +1,16 @@
 /**
  * Reads s.yaml the way Serverless Devs 3 renders it, for the tools that need its values without
- * running `s` (the harness, the deploy script): `${env('NAME')}`, `${env('NAME', default)}`,
- * `${json(…)}`, `${vars.x}` and `${resources.r.props.x}`, with the variables of a `.env` file beside
- * s.yaml (the shell's own environment wins, as with Serverless Devs). Only the forms s.yaml uses are
- * understood; anything else is refused rather than guessed. test/s-yaml.test.ts checks that this
- * renders exactly what the real CLI's `s preview` does.
+ * running `s` (the harness, the bare-Debian proof, the benchmark; the deploy script reads what
+ * `s preview` renders with `propsOf`): `${env('NAME')}`, `${env('NAME', default)}`, `${json(…)}`,
+ * `${vars.x}` and `${resources.r.props.x}`, with the variables of a `.env` file beside s.yaml (the
+ * shell's own environment wins, as with Serverless Devs). Only the forms s.yaml uses are understood;
+ * anything else is refused rather than guessed. test/s-yaml.test.ts checks that this renders exactly
+ * what the real CLI's `s preview` does. `loadFunctionSpec` gives the function's props from it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
+import { ROOT } from './paths.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -127,4 +129,35 @@ export function propsOf(doc: SYaml, component: string): Record<string, any> {
   const found = Object.values(doc.resources).filter((r) => r.component === component);
   if (found.length !== 1) throw new Error(`s.yaml has ${found.length} ${component} resources; expected one`);
   return found[0]!.props as Record<string, any>;
+}
+
+export interface FunctionSpec {
+  runtime: string;
+  memorySize: number;
+  /** vCPUs (FC allows at most 1 at 1024 MB). */
+  cpu: number;
+  timeout: number;
+  instanceConcurrency?: number;
+  command: string[];
+  port: number;
+  env: Record<string, string>;
+  layers: string[];
+  triggers: Array<{ triggerType: string; triggerConfig: { methods: string[]; authType: string } }>;
+}
+
+/** The function's props from s.yaml, as fc3 reads them. */
+export function loadFunctionSpec(file = join(ROOT, 's.yaml'), env: NodeJS.ProcessEnv = process.env): FunctionSpec {
+  const p = propsOf(renderSYaml(file, env), 'fc3');
+  return {
+    runtime: p.runtime,
+    memorySize: p.memorySize,
+    cpu: p.cpu ?? 1,
+    timeout: p.timeout,
+    instanceConcurrency: p.instanceConcurrency,
+    command: p.customRuntimeConfig?.command ?? [],
+    port: p.customRuntimeConfig?.port ?? 9000,
+    env: Object.fromEntries(Object.entries(p.environmentVariables ?? {}).map(([k, v]) => [k, String(v)])),
+    layers: p.layers ?? [],
+    triggers: p.triggers ?? [],
+  };
 }

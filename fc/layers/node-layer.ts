@@ -7,8 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Artefact } from './build.js';
-import { zipTree } from './build.js';
+import { type Artefact, zipTree } from './artefact.js';
 import { glibcGate } from './glibc.js';
 import { NODE, type Target } from './targets.js';
 

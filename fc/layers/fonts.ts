@@ -4,22 +4,16 @@
  * Emoji from a Debian release's packages, copied into one folder with a fonts.conf that finds them
  * wherever that folder is.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fontsConf } from '../src/browser/locate.js';
-import { cacheDirOf } from '../src/config.js';
+import { fontsConf } from '../../src/browser/locate.js';
+import { cacheDirOf } from '../../src/config.js';
+import { walk } from './artefact.js';
 import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
 import { FONT_PACKAGES } from './targets.js';
 
 /** The build and download cache: FCSHOT_CACHE_DIR, else ~/.cache/fc-screenshot. */
 export const defaultCache = () => cacheDirOf(process.env);
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    return e.isDirectory() ? walk(p) : [p];
-  });
-}
 
 /**
  * fontconfig for the font folder: the fonts next to this file (a relative dir, so it works wherever

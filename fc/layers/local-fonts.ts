@@ -1,6 +1,6 @@
 /**
  * `npm start`'s font step: the embedded Chromium of @sparticuz/chromium has no Chinese, Japanese or
- * Korean font, so the local run gets the layer's own font set (layer/fonts.ts), fetched once from
+ * Korean font, so the local run gets the layer's own font set (fc/layers/fonts.ts), fetched once from
  * Debian's packages (apt-get download, dpkg-deb; `apt-get update` when the lists are missing, which
  * needs root) into FCSHOT_CACHE_DIR/local-fonts, where src/browser/locate.ts finds it.
  * When the fonts cannot be fetched, the service still starts, and this says why.
@@ -8,7 +8,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { defaultCache, installFontSet } from './fonts.js';
 import { DEFAULT_TARGET, targetFor } from './targets.js';
 

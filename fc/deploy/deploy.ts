@@ -17,9 +17,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildAll, ROOT, type Artefact } from './build.js';
-import { propsOf, renderSYaml, type SYaml } from './s-yaml.js';
-import { DEFAULT_TARGET, DEPLOYABLE, LAYERS, MAX_ZIP_BYTES, targetFor } from './targets.js';
+import type { Artefact } from '../layers/artefact.js';
+import { buildAll } from '../layers/build.js';
+import { DEFAULT_TARGET, DEPLOYABLE, LAYERS, MAX_ZIP_BYTES, targetFor } from '../layers/targets.js';
+import { ROOT } from '../paths.js';
+import { propsOf, type SYaml } from '../s-yaml.js';
 
 export interface DeployOptions {
   dryRun: boolean;

@@ -16,8 +16,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { BUILD, buildAll } from './build.js';
-import { loadFunctionSpec } from './fc-local.js';
+import { buildAll } from '../layers/build.js';
+import { BUILD } from '../paths.js';
+import { loadFunctionSpec } from '../s-yaml.js';
 
 const sh = (cmd: string, args: string[]) =>
   execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });

@@ -7,7 +7,7 @@
  * Nothing else of this shell's environment is passed on: no system LD_LIBRARY_PATH, no NODE_PATH.
  * Node.js is the one from our node layer, as on FC; s.yaml is rendered as Serverless Devs renders it.
  *
- * It runs inside a cgroup with FC's limits (s.yaml's memorySize, one vCPU; layer/cgroup.ts), where it
+ * It runs inside a cgroup with FC's limits (s.yaml's memorySize, one vCPU; fc/harness/cgroup.ts), where it
  * dies when it goes over its memory as it would on FC; where no cgroup can be made it says so and runs
  * without.
  *
@@ -19,40 +19,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD, ROOT } from './build.js';
-import { propsOf, renderSYaml } from './s-yaml.js';
+import { BUILD } from '../paths.js';
+import { loadFunctionSpec } from '../s-yaml.js';
 import { createCgroup, CgroupUnavailable, type Cgroup, type CgroupStats } from './cgroup.js';
-
-export interface FunctionSpec {
-  runtime: string;
-  memorySize: number;
-  /** vCPUs (FC allows at most 1 at 1024 MB). */
-  cpu: number;
-  timeout: number;
-  instanceConcurrency?: number;
-  command: string[];
-  port: number;
-  env: Record<string, string>;
-  layers: string[];
-  triggers: Array<{ triggerType: string; triggerConfig: { methods: string[]; authType: string } }>;
-}
-
-/** The function's props from s.yaml, as fc3 reads them. */
-export function loadFunctionSpec(file = join(ROOT, 's.yaml'), env: NodeJS.ProcessEnv = process.env): FunctionSpec {
-  const p = propsOf(renderSYaml(file, env), 'fc3');
-  return {
-    runtime: p.runtime,
-    memorySize: p.memorySize,
-    cpu: p.cpu ?? 1,
-    timeout: p.timeout,
-    instanceConcurrency: p.instanceConcurrency,
-    command: p.customRuntimeConfig?.command ?? [],
-    port: p.customRuntimeConfig?.port ?? 9000,
-    env: Object.fromEntries(Object.entries(p.environmentVariables ?? {}).map(([k, v]) => [k, String(v)])),
-    layers: p.layers ?? [],
-    triggers: p.triggers ?? [],
-  };
-}
 
 /** Rewrites every /opt path in `value` to the stand-in folder. */
 export const underStandIn = (value: string, opt: string) => value.replace(/(^|[:\s])\/opt(?=\/|$|:)/g, `$1${opt}`);

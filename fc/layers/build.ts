@@ -17,29 +17,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
-import { embeddedPackage, layerPaths, unpackEmbedded } from '../src/browser/locate.js';
+import { embeddedPackage, layerPaths, unpackEmbedded } from '../../src/browser/locate.js';
+import { BUILD, ROOT } from '../paths.js';
+import { type Artefact, fileList, walk, zipTree } from './artefact.js';
 import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
 import { defaultCache, installFontSet } from './fonts.js';
 import { glibcGate } from './glibc.js';
 import { buildNodeLayer } from './node-layer.js';
 import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, targetFor, type Target } from './targets.js';
-
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const BUILD = join(ROOT, 'build');
 
 export interface BuildOptions {
   target?: string;
@@ -49,14 +38,6 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Build only the Chromium layer's tree, not zipped (the glibc tests need nothing else). */
   only?: 'chromium';
-}
-
-export interface Artefact {
-  name: string;
-  zip: string;
-  /** The unzipped tree, as FC lays it out. */
-  tree: string;
-  bytes: number;
 }
 
 export interface BuildResult {
@@ -69,37 +50,6 @@ export interface BuildResult {
   /** The layer zips in the order s.yaml lists them (none overlaps another under /opt). */
   layers?: Artefact[];
   glibcNeeded: string;
-}
-
-function walk(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    return e.isDirectory() ? walk(p) : [p];
-  });
-}
-
-const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-export function fileList(tree: string) {
-  return walk(tree)
-    .sort()
-    .map((p) => ({ path: relative(tree, p), size: statSync(p).size, sha256: sha256(p) }));
-}
-
-/** Zips `tree` (or only its top-level `entries`) into `zip` unless the content is what the last zip was made from. */
-export function zipTree(tree: string, zip: string, log: (l: string) => void, entries = ['.']): number {
-  const files = entries.flatMap((e) => fileList(join(tree, e)).map((f) => ({ ...f, path: join(e, f.path) })));
-  const digest = createHash('sha256').update(JSON.stringify(files)).digest('hex');
-  const stamp = `${zip}.sha256`;
-  if (existsSync(zip) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
-    log(`  ${basename(zip)} unchanged`);
-  } else {
-    rmSync(zip, { force: true });
-    log(`  zipping ${basename(zip)} …`);
-    execFileSync('zip', ['-q', '-r', '-X', zip, ...entries], { cwd: tree });
-    writeFileSync(stamp, digest);
-  }
-  return statSync(zip).size;
 }
 
 const mb = (bytes: number) =>
