@@ -7,13 +7,13 @@
 import { unlink } from 'node:fs/promises';
 import type PQueue from 'p-queue';
 import type { BrowserManager } from './browser/browser.js';
-import { capturePage, type BlockedReason } from './capture/capture-page.js';
+import { capturePage } from './capture/capture-page.js';
 import { captureFilePath, encodeToFile, type EncodedFile } from './capture/encode.js';
 import type { Deadline } from './deadline.js';
-import { badGateway, blocked, HttpError, unavailable } from './errors.js';
+import { badGateway, HttpError, unavailable } from './errors.js';
 import type { CaptureOptions } from './options.js';
-import { checkDestination, type EgressPolicy } from './policy/destination.js';
-import { parseTargetUrl, portOf } from './policy/target-url.js';
+import { checkDestination, type EgressPolicy, refusedError, whyBlockedBy } from './policy/destination.js';
+import { portOf } from './policy/target-url.js';
 
 export interface ScreenshotDeps {
   browser: BrowserManager;
@@ -30,26 +30,13 @@ export interface Screenshot extends EncodedFile {
   gaveUp: string[];
 }
 
-/** Why the egress rule refuses a URL (403 blocked, 502 unreachable), or undefined when it may be loaded. */
-const refusal = async (url: string, egress: EgressPolicy): ReturnType<BlockedReason> => {
-  let parsed: URL;
-  try {
-    parsed = parseTargetUrl(url);
-  } catch {
-    return { status: 403, reason: 'scheme' };
-  }
-  const verdict = await checkDestination(parsed.hostname, portOf(parsed), egress);
-  return verdict.allowed ? undefined : { status: verdict.status, reason: verdict.reason };
-};
-
 /**
  * The target, checked before any browser work: a 403 (internal destination) or 502 (the name does
  * not resolve) here costs nothing.
  */
 async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
   const verdict = await checkDestination(target.hostname, portOf(target), egress);
-  if (!verdict.allowed && verdict.status === 403) throw blocked(verdict.reason);
-  if (!verdict.allowed) throw badGateway(`cannot reach ${target.host} (${verdict.reason})`, 'unreachable');
+  if (!verdict.allowed) throw refusedError(target.host, verdict);
 }
 
 /** Puppeteer's words for "the page went away under us". */
@@ -73,7 +60,7 @@ export async function takeScreenshot(
     const shot = await deps.browser.withPage(
       (tab) => {
         pageReady();
-        return capturePage(tab, opts, deadline, (url) => refusal(url, deps.egress));
+        return capturePage(tab, opts, deadline, whyBlockedBy(deps.egress));
       },
       (work) => deadline.race(work),
     );

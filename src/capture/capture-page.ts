@@ -15,6 +15,7 @@ import { shoot } from './shoot.js';
 import type { Deadline } from '../deadline.js';
 import { badGateway, blocked } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
+import { refusedError, type WhyBlocked } from '../policy/destination.js';
 import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
 
 export interface PageCapture {
@@ -30,13 +31,6 @@ export interface PageCapture {
   targetStatus?: number;
 }
 
-/**
- * Says why the egress rule would refuse a URL: 403 for a blocked destination (an internal host), 502
- * for one that cannot be reached (its name does not resolve); undefined when it may be loaded. Used
- * when a request failed without the proxy's answer reaching us (a refused CONNECT tunnel).
- */
-export type BlockedReason = (url: string) => Promise<{ status: 403 | 502; reason: string } | undefined>;
-
 /** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
 function guardPage(page: Page) {
   const refused = new Set<HTTPRequest>();
@@ -51,7 +45,7 @@ function guardPage(page: Page) {
    * How many requests the guard refused. A refused CONNECT or a cross-origin request whose 403 the
    * page may not read shows up only as a failure, so failures are checked against the rule again.
    */
-  return async (whyBlocked: BlockedReason): Promise<number> => {
+  return async (whyBlocked: WhyBlocked): Promise<number> => {
     const verdicts = await Promise.all(failed.filter((r) => !refused.has(r)).map((r) => whyBlocked(r.url())));
     return refused.size + verdicts.filter((v) => v?.status === 403).length;
   };
@@ -61,7 +55,7 @@ async function navigate(
   page: Page,
   opts: CaptureOptions,
   deadline: Deadline,
-  whyBlocked: BlockedReason,
+  whyBlocked: WhyBlocked,
   gaveUp: string[],
 ) {
   const timeout = waitBudget(deadline, opts.bestAttempt);
@@ -98,8 +92,7 @@ async function navigate(
     }
     if (message.includes(TUNNEL_REFUSED)) {
       const refusal = await whyBlocked(lastMainUrl);
-      if (refusal?.status === 403) throw blocked(refusal.reason);
-      if (refusal) throw badGateway(`cannot reach ${new URL(lastMainUrl).host} (${refusal.reason})`, 'unreachable');
+      if (refusal) throw refusedError(new URL(lastMainUrl).host, refusal);
     }
     if (/net::ERR_/.test(message)) {
       throw badGateway(message.split('\n')[0]!);
@@ -180,7 +173,7 @@ export async function capturePage(
   tab: Tab,
   opts: CaptureOptions,
   deadline: Deadline,
-  whyBlocked: BlockedReason,
+  whyBlocked: WhyBlocked,
 ): Promise<PageCapture> {
   const { page } = tab;
   const countRefused = guardPage(page);

@@ -14,8 +14,8 @@ import type { CDPSession, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core
 import type { Protocol } from 'puppeteer-core';
 import { badGateway, blocked, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';
+import { refusedError, type WhyBlocked } from '../policy/destination.js';
 import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
-import type { BlockedReason } from './capture-page.js';
 
 /** Client-side navigations followed after the first page; one more is a navigation loop. */
 export const MAX_HOPS = 5;
@@ -70,7 +70,7 @@ export class NavigationWatch {
   constructor(
     private readonly page: Page,
     private readonly cdp: CDPSession,
-    private readonly whyBlocked: BlockedReason,
+    private readonly whyBlocked: WhyBlocked,
     private readonly waitUntil: WaitUntil,
     /** The first page is raw HTML (no navigation of its own): every navigation is a hop. */
     private readonly fromHtml: boolean,
@@ -147,8 +147,7 @@ export class NavigationWatch {
     }
     void this.whyBlocked(url).then(
       (refusal) => {
-        if (refusal?.status === 403) this.fail(blocked(refusal.reason));
-        else if (refusal) this.fail(badGateway(`cannot reach ${new URL(url).host} (${refusal.reason})`, 'unreachable'));
+        if (refusal) this.fail(refusedError(new URL(url).host, refusal));
         else this.fail(badGateway(`${error} loading ${url}`));
       },
       (err: Error) => this.fail(err),
