@@ -1,26 +1,26 @@
 /**
- * Drives one page in one browser context, in phases timed against the request's deadline:
- * emulate (device, media, request rules) → navigate (URL or raw HTML) → prepare (waits, CSS, clicks,
- * lazy content) → settle (fonts, images, animations) → capture (PNG or PDF bytes). A client-side
- * navigation that starts before the capture is taken is followed (navigation.ts): the page it lands
- * on goes through prepare, settle and capture again. Encoding to the asked format is encode.ts's job.
+ * renderPage: drives one page in one browser context to Chromium's image of it, in phases timed
+ * against the request's deadline: emulate (emulate.ts: device, media, request rules) → navigate (URL
+ * or raw HTML) → prepare (page-changes.ts: waits, CSS, clicks, lazy content) → settle (settle.ts:
+ * fonts, images, animations) → capture (grab-image.ts: PNG or PDF bytes). A client-side navigation
+ * that starts before the image is grabbed is followed (navigation.ts): the page it lands on goes
+ * through prepare, settle and capture again. Encoding to the asked format is encode.ts's job.
  */
 import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
-import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, TUNNEL_REFUSED } from './navigation.js';
+import { grabImage } from './grab-image.js';
+import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, proxyRefusal, TUNNEL_REFUSED } from './navigation.js';
 import { changePage, waitBudget } from './page-changes.js';
 import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
-import { shoot } from './shoot.js';
 import type { Deadline } from '../deadline.js';
-import { badGateway, blocked } from '../errors.js';
+import { badGateway } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { refusedError, type WhyBlocked } from '../policy/destination.js';
-import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
+import { BLOCKED_HEADER } from '../policy/egress-proxy.js';
 
-export interface PageCapture {
-  /** PNG, or PDF for format=pdf. */
-  bytes: Buffer;
+/** What the answer tells about the page besides its image (its `X-*` headers). */
+export interface PageReport {
   /** fullPage stopped at fullPageMaxHeight. */
   truncated: boolean;
   /** Waits that timed out and were let go (bestAttempt). */
@@ -29,6 +29,12 @@ export interface PageCapture {
   blockedRequests: number;
   /** HTTP status of the main document. */
   targetStatus?: number;
+}
+
+/** Chromium's image of the page, and the report on it. */
+export interface Rendered extends PageReport {
+  /** PNG, or PDF for format=pdf. */
+  bytes: Buffer;
 }
 
 /** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
@@ -51,6 +57,12 @@ function guardPage(page: Page) {
   };
 }
 
+/** networkidle0 / networkidle2: no request (at most two) in flight for 500 ms, within the wait budget. */
+function networkIdle(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
+  const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
+  return page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: waitBudget(deadline, opts.bestAttempt) });
+}
+
 async function navigate(
   page: Page,
   opts: CaptureOptions,
@@ -62,13 +74,7 @@ async function navigate(
   if (opts.html !== undefined) {
     try {
       await page.setContent(opts.html, { waitUntil: 'load', timeout });
-      if (opts.waitUntil.startsWith('networkidle')) {
-        await page.waitForNetworkIdle({
-          idleTime: 500,
-          concurrency: opts.waitUntil === 'networkidle0' ? 0 : 2,
-          timeout: waitBudget(deadline, opts.bestAttempt),
-        });
-      }
+      if (opts.waitUntil.startsWith('networkidle')) await networkIdle(page, opts, deadline);
     } catch (err) {
       if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
       gaveUp.push('waitUntil');
@@ -99,10 +105,8 @@ async function navigate(
     }
     throw err;
   }
-  const headers = response?.headers() ?? {};
-  if (headers[BLOCKED_HEADER]) throw blocked(headers[BLOCKED_HEADER]);
-  if (headers[UNREACHABLE_HEADER])
-    throw badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response!.url()}`);
+  const refused = response && proxyRefusal(response);
+  if (refused) throw refused;
   return response;
 }
 
@@ -126,10 +130,7 @@ async function follow(
   const idleToo = opts.waitUntil.startsWith('networkidle') && !watch.followingFirst;
   try {
     await deadline.within(waitBudget(deadline, opts.bestAttempt), 'navigation', watch.landed());
-    if (idleToo) {
-      const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
-      await page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: waitBudget(deadline, opts.bestAttempt) });
-    }
+    if (idleToo) await networkIdle(page, opts, deadline);
   } catch (err) {
     if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
     gaveUp.push('waitUntil');
@@ -169,12 +170,12 @@ function awaitMetaRefresh(watch: NavigationWatch, settled: Settled, epoch: numbe
   return deadline.within(due + 500, 'meta refresh', watch.startedAfter(epoch)).catch(unlessTimedOut(undefined));
 }
 
-export async function capturePage(
+export async function renderPage(
   tab: Tab,
   opts: CaptureOptions,
   deadline: Deadline,
   whyBlocked: WhyBlocked,
-): Promise<PageCapture> {
+): Promise<Rendered> {
   const { page } = tab;
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
@@ -217,12 +218,12 @@ export async function capturePage(
       phase = 'navigate';
       await onThisPage('navigate', () => awaitMetaRefresh(watch, settled, epoch, deadline));
       phase = 'capture';
-      const shot = await onThisPage('capture', () => shoot(tab, opts));
+      const image = await onThisPage('capture', () => grabImage(tab, opts));
       if (watch.epoch !== epoch) throw new NavigationStarted(watch.url ?? '');
       gaveUp.push(...timedOut);
       return {
-        bytes: shot.bytes,
-        truncated: shot.truncated,
+        bytes: image.bytes,
+        truncated: image.truncated,
         gaveUp,
         blockedRequests: await countRefused(whyBlocked),
         targetStatus: watch.hops > 0 ? (watch.status ?? response?.status()) : response?.status(),
