@@ -1,19 +1,19 @@
 /**
- * The pipeline once a request is validated and its options resolved (src/options.ts): policy (may
- * the target be reached) → queue (a capture slot) → capture (a fresh context in the shared Chromium)
- * → encode (sharp, to a file under the capture directory). The route calls `takeScreenshot` once,
- * when the capture cache cannot answer, and streams the file it returns.
+ * takeScreenshot, the pipeline once a request is validated and its options resolved (src/options.ts):
+ * policy (may the target be reached) → queue (a capture slot) → render (renderPage, in a fresh context
+ * in the shared Chromium) → encode (encodeToFile: sharp, to a file under the capture directory). The
+ * route calls it once, when the capture cache cannot answer, and streams the file it returns.
  */
 import { unlink } from 'node:fs/promises';
 import type PQueue from 'p-queue';
 import type { BrowserManager } from './browser/browser.js';
-import { capturePage, type BlockedReason } from './capture/capture-page.js';
 import { captureFilePath, encodeToFile, type EncodedFile } from './capture/encode.js';
+import { type PageReport, renderPage } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
-import { badGateway, blocked, HttpError, unavailable } from './errors.js';
+import { badGateway, HttpError, unavailable } from './errors.js';
 import type { CaptureOptions } from './options.js';
-import { checkDestination, type EgressPolicy } from './policy/destination.js';
-import { parseTargetUrl, portOf } from './policy/target-url.js';
+import { checkDestination, type EgressPolicy, refusedError, whyBlockedBy } from './policy/destination.js';
+import { portOf } from './policy/target-url.js';
 
 export interface ScreenshotDeps {
   browser: BrowserManager;
@@ -23,24 +23,8 @@ export interface ScreenshotDeps {
   captureDir: string;
 }
 
-export interface Screenshot extends EncodedFile {
-  blockedRequests: number;
-  targetStatus?: number;
-  truncated: boolean;
-  gaveUp: string[];
-}
-
-/** Why the egress rule refuses a URL (403 blocked, 502 unreachable), or undefined when it may be loaded. */
-const refusal = async (url: string, egress: EgressPolicy): ReturnType<BlockedReason> => {
-  let parsed: URL;
-  try {
-    parsed = parseTargetUrl(url);
-  } catch {
-    return { status: 403, reason: 'scheme' };
-  }
-  const verdict = await checkDestination(parsed.hostname, portOf(parsed), egress);
-  return verdict.allowed ? undefined : { status: verdict.status, reason: verdict.reason };
-};
+/** The capture file, and the report on the page it shows. */
+export type Screenshot = EncodedFile & PageReport;
 
 /**
  * The target, checked before any browser work: a 403 (internal destination) or 502 (the name does
@@ -48,8 +32,7 @@ const refusal = async (url: string, egress: EgressPolicy): ReturnType<BlockedRea
  */
 async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
   const verdict = await checkDestination(target.hostname, portOf(target), egress);
-  if (!verdict.allowed && verdict.status === 403) throw blocked(verdict.reason);
-  if (!verdict.allowed) throw badGateway(`cannot reach ${target.host} (${verdict.reason})`, 'unreachable');
+  if (!verdict.allowed) throw refusedError(target.host, verdict);
 }
 
 /** Puppeteer's words for "the page went away under us". */
@@ -70,18 +53,17 @@ export async function takeScreenshot(
     deadline.record('queue', performance.now() - enqueued);
     deadline.signal.throwIfAborted(); // the caller already gave up: skip the work
     const pageReady = deadline.mark('page');
-    const shot = await deps.browser.withPage(
+    const { bytes, ...report } = await deps.browser.withPage(
       (tab) => {
         pageReady();
-        return capturePage(tab, opts, deadline, (url) => refusal(url, deps.egress));
+        return renderPage(tab, opts, deadline, whyBlockedBy(deps.egress));
       },
       (work) => deadline.race(work),
     );
     const path = captureFilePath(deps.captureDir, opts.format);
     try {
-      const file = await deadline.step('encode', () => encodeToFile(shot.bytes, opts, path));
-      const { blockedRequests, targetStatus, truncated, gaveUp } = shot;
-      return { ...file, blockedRequests, targetStatus, truncated, gaveUp };
+      const file = await deadline.step('encode', () => encodeToFile(bytes, opts, path));
+      return { ...file, ...report };
     } catch (err) {
       await unlink(path).catch(() => undefined);
       throw err;

@@ -1,15 +1,18 @@
 /**
- * Sets the page up before navigation: device and viewport, media features, time zone, language,
- * user agent, cookies, and the request rules (blocked resources and URLs; headers and basic auth
- * sent to the target's own origin only, never to third parties).
+ * Sets the page up before navigation, one step per option (EMULATION_STEPS): device and viewport,
+ * touch, media features, time zone, language, user agent, cookies, the request rules (blocked
+ * resources and URLs; headers and basic auth sent to the target's own origin only, never to third
+ * parties), and the settle step's frame counter. The steps are independent commands, started in
+ * list order and awaited together.
  *
  * Emulation is per CDP session, so it is done on the session the screenshot is taken with.
  */
-import { KnownDevices, type HTTPRequest } from 'puppeteer-core';
+import { type CDPSession, type HTTPRequest, KnownDevices, type Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { FRAME_COUNTER } from './settle.js';
+import { runTogether, type Step } from './steps.js';
 import { matchesUrlPattern } from './url-pattern.js';
 
 /** The viewport and user agent the options ask for (a device preset wins over width/height/scale). */
@@ -35,7 +38,15 @@ export function viewportOf(opts: CaptureOptions) {
   };
 }
 
-async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> {
+interface Emulation {
+  cdp: CDPSession;
+  page: Page;
+  opts: CaptureOptions;
+  view: ReturnType<typeof viewportOf>;
+}
+
+/** Request interception, only when a rule needs it: blocked types and URLs, extra headers for the target's origin. */
+async function interceptRequests(page: Page, opts: CaptureOptions): Promise<void> {
   const blockTypes = new Set(opts.blockResources);
   const blockUrls = opts.blockUrls;
   const extra: Record<string, string> = { ...opts.headers };
@@ -68,52 +79,87 @@ async function requestRules({ page }: Tab, opts: CaptureOptions): Promise<void> 
   });
 }
 
-export async function emulate(tab: Tab, opts: CaptureOptions): Promise<void> {
-  const { cdp, page } = tab;
-  const view = viewportOf(opts);
-  const work: Array<Promise<unknown>> = [
-    cdp.send('Emulation.setDeviceMetricsOverride', {
-      width: view.width,
-      height: view.height,
-      deviceScaleFactor: view.scale,
-      mobile: view.mobile,
-    }),
-  ];
-  if (view.touch) work.push(cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 }));
-  const features = [
-    ...(opts.darkMode ? [{ name: 'prefers-color-scheme', value: 'dark' }] : []),
-    ...(opts.reducedMotion ? [{ name: 'prefers-reduced-motion', value: 'reduce' }] : []),
-  ];
-  if (features.length) work.push(cdp.send('Emulation.setEmulatedMedia', { features }));
-  if (opts.timezone) {
-    work.push(
-      cdp.send('Emulation.setTimezoneOverride', { timezoneId: opts.timezone }).catch(() => {
+/** In this order; each step is a no-op when its option is unset. */
+const EMULATION_STEPS: Step<Emulation>[] = [
+  {
+    name: 'viewport',
+    run: async ({ cdp, view }) => {
+      await cdp.send('Emulation.setDeviceMetricsOverride', {
+        width: view.width,
+        height: view.height,
+        deviceScaleFactor: view.scale,
+        mobile: view.mobile,
+      });
+    },
+  },
+  {
+    name: 'touch',
+    run: async ({ cdp, view }) => {
+      if (view.touch) await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+    },
+  },
+  {
+    name: 'media',
+    run: async ({ cdp, opts }) => {
+      const features = [
+        ...(opts.darkMode ? [{ name: 'prefers-color-scheme', value: 'dark' }] : []),
+        ...(opts.reducedMotion ? [{ name: 'prefers-reduced-motion', value: 'reduce' }] : []),
+      ];
+      if (features.length) await cdp.send('Emulation.setEmulatedMedia', { features });
+    },
+  },
+  {
+    name: 'timezone',
+    run: async ({ cdp, opts }) => {
+      if (!opts.timezone) return;
+      await cdp.send('Emulation.setTimezoneOverride', { timezoneId: opts.timezone }).catch(() => {
         throw invalidOption('timezone', `unknown time zone "${opts.timezone}"`);
-      }),
-    );
-  }
-  if (opts.locale) {
-    work.push(
-      cdp.send('Emulation.setLocaleOverride', { locale: opts.locale.replace(/-/g, '_') }).catch(() => {
+      });
+    },
+  },
+  {
+    name: 'locale',
+    run: async ({ cdp, opts }) => {
+      if (!opts.locale) return;
+      await cdp.send('Emulation.setLocaleOverride', { locale: opts.locale.replace(/-/g, '_') }).catch(() => {
         throw invalidOption('locale', `unsupported locale "${opts.locale}"`);
-      }),
-    );
-  }
-  if (view.userAgent || opts.locale) {
-    const userAgent = view.userAgent ?? (await page.browser().userAgent()).replace('HeadlessChrome', 'Chrome');
-    work.push(
-      cdp.send('Emulation.setUserAgentOverride', {
+      });
+    },
+  },
+  {
+    // A locale alone still sets the user agent: Accept-Language travels with it.
+    name: 'userAgent',
+    run: async ({ cdp, page, opts, view }) => {
+      if (!view.userAgent && !opts.locale) return;
+      const userAgent = view.userAgent ?? (await page.browser().userAgent()).replace('HeadlessChrome', 'Chrome');
+      await cdp.send('Emulation.setUserAgentOverride', {
         userAgent,
         ...(opts.locale ? { acceptLanguage: opts.locale } : {}),
-      }),
-    );
-  }
-  if (opts.cookies.length) {
-    work.push(
-      page.browserContext().setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' }))),
-    );
-  }
-  work.push(requestRules(tab, opts));
-  if (opts.settle) work.push(cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: FRAME_COUNTER }));
-  await Promise.all(work);
+      });
+    },
+  },
+  {
+    name: 'cookies',
+    run: async ({ page, opts }) => {
+      if (!opts.cookies.length) return;
+      await page
+        .browserContext()
+        .setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' })));
+    },
+  },
+  {
+    name: 'requestRules',
+    run: ({ page, opts }) => interceptRequests(page, opts),
+  },
+  {
+    // Counts the page's animation frames for the settle step, installed before the page's own scripts.
+    name: 'settle',
+    run: async ({ cdp, opts }) => {
+      if (opts.settle) await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: FRAME_COUNTER });
+    },
+  },
+];
+
+export async function emulate({ cdp, page }: Tab, opts: CaptureOptions): Promise<void> {
+  await runTogether(EMULATION_STEPS, { cdp, page, opts, view: viewportOf(opts) });
 }

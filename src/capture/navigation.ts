@@ -12,10 +12,10 @@
  */
 import type { CDPSession, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Protocol } from 'puppeteer-core';
-import { badGateway, blocked, navigationLoop } from '../errors.js';
+import { badGateway, blocked, type HttpError, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';
+import { refusedError, type WhyBlocked } from '../policy/destination.js';
 import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
-import type { BlockedReason } from './capture-page.js';
 
 /** Client-side navigations followed after the first page; one more is a navigation loop. */
 export const MAX_HOPS = 5;
@@ -32,6 +32,15 @@ export class NavigationStarted extends Error {
 
 /** Chromium's error when the proxy refused a CONNECT tunnel (our egress guard, or DNS failure). */
 export const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
+
+/** The egress proxy's refusal a document's response carries in its headers, as the caller's error; else undefined. */
+export function proxyRefusal(response: HTTPResponse): HttpError | undefined {
+  const headers = response.headers();
+  if (headers[BLOCKED_HEADER]) return blocked(headers[BLOCKED_HEADER]);
+  if (headers[UNREACHABLE_HEADER])
+    return badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response.url()}`);
+  return undefined;
+}
 
 const SAME_DOCUMENT = new Set(['sameDocument', 'historySameDocument']);
 /** What puppeteer says when a call's document was replaced under it. */
@@ -70,7 +79,7 @@ export class NavigationWatch {
   constructor(
     private readonly page: Page,
     private readonly cdp: CDPSession,
-    private readonly whyBlocked: BlockedReason,
+    private readonly whyBlocked: WhyBlocked,
     private readonly waitUntil: WaitUntil,
     /** The first page is raw HTML (no navigation of its own): every navigation is a hop. */
     private readonly fromHtml: boolean,
@@ -123,12 +132,10 @@ export class NavigationWatch {
 
   private onResponse(response: HTTPResponse): void {
     if (!this.isCurrent(response.request()) || this.current?.landed) return;
-    const headers = response.headers();
     this.current!.status = response.status();
-    if (headers[BLOCKED_HEADER]) this.fail(blocked(headers[BLOCKED_HEADER]));
-    else if (headers[UNREACHABLE_HEADER]) {
-      this.fail(badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response.url()}`));
-    } else if (response.status() === 204 || response.status() === 205) this.cancel();
+    const refused = proxyRefusal(response);
+    if (refused) this.fail(refused);
+    else if (response.status() === 204 || response.status() === 205) this.cancel();
   }
 
   private onFailed(request: HTTPRequest): void {
@@ -147,8 +154,7 @@ export class NavigationWatch {
     }
     void this.whyBlocked(url).then(
       (refusal) => {
-        if (refusal?.status === 403) this.fail(blocked(refusal.reason));
-        else if (refusal) this.fail(badGateway(`cannot reach ${new URL(url).host} (${refusal.reason})`, 'unreachable'));
+        if (refusal) this.fail(refusedError(new URL(url).host, refusal));
         else this.fail(badGateway(`${error} loading ${url}`));
       },
       (err: Error) => this.fail(err),

@@ -1,13 +1,16 @@
 /**
- * What happens to the page between navigation and capture, in this order: wait for a selector,
- * answer cookie banners, inject CSS (and switch animations off for reducedMotion), hide and remove
- * elements, click, load lazy content for fullPage, wait the requested delay.
+ * What happens to the page between navigation and capture, one step per option (PAGE_CHANGE_STEPS),
+ * one after another in this order: wait for a selector, answer cookie banners, inject CSS (and switch
+ * animations off for reducedMotion), hide and remove elements, click, load lazy content for
+ * fullPage, wait the requested delay. The order is part of the behaviour (CSS before hide, click
+ * before lazy content): a new option's step goes where it belongs, and the others keep their places.
  */
 import type { Page } from 'puppeteer-core';
 import type { Deadline } from '../deadline.js';
 import { invalidOption, notClickable, notFound } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js';
+import { runInOrder, type Step } from './steps.js';
 
 /** Longest the fullPage scroll-through may take, however long the page keeps growing. */
 const LAZY_BUDGET_MS = 10_000;
@@ -75,41 +78,95 @@ async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadl
   await page.evaluate(() => window.scrollTo(0, 0));
 }
 
+interface PageChange {
+  page: Page;
+  opts: CaptureOptions;
+  deadline: Deadline;
+  /** Waits that timed out and were let go under bestAttempt, by option name. */
+  gaveUp: string[];
+}
+
+/** Clicks the element `selector` names; 404 when there is none, 422 when it has nothing to click. */
+async function clickOn(page: Page, selector: string): Promise<void> {
+  const element = await page.$(selector).catch(() => {
+    throw invalidOption('click', `not a valid CSS selector: ${selector}`);
+  });
+  if (!element) throw notFound('click', selector);
+  // The element exists but has no box to click (hidden, zero-sized, the whole document): the caller's doing.
+  await element.click().catch((err: Error) => {
+    if (/not clickable|not an Element/.test(err.message)) throw notClickable(selector);
+    throw err;
+  });
+}
+
+/** In this order; each step is a no-op when its option is unset. */
+const PAGE_CHANGE_STEPS: Step<PageChange>[] = [
+  {
+    name: 'waitForSelector',
+    run: async ({ page, opts, deadline, gaveUp }) => {
+      if (!opts.waitForSelector) return;
+      try {
+        await page.waitForSelector(opts.waitForSelector, {
+          visible: true,
+          timeout: waitBudget(deadline, opts.bestAttempt),
+        });
+      } catch (err) {
+        if ((err as Error).name !== 'TimeoutError')
+          throw invalidOption('waitForSelector', `not a valid CSS selector: ${opts.waitForSelector}`);
+        if (!opts.bestAttempt) throw err;
+        gaveUp.push('waitForSelector');
+      }
+    },
+  },
+  {
+    name: 'hideCookieBanners',
+    run: async ({ page, opts, deadline }) => {
+      if (opts.hideCookieBanners)
+        await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
+    },
+  },
+  {
+    name: 'css',
+    run: async ({ page, opts }) => {
+      const css = [opts.reducedMotion ? NO_ANIMATIONS : '', opts.css ?? ''].join('\n').trim();
+      if (css) await page.addStyleTag({ content: css });
+    },
+  },
+  {
+    name: 'hide',
+    run: async ({ page, opts }) => {
+      if (opts.hide.length) await applyToAll(page, 'hide', opts.hide);
+    },
+  },
+  {
+    name: 'remove',
+    run: async ({ page, opts }) => {
+      if (opts.remove.length) await applyToAll(page, 'remove', opts.remove);
+    },
+  },
+  {
+    name: 'click',
+    run: async ({ page, opts }) => {
+      if (opts.click) await clickOn(page, opts.click);
+    },
+  },
+  {
+    name: 'fullPage',
+    run: async ({ page, opts, deadline }) => {
+      if (opts.fullPage) await loadLazyContent(page, opts, deadline);
+    },
+  },
+  {
+    name: 'delay',
+    run: async ({ opts }) => {
+      if (opts.delay > 0) await new Promise((resolve) => setTimeout(resolve, opts.delay));
+    },
+  },
+];
+
 /** Applies the page changes; returns what timed out but was let go under bestAttempt. */
 export async function changePage(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<string[]> {
   const gaveUp: string[] = [];
-  if (opts.waitForSelector) {
-    try {
-      await page.waitForSelector(opts.waitForSelector, {
-        visible: true,
-        timeout: waitBudget(deadline, opts.bestAttempt),
-      });
-    } catch (err) {
-      if ((err as Error).name !== 'TimeoutError')
-        throw invalidOption('waitForSelector', `not a valid CSS selector: ${opts.waitForSelector}`);
-      if (!opts.bestAttempt) throw err;
-      gaveUp.push('waitForSelector');
-    }
-  }
-  if (opts.hideCookieBanners) {
-    await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
-  }
-  const css = [opts.reducedMotion ? NO_ANIMATIONS : '', opts.css ?? ''].join('\n').trim();
-  if (css) await page.addStyleTag({ content: css });
-  if (opts.hide.length) await applyToAll(page, 'hide', opts.hide);
-  if (opts.remove.length) await applyToAll(page, 'remove', opts.remove);
-  if (opts.click) {
-    const element = await page.$(opts.click).catch(() => {
-      throw invalidOption('click', `not a valid CSS selector: ${opts.click}`);
-    });
-    if (!element) throw notFound('click', opts.click);
-    // The element exists but has no box to click (hidden, zero-sized, the whole document): the caller's doing.
-    await element.click().catch((err: Error) => {
-      if (/not clickable|not an Element/.test(err.message)) throw notClickable(opts.click as string);
-      throw err;
-    });
-  }
-  if (opts.fullPage) await loadLazyContent(page, opts, deadline);
-  if (opts.delay > 0) await new Promise((resolve) => setTimeout(resolve, opts.delay));
+  await runInOrder(PAGE_CHANGE_STEPS, { page, opts, deadline, gaveUp });
   return gaveUp;
 }

@@ -50,7 +50,8 @@ export function matches(ifNoneMatch: string | undefined, etag: string): boolean 
   });
 }
 
-export interface CachedCapture {
+/** An answer kept for the next request with the same options: its bytes (or their file), type, ETag and X- headers. */
+export interface CachedAnswer {
   mime: string;
   /** The ETag of these bytes. */
   etag: string;
@@ -68,7 +69,7 @@ export interface CaptureCacheOptions {
 }
 
 export class CaptureCache {
-  private readonly lru: LRUCache<string, CachedCapture>;
+  private readonly lru: LRUCache<string, CachedAnswer>;
 
   constructor(private readonly opts: CaptureCacheOptions) {
     if (opts.dir) {
@@ -77,7 +78,7 @@ export class CaptureCache {
       for (const f of readdirSync(opts.dir))
         if (f.startsWith('fcshot-cache-')) rmSync(join(opts.dir, f), { force: true });
     }
-    this.lru = new LRUCache<string, CachedCapture>({
+    this.lru = new LRUCache<string, CachedAnswer>({
       maxSize: opts.maxBytes,
       sizeCalculation: (entry) => Math.max(1, entry.size),
       ttl: opts.ttlMs,
@@ -87,7 +88,7 @@ export class CaptureCache {
     });
   }
 
-  get(key: string): CachedCapture | undefined {
+  get(key: string): CachedAnswer | undefined {
     return this.lru.get(key);
   }
 
@@ -95,7 +96,7 @@ export class CaptureCache {
   async put(
     key: string,
     path: string,
-    entry: Omit<CachedCapture, 'body' | 'file'>,
+    entry: Omit<CachedAnswer, 'body' | 'file'>,
     read: () => Promise<Buffer>,
   ): Promise<void> {
     if (entry.size > this.opts.maxBytes) return;
@@ -108,7 +109,7 @@ export class CaptureCache {
     }
   }
 
-  stream(entry: CachedCapture): Buffer | ReadStream {
+  stream(entry: CachedAnswer): Buffer | ReadStream {
     return entry.body ?? createReadStream(entry.file!);
   }
 

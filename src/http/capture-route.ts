@@ -62,7 +62,8 @@ function sendFile(request: FastifyRequest, reply: FastifyReply, path: string) {
 /** Requests let in by a signature: their output may not depend on anything unsigned, such as Accept. */
 const signed = new WeakSet<FastifyRequest>();
 
-async function capture(request: FastifyRequest, reply: FastifyReply, input: RequestOptions, opts: CaptureRouteOptions) {
+/** Answers one screenshot request: from the capture cache, or by taking the screenshot. */
+async function respond(request: FastifyRequest, reply: FastifyReply, input: RequestOptions, opts: CaptureRouteOptions) {
   const options = resolveOptions(input, {
     accept: signed.has(request) ? undefined : request.headers.accept,
     defaultUrl: opts.defaultUrl,
@@ -91,44 +92,44 @@ async function capture(request: FastifyRequest, reply: FastifyReply, input: Requ
     if (!reply.raw.writableFinished) deadline.clientLeft();
   };
   reply.raw.once('close', onClose);
-  let shot: Screenshot;
+  let screenshot: Screenshot;
   try {
-    shot = await takeScreenshot(opts.deps, options, deadline);
+    screenshot = await takeScreenshot(opts.deps, options, deadline);
   } finally {
     deadline.dispose();
     reply.raw.off('close', onClose);
     reply.header('server-timing', deadline.serverTiming());
   }
 
-  const about: Headers = { 'x-blocked-requests': String(shot.blockedRequests) };
-  if (shot.targetStatus !== undefined) about['x-target-status'] = String(shot.targetStatus);
-  if (shot.gaveUp.length) about['x-best-attempt'] = `timed out: ${shot.gaveUp.join(', ')}`;
-  if (shot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
+  const about: Headers = { 'x-blocked-requests': String(screenshot.blockedRequests) };
+  if (screenshot.targetStatus !== undefined) about['x-target-status'] = String(screenshot.targetStatus);
+  if (screenshot.gaveUp.length) about['x-best-attempt'] = `timed out: ${screenshot.gaveUp.join(', ')}`;
+  if (screenshot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
   const mime = spec(options.format).mime;
   let etag: string;
   try {
-    etag = await etagOfFile(shot.path);
+    etag = await etagOfFile(screenshot.path);
   } catch (err) {
-    await unlink(shot.path).catch(() => undefined);
+    await unlink(screenshot.path).catch(() => undefined);
     throw err;
   }
-  if (opts.cache && !shot.gaveUp.length) {
-    const entry = { mime, etag, size: shot.size, headers: about };
-    await opts.cache.put(key, shot.path, entry, () => readFile(shot.path)).catch(() => undefined);
+  if (opts.cache && !screenshot.gaveUp.length) {
+    const entry = { mime, etag, size: screenshot.size, headers: about };
+    await opts.cache.put(key, screenshot.path, entry, () => readFile(screenshot.path)).catch(() => undefined);
   }
   const xCache = opts.cache ? 'miss' : 'off';
   if (isClientGone(reply) || matches(ifNoneMatch, etag)) {
     // Gone, or the client already holds exactly these bytes: nothing to stream.
-    await unlink(shot.path).catch(() => undefined);
+    await unlink(screenshot.path).catch(() => undefined);
     if (isClientGone(reply)) return reply.send();
     return reply
       .code(304)
       .headers({ ...about, ...common, etag, 'x-cache': xCache })
       .send();
   }
-  reply.headers({ ...about, ...common, etag, 'content-type': mime, 'content-length': String(shot.size) });
+  reply.headers({ ...about, ...common, etag, 'content-type': mime, 'content-length': String(screenshot.size) });
   reply.header('x-cache', xCache);
-  return sendFile(request, reply, shot.path);
+  return sendFile(request, reply, screenshot.path);
 }
 
 export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOptions): void {
@@ -150,7 +151,7 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
       checkNumberSpelling(request.query as Record<string, unknown>);
       parseJsonQueryFields(request.query as Record<string, unknown>);
     },
-    handler: (request, reply) => capture(request, reply, request.query as RequestOptions, opts),
+    handler: (request, reply) => respond(request, reply, request.query as RequestOptions, opts),
   });
 
   app.route({
@@ -168,6 +169,6 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
       if (request.body && typeof request.body === 'object')
         checkNumberSpelling(request.body as Record<string, unknown>);
     },
-    handler: (request, reply) => capture(request, reply, request.body as RequestOptions, opts),
+    handler: (request, reply) => respond(request, reply, request.body as RequestOptions, opts),
   });
 }

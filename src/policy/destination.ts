@@ -7,7 +7,9 @@
 import { lookup } from 'node:dns/promises';
 import { LRUCache } from 'lru-cache';
 import ipaddr from 'ipaddr.js';
+import { badGateway, blocked, type HttpError } from '../errors.js';
 import { checkAddress, isIpLiteral } from './address.js';
+import { parseTargetUrl, portOf } from './target-url.js';
 
 /** Resolves a host name to its addresses; injectable so tests can play a hostile DNS server. */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -40,9 +42,16 @@ export interface EgressPolicy {
   resolve: Resolver;
 }
 
-export type Destination =
-  | { allowed: true; addresses: string[] }
-  | { allowed: false; reason: string; status: 403 | 502 };
+/**
+ * Why the egress rule refuses a destination: 403 for a blocked one (an internal host), 502 for one
+ * that cannot be reached (its name does not resolve).
+ */
+export interface Refusal {
+  status: 403 | 502;
+  reason: string;
+}
+
+export type Destination = { allowed: true; addresses: string[] } | ({ allowed: false } & Refusal);
 
 /** Lower-case, no brackets, no trailing dot: the one spelling a host is compared in. */
 export function normaliseHost(host: string): string {
@@ -122,4 +131,30 @@ function canonical(address: string): string {
   } catch {
     return address;
   }
+}
+
+/**
+ * Says why the egress rule would refuse a URL, or undefined when it may be loaded. The capture asks it
+ * when a request failed without the proxy's answer reaching it (a refused CONNECT tunnel).
+ */
+export type WhyBlocked = (url: string) => Promise<Refusal | undefined>;
+
+/** WhyBlocked for one egress rule; a URL that is not http(s) is refused as `scheme`. */
+export function whyBlockedBy(egress: EgressPolicy): WhyBlocked {
+  return async (url) => {
+    let parsed: URL;
+    try {
+      parsed = parseTargetUrl(url);
+    } catch {
+      return { status: 403, reason: 'scheme' };
+    }
+    const verdict = await checkDestination(parsed.hostname, portOf(parsed), egress);
+    return verdict.allowed ? undefined : { status: verdict.status, reason: verdict.reason };
+  };
+}
+
+/** What the caller is answered for a refused destination: 403 `blocked`, or 502 `unreachable`. */
+export function refusedError(host: string, refusal: Refusal): HttpError {
+  if (refusal.status === 403) return blocked(refusal.reason);
+  return badGateway(`cannot reach ${host} (${refusal.reason})`, 'unreachable');
 }

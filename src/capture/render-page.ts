@@ -1,25 +1,26 @@
 /**
- * Drives one page in one browser context, in phases timed against the request's deadline:
- * emulate (device, media, request rules) → navigate (URL or raw HTML) → prepare (waits, CSS, clicks,
- * lazy content) → settle (fonts, images, animations) → capture (PNG or PDF bytes). A client-side
- * navigation that starts before the capture is taken is followed (navigation.ts): the page it lands
- * on goes through prepare, settle and capture again. Encoding to the asked format is encode.ts's job.
+ * renderPage: drives one page in one browser context to Chromium's image of it, in phases timed
+ * against the request's deadline: emulate (emulate.ts: device, media, request rules) → navigate (URL
+ * or raw HTML) → prepare (page-changes.ts: waits, CSS, clicks, lazy content) → settle (settle.ts:
+ * fonts, images, animations) → capture (grab-image.ts: PNG or PDF bytes). A client-side navigation
+ * that starts before the image is grabbed is followed (navigation.ts): the page it lands on goes
+ * through prepare, settle and capture again. Encoding to the asked format is encode.ts's job.
  */
 import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
-import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, TUNNEL_REFUSED } from './navigation.js';
+import { grabImage } from './grab-image.js';
+import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, proxyRefusal, TUNNEL_REFUSED } from './navigation.js';
 import { changePage, waitBudget } from './page-changes.js';
 import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
-import { shoot } from './shoot.js';
 import type { Deadline } from '../deadline.js';
-import { badGateway, blocked } from '../errors.js';
+import { badGateway } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
-import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
+import { refusedError, type WhyBlocked } from '../policy/destination.js';
+import { BLOCKED_HEADER } from '../policy/egress-proxy.js';
 
-export interface PageCapture {
-  /** PNG, or PDF for format=pdf. */
-  bytes: Buffer;
+/** What the answer tells about the page besides its image (its `X-*` headers). */
+export interface PageReport {
   /** fullPage stopped at fullPageMaxHeight. */
   truncated: boolean;
   /** Waits that timed out and were let go (bestAttempt). */
@@ -30,12 +31,11 @@ export interface PageCapture {
   targetStatus?: number;
 }
 
-/**
- * Says why the egress rule would refuse a URL: 403 for a blocked destination (an internal host), 502
- * for one that cannot be reached (its name does not resolve); undefined when it may be loaded. Used
- * when a request failed without the proxy's answer reaching us (a refused CONNECT tunnel).
- */
-export type BlockedReason = (url: string) => Promise<{ status: 403 | 502; reason: string } | undefined>;
+/** Chromium's image of the page, and the report on it. */
+export interface Rendered extends PageReport {
+  /** PNG, or PDF for format=pdf. */
+  bytes: Buffer;
+}
 
 /** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
 function guardPage(page: Page) {
@@ -51,30 +51,30 @@ function guardPage(page: Page) {
    * How many requests the guard refused. A refused CONNECT or a cross-origin request whose 403 the
    * page may not read shows up only as a failure, so failures are checked against the rule again.
    */
-  return async (whyBlocked: BlockedReason): Promise<number> => {
+  return async (whyBlocked: WhyBlocked): Promise<number> => {
     const verdicts = await Promise.all(failed.filter((r) => !refused.has(r)).map((r) => whyBlocked(r.url())));
     return refused.size + verdicts.filter((v) => v?.status === 403).length;
   };
+}
+
+/** networkidle0 / networkidle2: no request (at most two) in flight for 500 ms, within the wait budget. */
+function networkIdle(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
+  const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
+  return page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: waitBudget(deadline, opts.bestAttempt) });
 }
 
 async function navigate(
   page: Page,
   opts: CaptureOptions,
   deadline: Deadline,
-  whyBlocked: BlockedReason,
+  whyBlocked: WhyBlocked,
   gaveUp: string[],
 ) {
   const timeout = waitBudget(deadline, opts.bestAttempt);
   if (opts.html !== undefined) {
     try {
       await page.setContent(opts.html, { waitUntil: 'load', timeout });
-      if (opts.waitUntil.startsWith('networkidle')) {
-        await page.waitForNetworkIdle({
-          idleTime: 500,
-          concurrency: opts.waitUntil === 'networkidle0' ? 0 : 2,
-          timeout: waitBudget(deadline, opts.bestAttempt),
-        });
-      }
+      if (opts.waitUntil.startsWith('networkidle')) await networkIdle(page, opts, deadline);
     } catch (err) {
       if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
       gaveUp.push('waitUntil');
@@ -98,18 +98,15 @@ async function navigate(
     }
     if (message.includes(TUNNEL_REFUSED)) {
       const refusal = await whyBlocked(lastMainUrl);
-      if (refusal?.status === 403) throw blocked(refusal.reason);
-      if (refusal) throw badGateway(`cannot reach ${new URL(lastMainUrl).host} (${refusal.reason})`, 'unreachable');
+      if (refusal) throw refusedError(new URL(lastMainUrl).host, refusal);
     }
     if (/net::ERR_/.test(message)) {
       throw badGateway(message.split('\n')[0]!);
     }
     throw err;
   }
-  const headers = response?.headers() ?? {};
-  if (headers[BLOCKED_HEADER]) throw blocked(headers[BLOCKED_HEADER]);
-  if (headers[UNREACHABLE_HEADER])
-    throw badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response!.url()}`);
+  const refused = response && proxyRefusal(response);
+  if (refused) throw refused;
   return response;
 }
 
@@ -133,10 +130,7 @@ async function follow(
   const idleToo = opts.waitUntil.startsWith('networkidle') && !watch.followingFirst;
   try {
     await deadline.within(waitBudget(deadline, opts.bestAttempt), 'navigation', watch.landed());
-    if (idleToo) {
-      const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
-      await page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: waitBudget(deadline, opts.bestAttempt) });
-    }
+    if (idleToo) await networkIdle(page, opts, deadline);
   } catch (err) {
     if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
     gaveUp.push('waitUntil');
@@ -176,12 +170,12 @@ function awaitMetaRefresh(watch: NavigationWatch, settled: Settled, epoch: numbe
   return deadline.within(due + 500, 'meta refresh', watch.startedAfter(epoch)).catch(unlessTimedOut(undefined));
 }
 
-export async function capturePage(
+export async function renderPage(
   tab: Tab,
   opts: CaptureOptions,
   deadline: Deadline,
-  whyBlocked: BlockedReason,
-): Promise<PageCapture> {
+  whyBlocked: WhyBlocked,
+): Promise<Rendered> {
   const { page } = tab;
   const countRefused = guardPage(page);
   const death = rendererDeath(page);
@@ -224,12 +218,12 @@ export async function capturePage(
       phase = 'navigate';
       await onThisPage('navigate', () => awaitMetaRefresh(watch, settled, epoch, deadline));
       phase = 'capture';
-      const shot = await onThisPage('capture', () => shoot(tab, opts));
+      const image = await onThisPage('capture', () => grabImage(tab, opts));
       if (watch.epoch !== epoch) throw new NavigationStarted(watch.url ?? '');
       gaveUp.push(...timedOut);
       return {
-        bytes: shot.bytes,
-        truncated: shot.truncated,
+        bytes: image.bytes,
+        truncated: image.truncated,
         gaveUp,
         blockedRequests: await countRefused(whyBlocked),
         targetStatus: watch.hops > 0 ? (watch.status ?? response?.status()) : response?.status(),

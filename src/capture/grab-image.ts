@@ -1,7 +1,8 @@
 /**
- * The capture itself: the viewport, a clip, one element, the whole page (in slices joined by sharp
- * when it is taller than Chromium's 16384-pixel texture limit), or a PDF. Straight to CDP on the
- * session that carries the emulation: page.screenshot() adds round trips (~8 ms a capture).
+ * Grabs Chromium's image of the page as it is now: the viewport, a clip, one element, the whole page
+ * (in slices joined by sharp when it is taller than Chromium's 16384-pixel texture limit), as a PNG;
+ * or the printed PDF. Straight to CDP on the session that carries the emulation: page.screenshot()
+ * adds round trips (~8 ms a capture).
  */
 import type { Page } from 'puppeteer-core';
 import sharp from 'sharp';
@@ -13,12 +14,6 @@ import { viewportOf } from './emulate.js';
 
 /** Chromium cannot raster a surface taller than this many device pixels. */
 const MAX_TEXTURE = 16_384;
-
-export interface Shot {
-  bytes: Buffer;
-  /** True when fullPage stopped at fullPageMaxHeight. */
-  truncated: boolean;
-}
 
 async function pageHeight(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0));
@@ -42,7 +37,7 @@ async function elementClip(page: Page, selector: string): Promise<Clip> {
   return { x: Math.round(box.x), y: Math.round(box.y), width: Math.ceil(box.width), height: Math.ceil(box.height) };
 }
 
-async function capture({ cdp }: Tab, clip: Clip, beyondViewport: boolean): Promise<Buffer> {
+async function screenshotClip({ cdp }: Tab, clip: Clip, beyondViewport: boolean): Promise<Buffer> {
   const { data } = await cdp.send('Page.captureScreenshot', {
     format: 'png',
     optimizeForSpeed: true,
@@ -54,13 +49,13 @@ async function capture({ cdp }: Tab, clip: Clip, beyondViewport: boolean): Promi
 }
 
 /** A page taller than the texture limit: captured band by band, joined top to bottom. */
-async function captureInSlices(tab: Tab, width: number, height: number, scale: number): Promise<Buffer> {
+async function screenshotInSlices(tab: Tab, width: number, height: number, scale: number): Promise<Buffer> {
   const band = Math.floor(MAX_TEXTURE / scale / 2); // well inside the limit
   const slices: Array<{ input: Buffer; top: number; left: number }> = [];
   for (let y = 0; y < height; y += band) {
     const h = Math.min(band, height - y);
     slices.push({
-      input: await capture(tab, { x: 0, y, width, height: h }, true),
+      input: await screenshotClip(tab, { x: 0, y, width, height: h }, true),
       top: Math.round(y * scale),
       left: 0,
     });
@@ -79,7 +74,8 @@ async function captureInSlices(tab: Tab, width: number, height: number, scale: n
     .toBuffer();
 }
 
-export async function shoot(tab: Tab, opts: CaptureOptions): Promise<Shot> {
+/** The PNG (or PDF) bytes; `truncated` when fullPage stopped at fullPageMaxHeight. */
+export async function grabImage(tab: Tab, opts: CaptureOptions): Promise<{ bytes: Buffer; truncated: boolean }> {
   const { page, cdp } = tab;
   if (spec(opts.format).printed) {
     const margin = opts.pdf.margin;
@@ -96,11 +92,11 @@ export async function shoot(tab: Tab, opts: CaptureOptions): Promise<Shot> {
   }
   const view = viewportOf(opts);
   if (opts.selector)
-    return { bytes: await capture(tab, await elementClip(page, opts.selector), true), truncated: false };
-  if (opts.clip) return { bytes: await capture(tab, opts.clip, true), truncated: false };
+    return { bytes: await screenshotClip(tab, await elementClip(page, opts.selector), true), truncated: false };
+  if (opts.clip) return { bytes: await screenshotClip(tab, opts.clip, true), truncated: false };
   if (!opts.fullPage)
     return {
-      bytes: await capture(tab, { x: 0, y: 0, width: view.width, height: view.height }, false),
+      bytes: await screenshotClip(tab, { x: 0, y: 0, width: view.width, height: view.height }, false),
       truncated: false,
     };
 
@@ -108,7 +104,7 @@ export async function shoot(tab: Tab, opts: CaptureOptions): Promise<Shot> {
   const height = Math.min(full, opts.fullPageMaxHeight);
   const bytes =
     height * view.scale <= MAX_TEXTURE
-      ? await capture(tab, { x: 0, y: 0, width: view.width, height }, true)
-      : await captureInSlices(tab, view.width, height, view.scale);
+      ? await screenshotClip(tab, { x: 0, y: 0, width: view.width, height }, true)
+      : await screenshotInSlices(tab, view.width, height, view.scale);
   return { bytes, truncated: height < full };
 }
