@@ -22,8 +22,8 @@ export interface FormatSpec {
   printed: boolean;
   /** Place when Accept ties (lower first: the cheaper encoder); undefined: never chosen from Accept. */
   acceptRank?: number;
-  /** Chromium's PNG → the file, written to `path`; undefined: the bytes are written as Chromium made them. */
-  encode?: (png: Buffer, quality: number | undefined, path: string) => Promise<{ size: number }>;
+  /** Chromium's PNG → this format's bytes; undefined: the bytes are kept as Chromium made them. */
+  encode?: (png: Buffer, quality: number | undefined) => Promise<Buffer>;
 }
 
 export const FORMAT_SPECS = {
@@ -35,7 +35,7 @@ export const FORMAT_SPECS = {
     transparency: false,
     printed: false,
     acceptRank: 2,
-    encode: (png, quality, path) => sharp(png).jpeg({ quality, mozjpeg: false }).toFile(path),
+    encode: (png, quality) => sharp(png).jpeg({ quality, mozjpeg: false }).toBuffer(),
   },
   webp: {
     mime: 'image/webp',
@@ -44,7 +44,7 @@ export const FORMAT_SPECS = {
     transparency: true,
     printed: false,
     acceptRank: 0,
-    encode: (png, quality, path) => sharp(png).webp({ quality, effort: 2 }).toFile(path),
+    encode: (png, quality) => sharp(png).webp({ quality, effort: 2 }).toBuffer(),
   },
   avif: {
     mime: 'image/avif',
@@ -53,7 +53,7 @@ export const FORMAT_SPECS = {
     transparency: true,
     printed: false,
     acceptRank: 3,
-    encode: (png, quality, path) => sharp(png).avif({ quality, effort: 2 }).toFile(path),
+    encode: (png, quality) => sharp(png).avif({ quality, effort: 2 }).toBuffer(),
   },
   pdf: { mime: 'application/pdf', extension: 'pdf', transparency: false, printed: true },
 } as const satisfies Record<string, FormatSpec>;

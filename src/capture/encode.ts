@@ -1,9 +1,9 @@
 /**
  * Turns what Chromium made into the file we stream back, written once under the capture directory:
  * with the format's encoder (src/formats.ts), or as it is where the format has none (png, pdf: no
- * second encode).
+ * second encode). The digest of the bytes is taken as they are written (the ETag), not read back.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spec, type OutputFormat } from '../formats.js';
@@ -12,7 +12,11 @@ import type { CaptureOptions } from '../options.js';
 export interface EncodedFile {
   path: string;
   size: number;
+  /** A digest of the file's bytes (SHA-256, base64url, 32 characters): the same bytes, the same digest. */
+  digest: string;
 }
+
+export const digestOf = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64url').slice(0, 32);
 
 /** Every file this service writes starts with this prefix, so leaks are easy to find (and to test for). */
 export const CAPTURE_PREFIX = 'fcshot-';
@@ -28,10 +32,7 @@ export async function encodeToFile(
   path: string,
 ): Promise<EncodedFile> {
   const { encode } = spec(opts.format);
-  if (!encode) {
-    await writeFile(path, bytes);
-    return { path, size: bytes.length };
-  }
-  const { size } = await encode(bytes, opts.quality, path);
-  return { path, size };
+  const file = encode ? await encode(bytes, opts.quality) : bytes;
+  await writeFile(path, file);
+  return { path, size: file.length, digest: digestOf(file) };
 }

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } from 'node:fs';
 import { copyFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { LRUCache } from 'lru-cache';
+import type { EncodedFile } from '../capture/encode.js';
 import type { CaptureOptions } from '../options.js';
 
 /** JSON with object keys sorted at every depth: one spelling for the same options. */
@@ -34,12 +34,8 @@ export function cacheKey(opts: CaptureOptions): string {
     .slice(0, 32);
 }
 
-/** The strong ETag of a capture file: a digest of its bytes. */
-export async function etagOfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return `"${hash.digest('base64url').slice(0, 32)}"`;
-}
+/** The strong ETag of a capture: the digest of its bytes, quoted. */
+export const etagOf = (file: EncodedFile) => `"${file.digest}"`;
 
 /** True when an If-None-Match header names this ETag (or `*`). */
 export function matches(ifNoneMatch: string | undefined, etag: string): boolean {

@@ -19,7 +19,7 @@ import {
 } from '../options.js';
 import { type Screenshot, type ScreenshotDeps, takeScreenshot } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
-import { cacheKey, etagOfFile, matches, type CaptureCache } from './capture-cache.js';
+import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
 import { isClientGone } from './error-handler.js';
 
 export interface CaptureRouteOptions {
@@ -106,13 +106,7 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
   if (screenshot.gaveUp.length) about['x-best-attempt'] = `timed out: ${screenshot.gaveUp.join(', ')}`;
   if (screenshot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
   const mime = spec(options.format).mime;
-  let etag: string;
-  try {
-    etag = await etagOfFile(screenshot.path);
-  } catch (err) {
-    await unlink(screenshot.path).catch(() => undefined);
-    throw err;
-  }
+  const etag = etagOf(screenshot);
   if (opts.cache && !screenshot.gaveUp.length) {
     const entry = { mime, etag, size: screenshot.size, headers: about };
     await opts.cache.put(key, screenshot.path, entry, () => readFile(screenshot.path)).catch(() => undefined);
