@@ -18,9 +18,13 @@ import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
 
 export const LEVELS = [1, 2, 4, 8];
-/** Captures per level: this many per concurrent client, at least MIN_PER_LEVEL. */
-const PER_CLIENT = Number(process.env.BENCH_VCPU_PER_CLIENT ?? 3);
-const MIN_PER_LEVEL = 6;
+/**
+ * Captures per level: this many per concurrent client, at least MIN_PER_LEVEL. The launch-per-request
+ * sample takes seconds a capture, so it gets fewer.
+ */
+export const PER_CLIENT = Number(process.env.BENCH_VCPU_PER_CLIENT ?? 6);
+export const SEED_PER_CLIENT = Number(process.env.BENCH_VCPU_SEED_PER_CLIENT ?? 3);
+export const MIN_PER_LEVEL = 6;
 const DEADLINE_MS = 30_000;
 
 export interface VcpuRow {
@@ -31,6 +35,8 @@ export interface VcpuRow {
   p95: number;
   rps: number;
   cpuMsPerCapture?: number;
+  /** The part of it spent in the node process (the rest is Chromium's). */
+  nodeCpuMsPerCapture?: number;
   peakPssMb: number;
   cgroupPeakMb?: number;
   /** Share of requests slower than the deadline (or answered 504). */
@@ -155,6 +161,17 @@ async function httpLoad(url: string, concurrency: number, n: number): Promise<Ou
   return { latencies, failed, over, wallMs: performance.now() - started };
 }
 
+/** CPU time (user + system) a process has used so far, ms; undefined once it is gone. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
 async function withPeak<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
   let peak = 0;
   let running = true;
@@ -173,8 +190,10 @@ async function withPeak<T>(pid: number, work: () => Promise<T>): Promise<{ resul
 /** Runs one level on one confined process and turns it into a row. */
 async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () => Promise<Outcome>): Promise<VcpuRow> {
   const cpu0 = proc.cgroup?.stats().cpuMs;
+  const node0 = processCpuMs(proc.child.pid!);
   const { result, peakMb } = await withPeak(proc.child.pid!, work);
   const stats = proc.cgroup?.stats();
+  const node1 = processCpuMs(proc.child.pid!);
   const n = result.latencies.length + result.failed;
   const row: VcpuRow = {
     name,
@@ -187,6 +206,8 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
       stats?.cpuMs !== undefined && cpu0 !== undefined
         ? (stats.cpuMs - cpu0) / Math.max(1, result.latencies.length)
         : undefined,
+    nodeCpuMsPerCapture:
+      node0 !== undefined && node1 !== undefined ? (node1 - node0) / Math.max(1, result.latencies.length) : undefined,
     peakPssMb: peakMb,
     cgroupPeakMb: stats?.maxUsageMb,
     overDeadline: result.over / n,
@@ -195,13 +216,13 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
   };
   console.log(
     `  ${name} @${c}: p50 ${row.p50.toFixed(0)} ms, p95 ${row.p95.toFixed(0)} ms, ${row.rps.toFixed(2)}/s, ` +
-      `${row.cpuMsPerCapture?.toFixed(0) ?? '?'} CPU ms/capture, PSS ${peakMb.toFixed(0)} MB, ` +
+      `${row.cpuMsPerCapture?.toFixed(0) ?? '?'} CPU ms/capture (node ${row.nodeCpuMsPerCapture?.toFixed(0) ?? '?'}), PSS ${peakMb.toFixed(0)} MB, ` +
       `failed ${row.failed}${row.oomKilled ? ', OOM-killed' : ''}`,
   );
   return row;
 }
 
-const perLevel = (c: number) => Math.max(MIN_PER_LEVEL, PER_CLIENT * c);
+const perLevel = (c: number, perClient = PER_CLIENT) => Math.max(MIN_PER_LEVEL, perClient * c);
 
 /** The whole one-vCPU run on `url` (the article page). */
 export async function measureOneVcpu(
@@ -300,7 +321,7 @@ export async function measureOneVcpu(
       await waitForHttp(port);
       const target = `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`;
       await httpLoad(target, 1, 1);
-      rows.push(await level('seed', c, seed, () => httpLoad(target, c, perLevel(c))));
+      rows.push(await level('seed', c, seed, () => httpLoad(target, c, perLevel(c, SEED_PER_CLIENT))));
     } finally {
       await seed.stop();
       rmSync(seedTmp, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * (s.yaml's instanceConcurrency, MAX_CONCURRENCY, MAX_QUEUE, REQUEST_TIMEOUT_MS), arithmetic included.
  */
 import { budgetFor } from '../src/browser/memory.js';
-import { LEVELS, type VcpuRow, type VcpuRun } from './one-vcpu.js';
+import { LEVELS, MIN_PER_LEVEL, PER_CLIENT, SEED_PER_CLIENT, type VcpuRow, type VcpuRun } from './one-vcpu.js';
 
 export const VCPU_SECTION = '## One vCPU and 1 GB, as on FC';
 
@@ -65,12 +65,12 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
     `Machine load (1/5/15-minute averages) before: ${machine.before}; after: ${machine.after}. On a shared machine the`,
     "captures/s move with the load; CPU per capture (the cgroup's cpuacct) moves much less.",
     '',
-    '| system | concurrency | p50 ms | p95 ms | captures/s | CPU ms / capture | peak PSS MB | cgroup peak MB | past the 30 s deadline | failed | GB-s per 1000 captures |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| system | concurrency | p50 ms | p95 ms | captures/s | CPU ms / capture | of which node | peak PSS MB | cgroup peak MB | past the 30 s deadline | failed | GB-s per 1000 captures |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const row of run.rows) {
     out.push(
-      `| ${LABEL[row.name]} | ${row.concurrency} | ${f0(row.p50)} | ${f0(row.p95)} | ${f2(row.rps)} | ${f0(row.cpuMsPerCapture)} | ` +
+      `| ${LABEL[row.name]} | ${row.concurrency} | ${f0(row.p50)} | ${f0(row.p95)} | ${f2(row.rps)} | ${f0(row.cpuMsPerCapture)} | ${f0(row.nodeCpuMsPerCapture)} | ` +
         `${f0(row.peakPssMb)} | ${f0(row.cgroupPeakMb)} | ${(row.overDeadline * 100).toFixed(0)} % | ${row.failed}${row.oomKilled ? ' (OOM: instance killed)' : ''} | ` +
         `${row.rps > 0 ? f0(gbSecondsPer1000(run.memoryMb, row.rps)) : '–'} |`,
     );
@@ -90,7 +90,10 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
   if (svc4 && floor4) {
     out.push(
       `At concurrency 4 the service made ${f2(svc4.rps / floor4.rps)}× the floor's captures/s and used ` +
-        `${svc4.cpuMsPerCapture && floor4.cpuMsPerCapture ? f2(svc4.cpuMsPerCapture / floor4.cpuMsPerCapture) : '–'}× its CPU per capture.`,
+        `${svc4.cpuMsPerCapture && floor4.cpuMsPerCapture ? f2(svc4.cpuMsPerCapture / floor4.cpuMsPerCapture) : '–'}× its CPU per capture ` +
+        `(node ${f0(svc4.nodeCpuMsPerCapture)} vs ${f0(floor4.nodeCpuMsPerCapture)} ms, Chromium ` +
+        `${f0((svc4.cpuMsPerCapture ?? NaN) - (svc4.nodeCpuMsPerCapture ?? NaN))} vs ` +
+        `${f0((floor4.cpuMsPerCapture ?? NaN) - (floor4.nodeCpuMsPerCapture ?? NaN))} ms).`,
       '',
     );
   }
@@ -137,6 +140,11 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
       '',
     );
   }
-  out.push(`Levels measured: ${LEVELS.join(', ')}; 3 captures per concurrent client at each level, at least 6.`, '');
+  out.push(
+    `Levels measured: ${LEVELS.join(', ')}; ${PER_CLIENT} captures per concurrent client at each level ` +
+      `(${SEED_PER_CLIENT} for the launch-per-request sample), at least ${MIN_PER_LEVEL}. "Of which node": the CPU ` +
+      "of the node process alone (the service's HTTP, egress proxy, CDP client and file; the floor's CDP client); the rest is Chromium's.",
+    '',
+  );
   return out;
 }
