@@ -16,6 +16,7 @@ import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { processTree } from '../src/browser/memory.js';
 import { startFixtures, tallPage, type FixtureServer } from './helpers/fixtures.js';
 import { routeHostilePages } from './helpers/hostile-pages.js';
+import { layerChromiumOf } from './helpers/processes.js';
 
 let fixtures: FixtureServer;
 let fn: LocalFunction;
@@ -37,21 +38,6 @@ afterAll(async () => {
   if (cgroup) expect(existsSync(join('/sys/fs/cgroup/memory', cgroup.name))).toBe(false);
 });
 
-/** The Chromium browser process under the function, by its binary and its CDP pipe. */
-async function chromiumPid(): Promise<number | undefined> {
-  const binary = join(fn.layout.opt, 'chromium', 'chromium');
-  return (await processTree(fn.child.pid!)).find((pid) => {
-    try {
-      return (
-        readlinkSync(`/proc/${pid}/exe`) === binary &&
-        readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe')
-      );
-    } catch {
-      return false;
-    }
-  });
-}
-
 async function shoot(path: string, extra: Record<string, string> = {}) {
   const query = new URLSearchParams({ url: `${fixtures.origin}${path}`, ...extra });
   const res = await fetch(`http://127.0.0.1:${fn.port}/?${query}`);
@@ -65,7 +51,7 @@ async function hostileNextToOrdinary(hostile: string, extra: Record<string, stri
   // four requests: at s.yaml's concurrency, those beyond it wait in the queue
   expect(concurrency + Number(spec.env.MAX_QUEUE)).toBeGreaterThanOrEqual(4);
   const node = fn.child.pid!;
-  const chromium = await chromiumPid();
+  const chromium = await layerChromiumOf(fn);
   expect(chromium).toBeDefined();
   const [bombA, bombB, okA, okB] = await Promise.all([
     shoot(hostile, extra),
@@ -87,7 +73,7 @@ async function hostileNextToOrdinary(hostile: string, extra: Record<string, stri
   const next = await shoot('/red', { width: '64', height: '64' });
   expect(next.status).toBe(200);
   expect(fn.child.pid).toBe(node);
-  expect(await chromiumPid()).toBe(chromium);
+  expect(await layerChromiumOf(fn)).toBe(chromium);
   return [bombA, bombB];
 }
 

@@ -19,7 +19,9 @@ import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { loadConfig } from '../src/config.js';
 import { processTree } from '../src/browser/memory.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { expectRealGlyphs, glyphPages } from './helpers/glyphs.js';
 import { rgbPixels } from './helpers/pixels.js';
+import { layerChromiumOf } from './helpers/processes.js';
 
 let fixtures: FixtureServer;
 let fn: LocalFunction;
@@ -27,14 +29,8 @@ let tlsServer: https.Server;
 let tlsPort: number;
 const certDir = mkdtempSync(join(tmpdir(), 'fcshot-cert-'));
 
-const glyphPage = (text: string) =>
-  `<!doctype html><meta charset="utf-8"><style>html,body{margin:0;background:#fff}span{font:96px serif;line-height:120px}</style><span>${text}</span>`;
-const GLYPHS = { zh: '你', zh2: '好', ja: 'こ', ko: '안', emoji: '😀', pua: '\uE000' };
-
 beforeAll(async () => {
-  fixtures = await startFixtures(
-    Object.fromEntries(Object.entries(GLYPHS).map(([k, t]) => [`/glyph-${k}`, glyphPage(t)])),
-  );
+  fixtures = await startFixtures(glyphPages());
   execFileSync(
     'openssl',
     [
@@ -81,33 +77,9 @@ async function raw(path: string) {
   return rgbPixels(Buffer.from(await res.arrayBuffer()));
 }
 
-function differingPixels(a: Buffer, b: Buffer): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i += 3)
-    if (Math.abs(a[i]! - b[i]!) + Math.abs(a[i + 1]! - b[i + 1]!) + Math.abs(a[i + 2]! - b[i + 2]!) > 60) n++;
-  return n;
-}
-const ink = (a: Buffer) => differingPixels(a, Buffer.alloc(a.length, 255));
-
-function chromiumOf(rootPid: number, binary: string): Promise<number | undefined> {
-  return processTree(rootPid).then((pids) =>
-    pids.find((pid) => {
-      try {
-        return (
-          readlinkSync(`/proc/${pid}/exe`) === binary &&
-          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--remote-debugging-pipe')
-        );
-      } catch {
-        return false;
-      }
-    }),
-  );
-}
-
 describe('the function under the harness', () => {
   it('runs the layer’s Chromium with the layer’s NSS mapped, not the system’s', async () => {
-    const binary = join(fn.layout.opt, 'chromium', 'chromium');
-    const pid = await chromiumOf(fn.child.pid!, binary);
+    const pid = await layerChromiumOf(fn);
     expect(pid).toBeDefined();
     const maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
     expect(maps).toContain(join(fn.layout.opt, 'lib', 'libnss3.so'));
@@ -117,21 +89,7 @@ describe('the function under the harness', () => {
   });
 
   it('renders Chinese, Japanese, Korean and emoji as real glyphs, not boxes', async () => {
-    const shots = Object.fromEntries(
-      await Promise.all(Object.keys(GLYPHS).map(async (k) => [k, await raw(`/glyph-${k}`)] as const)),
-    );
-    const real = ['zh', 'zh2', 'ja', 'ko', 'emoji'];
-    for (const k of real) {
-      expect(ink(shots[k]!), k).toBeGreaterThan(300);
-      // a missing glyph is drawn like the private-use character: the same box (or nothing)
-      expect(differingPixels(shots[k]!, shots.pua!), `${k} vs private-use`).toBeGreaterThan(300);
-    }
-    // and boxes would all look alike; real glyphs do not
-    for (let i = 0; i < real.length; i++) {
-      for (let j = i + 1; j < real.length; j++) {
-        expect(differingPixels(shots[real[i]!]!, shots[real[j]!]!), `${real[i]} vs ${real[j]}`).toBeGreaterThan(200);
-      }
-    }
+    await expectRealGlyphs(raw);
   });
 
   it('speaks TLS through the layer’s NSS: a self-signed site fails on its certificate, not on the crypto', async () => {
