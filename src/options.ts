@@ -169,7 +169,7 @@ export const OptionsSchema = Type.Object(
     ),
     omitBackground: Type.Boolean({
       default: false,
-      description: 'Transparent background where the page has none (png, webp, avif)',
+      description: `Transparent background where the page has none (${FORMATS.filter((f) => spec(f).transparency).join(', ')})`,
     }),
     // Output
     format: opt(literals(FORMATS, { description: `${FORMATS.join(' | ')}; default from Accept, else png` })),
