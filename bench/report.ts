@@ -92,7 +92,7 @@ export function report(
     '- **floor**: one warm Chromium over CDP, a fresh context per shot, `page.screenshot()` PNG, no HTTP, no re-encoding.',
   );
   lines.push(
-    "- **seed**: the seed article's sample: launch Chromium (@sparticuz/chromium) per request, screenshot to a file in /tmp, return it.",
+    '- **seed**: the launch-per-request sample (the approach of the article this project grew from): launch Chromium (@sparticuz/chromium) per request, screenshot to a file in /tmp, return it.',
     '',
   );
   for (const page of ['article', 'simple']) {
@@ -196,7 +196,8 @@ function notes(rows: Array<Row & { page: string }>): string[] {
       `Here it was ${(svc.rps[4]! / floor.rps[4]!).toFixed(2)}× the floor. At concurrency 4 both cores are saturated and throughput is`,
       'CPU per capture. The service does work the floor does not: every sub-resource of the page is relayed by the egress',
       'proxy in node (the price of the SSRF guard), the request and the image cross HTTP, and the image is written to and read',
-      'from /tmp. The spare page does not help when there is no idle time to prepare it in.' +
+      "from /tmp. The spare page does not help when there is no idle time to prepare it in. Node's and Chromium's shares" +
+        ' of the CPU per capture are in the one-vCPU table ("of which node").' +
         (svc.rps[1]! >= floor.rps[1]! && svc.rps[2]! >= floor.rps[2]!
           ? ' At concurrency 1 and 2 the service is ahead (table above).'
           : ''),

@@ -2,7 +2,7 @@
  * `npm run bench`: one run, same machine, same pages, three ways of taking the screenshot:
  *   service  this service over HTTP as deployed: the built code package, the layer's uncompressed
  *            Chromium, s.yaml's environment (the fc:local harness);
- *   seed     the seed article's sample: launch Chromium per request (@sparticuz/chromium), screenshot
+ *   seed     the launch-per-request sample (the approach of the article this project grew from): launch Chromium per request (@sparticuz/chromium), screenshot
  *            to a file in /tmp, return it;
  *   floor    one warm Chromium over CDP, a fresh context per shot, no HTTP, no re-encoding.
  * Warm latency p50/p95, captures per second at concurrency 1, 2 and 4, peak PSS of each process tree

@@ -1,5 +1,5 @@
 /**
- * The launch-per-request sample (the seed article's approach), as a baseline: for every request, launch Chromium
+ * The launch-per-request sample (the approach of the article this project grew from), as a baseline: for every request, launch Chromium
  * (@sparticuz/chromium, unpacked by that package into the temp dir), navigate, screenshot to a file
  * in /tmp, return the file, close Chromium.
  */
