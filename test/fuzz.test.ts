@@ -143,8 +143,9 @@ function expectSound(answer: Answer, input: unknown): void {
   if (answer.status >= 500) expect([502, 504], where).toContain(answer.status);
 }
 
-const RUNS = { numRuns: 60, endOnFailure: true };
-const timeoutMs = 180_000;
+/** FUZZ_RUNS=600 npx vitest run test/fuzz.test.ts: a longer hunt than CI's. */
+const RUNS = { numRuns: Number(process.env.FUZZ_RUNS ?? 60), endOnFailure: true };
+const timeoutMs = 180_000 * Math.max(1, RUNS.numRuns / 60);
 
 describe('hostile input never reaches a 500 or a hang', () => {
   /** Options through the HTTP server: GET puts them in the query, POST in a JSON body. */
