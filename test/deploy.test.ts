@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkRegion, updateEnvFile } from '../fc/deploy/deploy.js';
-import { LAYER_ZIPS } from '../fc/harness/fc-local.js';
 import { DEBIAN12_REGIONS, LAYERS, MAX_ZIP_BYTES } from '../fc/layers/targets.js';
 import { ROOT } from '../fc/paths.js';
 import { propsOf } from '../fc/s-yaml.js';
@@ -89,13 +88,13 @@ describe('npm run deploy', () => {
       expect(lines.filter((l) => l.startsWith('s cli fc3 layer publish'))).toEqual(
         LAYERS.map(
           (l, i) =>
-            `s cli fc3 layer publish --layer-name ${l.name} --code build/${LAYER_ZIPS[i]} ` +
+            `s cli fc3 layer publish --layer-name ${l.name} --code build/${l.zip} ` +
             '--compatible-runtime custom.debian12 --region cn-beijing --access default',
         ),
       );
       expect(lines).toContain('s preview -o json');
       expect(lines).toContain('s deploy --assume-yes --access default');
-      for (const zip of [...LAYER_ZIPS, 'code.zip']) {
+      for (const zip of [...LAYERS.map((l) => l.zip), 'code.zip']) {
         const file = join(ROOT, 'build', zip);
         expect(existsSync(file), zip).toBe(true);
         expect(statSync(file).size, zip).toBeLessThanOrEqual(MAX_ZIP_BYTES);
@@ -135,7 +134,7 @@ describe('npm run deploy', () => {
       LAYERS.forEach((layer, i) => {
         expect(log[i]).toMatch(
           new RegExp(
-            `^cli fc3 layer publish --layer-name ${layer.name} --code \\S+/build/${LAYER_ZIPS[i]} ` +
+            `^cli fc3 layer publish --layer-name ${layer.name} --code \\S+/build/${layer.zip} ` +
               '--compatible-runtime custom\\.debian12 --region cn-hangzhou --access default',
           ),
         );

@@ -19,6 +19,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAYERS } from '../layers/targets.js';
 import { BUILD } from '../paths.js';
 import { loadFunctionSpec } from '../s-yaml.js';
 import { createCgroup, CgroupUnavailable, type Cgroup, type CgroupStats } from './cgroup.js';
@@ -31,9 +32,6 @@ export interface LocalLayout {
   code: string;
 }
 
-/** The default target's layer zips, in s.yaml's order. */
-export const LAYER_ZIPS = ['chromium-layer.zip', 'fonts-layer.zip', 'deps-layer.zip', 'node-layer.zip'];
-
 /** Unpacks the zips as FC would: layers into /opt, the code package into /code. */
 export function layOut(root = join(BUILD, 'fc-local'), build = BUILD): LocalLayout {
   const opt = join(root, 'opt');
@@ -41,7 +39,7 @@ export function layOut(root = join(BUILD, 'fc-local'), build = BUILD): LocalLayo
   rmSync(root, { recursive: true, force: true });
   mkdirSync(opt, { recursive: true });
   mkdirSync(code, { recursive: true });
-  for (const zip of LAYER_ZIPS) execFileSync('unzip', ['-q', '-o', join(build, zip), '-d', opt]);
+  for (const { zip } of LAYERS) execFileSync('unzip', ['-q', '-o', join(build, zip), '-d', opt]);
   execFileSync('unzip', ['-q', '-o', join(build, 'code.zip'), '-d', code]);
   return { opt, code };
 }

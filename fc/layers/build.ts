@@ -28,7 +28,7 @@ import { extractDeb, fetchPackages, type DebPackage } from './debian.js';
 import { defaultCache, installFontSet } from './fonts.js';
 import { glibcGate } from './glibc.js';
 import { buildNodeLayer } from './node-layer.js';
-import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, targetFor, type Target } from './targets.js';
+import { DEFAULT_TARGET, FONT_PACKAGES, LIB_PACKAGES, layerZip, targetFor, type Target } from './targets.js';
 
 export interface BuildOptions {
   target?: string;
@@ -118,10 +118,10 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
   };
   writeFileSync(join(chromiumDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   // One tree (what LAYER_ROOT points at locally), two zips: fonts/ would take chromium/ past 100 MB.
-  const named = (base: string) =>
-    join(out, target.runtime === DEFAULT_TARGET ? `${base}.zip` : `${base}-${target.runtime}.zip`);
-  const chromiumZip = named('chromium-layer');
-  const fontsZip = named('fonts-layer');
+  const named = (zip: string) =>
+    join(out, target.runtime === DEFAULT_TARGET ? zip : zip.replace(/\.zip$/, `-${target.runtime}.zip`));
+  const chromiumZip = named(layerZip('chromium'));
+  const fontsZip = named(layerZip('fonts'));
   const chromiumBytes = zip ? zipTree(tree, chromiumZip, log, ['chromium', 'lib']) : 0;
   const fontsBytes = zip ? zipTree(tree, fontsZip, log, ['fonts']) : 0;
   return {
@@ -164,7 +164,7 @@ async function buildDepsLayer(target: Target, out: string, log: (l: string) => v
   }
   log(`[gate] glibc needed by native modules vs ${target.runtime}`);
   glibcGate(tree, target.glibc, target.runtime);
-  const zip = join(out, 'deps-layer.zip');
+  const zip = join(out, layerZip('deps'));
   return { name: 'dependencies layer', zip, tree, bytes: zipTree(tree, zip, log) };
 }
 

