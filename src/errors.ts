@@ -49,6 +49,10 @@ export const deadlineExceeded = (phase: string) =>
 export const notFound = (field: string, selector: string) =>
   new HttpError(404, { error: 'not_found', field, message: `no element matches ${JSON.stringify(selector)}` });
 
+/** 404: no such route (or a lifecycle hook asked for by someone other than FC). */
+export const noRoute = (method: string, path: string) =>
+  new HttpError(404, { error: 'not_found', message: `no route ${method} ${path}` });
+
 /** 422: the element named by `click` is on the page but has nothing to click (hidden, no box, the document itself). */
 export const notClickable = (selector: string) =>
   new HttpError(422, {

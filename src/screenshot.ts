@@ -4,10 +4,9 @@
  * in the shared Chromium) → encode (encodeToFile: sharp, to a file under the capture directory). The
  * route calls it once, when the capture cache cannot answer, and streams the file it returns.
  */
-import { unlink } from 'node:fs/promises';
 import type PQueue from 'p-queue';
 import type { BrowserManager } from './browser/browser.js';
-import { captureFilePath, encodeToFile, type EncodedFile } from './capture/encode.js';
+import { captureFilePath, encodeToFile, removeCaptureFile, type EncodedFile } from './capture/encode.js';
 import { type PageReport, renderPage } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
 import { badGateway, HttpError, unavailable } from './errors.js';
@@ -65,7 +64,7 @@ export async function takeScreenshot(
       const file = await deadline.step('encode', () => encodeToFile(bytes, opts, path));
       return { ...file, ...report };
     } catch (err) {
-      await unlink(path).catch(() => undefined);
+      await removeCaptureFile(path);
       throw err;
     }
   });
@@ -73,7 +72,7 @@ export async function takeScreenshot(
     return (await deadline.race(job)) as Screenshot;
   } catch (err) {
     // The job may still finish after we gave up (deadline, client gone): remove what it wrote.
-    job.then((late) => late && unlink(late.path).catch(() => undefined)).catch(() => undefined);
+    job.then((late) => late && removeCaptureFile(late.path)).catch(() => undefined);
     if (err instanceof HttpError) throw err;
     // A page's target closing under us without the whole browser dying (e.g. a renderer killed).
     if (err instanceof Error && PAGE_GONE.test(err.message))

@@ -94,7 +94,6 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     warm: () => browser.warm(),
     drain,
     chromium: () => ({ pid: browser.pid, source: browser.source?.source }),
-    captureDir: config.captureDir,
     graceMs: config.requestTimeoutMs,
   });
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startLocal } from '../fc/harness/fc-local.js';
+import { captureFilePath } from '../src/capture/encode.js';
 import { loadConfig } from '../src/config.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { isAlive, shutdownClean, startService, type TestService } from './helpers/service.js';
@@ -57,6 +58,9 @@ function descendantTypes(pid: number): string[] {
 const profileOf = (pid: number) =>
   /--user-data-dir=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))?.[1];
 
+/** What FC sends with its own call to a hook: the hook's path in x-fc-control-path (and a request id). */
+const hook = (path: string, id = 'hook') => ({ 'x-fc-control-path': path, 'x-fc-request-id': id });
+
 describe('FC lifecycle hooks', () => {
   let chromiumPid: number;
   let profile: string | undefined;
@@ -64,7 +68,7 @@ describe('FC lifecycle hooks', () => {
   it('POST /initialize answers 200 once Chromium is up with a spare page (nothing launched before)', async () => {
     expect(svc.browser.pid).toBeUndefined();
     const write = vi.spyOn(process.stdout, 'write');
-    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST', headers: { 'x-fc-request-id': 'init-1' } });
+    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST', headers: hook('/initialize', 'init-1') });
     const lines = write.mock.calls.map((c) => String(c[0]));
     write.mockRestore();
     expect(res.status).toBe(200);
@@ -85,21 +89,42 @@ describe('FC lifecycle hooks', () => {
   });
 
   it('a second /initialize reuses the same Chromium', async () => {
-    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST' });
+    const res = await fetch(`${svc.origin}/initialize`, { method: 'POST', headers: hook('/initialize') });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { chromium: { pid: number } }).chromium.pid).toBe(chromiumPid);
   });
 
-  it('GET /pre-stop lets the capture in flight finish, then leaves no Chromium, profile or capture file', async () => {
-    // a stray capture file, as a client that vanished mid-stream could leave
-    const stray = join(svc.captureDir, 'fcshot-00000000-0000-4000-8000-000000000000.png');
-    writeFileSync(stray, 'x');
-    // not ours: a folder and a file that only share the prefix
+  it('are not for callers: without FC’s control path (or with the trigger’s), 404 like any unknown route', async () => {
+    const asks: Array<[string, string, Record<string, string>]> = [
+      ['POST', '/initialize', {}],
+      ['GET', '/pre-stop', {}],
+      ['GET', '/pre-stop', { 'x-fc-control-path': '/http-invoke', 'x-fc-request-id': 'caller' }],
+      ['GET', '/pre-stop', { 'x-fc-control-path': '/initialize' }],
+      ['PUT', '/no-such-route', {}],
+    ];
+    for (const [method, path, headers] of asks) {
+      const res = await fetch(`${svc.origin}${path}`, { method, headers });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(await res.json()).toMatchObject({ error: 'not_found', message: `no route ${method} ${path}` });
+    }
+    // nothing stopped: the same Chromium, and the instance still captures
+    expect(svc.browser.pid).toBe(chromiumPid);
+    const shot = await fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/red`)}&width=40&height=30`);
+    expect(shot.status).toBe(200);
+    await shot.arrayBuffer();
+  });
+
+  it('GET /pre-stop lets the capture in flight finish, then leaves no Chromium, profile or capture file of its own', async () => {
+    // a capture file of this process still on disk, as a client that vanished mid-stream could leave
+    writeFileSync(captureFilePath(svc.captureDir, 'png'), 'x');
+    // not ours: another process's capture file in a shared /tmp, a folder and a file that only share the prefix
+    const foreign = 'fcshot-00000000-0000-4000-8000-000000000000.png';
+    writeFileSync(join(svc.captureDir, foreign), 'x');
     mkdirSync(join(svc.captureDir, 'fcshot-profile-other'));
     writeFileSync(join(svc.captureDir, 'fcshot-notes.txt'), 'keep');
     const capture = fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/slow`)}`);
     await new Promise((r) => setTimeout(r, 300)); // the capture is waiting for /slow
-    const preStop = await fetch(`${svc.origin}/pre-stop`);
+    const preStop = await fetch(`${svc.origin}/pre-stop`, { headers: hook('/pre-stop') });
     const shot = await capture;
     expect(shot.status).toBe(200);
     expect(shot.headers.get('content-type')).toBe('image/png');
@@ -108,11 +133,12 @@ describe('FC lifecycle hooks', () => {
     expect(preStop.status).toBe(200);
     const body = (await preStop.json()) as { status: string; removedCaptureFiles: number };
     expect(body.status).toBe('stopped');
-    expect(body.removedCaptureFiles).toBeGreaterThanOrEqual(1);
+    expect(body.removedCaptureFiles).toBe(1);
     expect(isAlive(chromiumPid)).toBe(false);
     expect(descendantTypes(chromiumPid)).toEqual([]);
     expect(existsSync(profile!)).toBe(false);
-    expect(readdirSync(svc.captureDir).sort()).toEqual(['fcshot-notes.txt', 'fcshot-profile-other']);
+    expect(readdirSync(svc.captureDir).sort()).toEqual([foreign, 'fcshot-notes.txt', 'fcshot-profile-other']);
+    rmSync(join(svc.captureDir, foreign));
     rmSync(join(svc.captureDir, 'fcshot-notes.txt'));
     rmSync(join(svc.captureDir, 'fcshot-profile-other'), { recursive: true });
   });
@@ -124,7 +150,7 @@ describe('FC lifecycle hooks', () => {
     expect(((await res.json()) as { error: string }).error).toBe('unavailable');
     expect((await fetch(`${svc.origin}/healthz`)).status).toBe(200);
     expect((await fetch(`${svc.origin}/readyz`)).status).toBe(503);
-    expect((await fetch(`${svc.origin}/pre-stop`)).status).toBe(200);
+    expect((await fetch(`${svc.origin}/pre-stop`, { headers: hook('/pre-stop') })).status).toBe(200);
     expect(svc.browser.pid).toBeUndefined();
   });
 });
@@ -136,7 +162,7 @@ describe('through the built function (npm run fc:local)', () => {
     try {
       const init = await fetch(`http://127.0.0.1:${fn.port}/initialize`, {
         method: 'POST',
-        headers: { 'x-fc-request-id': 'local-init' },
+        headers: hook('/initialize', 'local-init'),
       });
       expect(init.status, fn.output()).toBe(200);
       const { chromium } = (await init.json()) as { chromium: { pid: number; source: string } };
@@ -144,7 +170,7 @@ describe('through the built function (npm run fc:local)', () => {
       expect(readFileSync(`/proc/${chromium.pid}/cmdline`, 'utf8')).toContain(`${fn.layout.opt}/chromium/chromium`);
       const profile = profileOf(chromium.pid)!;
       const stop = await fetch(`http://127.0.0.1:${fn.port}/pre-stop`, {
-        headers: { 'x-fc-request-id': 'local-stop' },
+        headers: hook('/pre-stop', 'local-stop'),
       });
       expect(stop.status).toBe(200);
       expect(isAlive(chromium.pid)).toBe(false);

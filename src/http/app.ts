@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route.js';
 import { registerDocs } from './docs.js';
+import { noRoute } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
 
@@ -47,6 +48,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     );
   });
   app.setErrorHandler(errorHandler);
+  // Unknown routes answer in the same JSON shape as every other error.
+  app.setNotFoundHandler(async (request) => {
+    throw noRoute(request.method, request.url.split('?')[0]!);
+  });
 
   registerCaptureRoutes(app, opts);
   registerDocs(app);

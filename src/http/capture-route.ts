@@ -4,7 +4,8 @@
  * pipeline; the answer is streamed from the capture file, which is removed afterwards.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { removeCaptureFile } from '../capture/encode.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Deadline } from '../deadline.js';
@@ -50,7 +51,7 @@ function parseJsonQueryFields(query: Record<string, unknown>): void {
 function sendFile(request: FastifyRequest, reply: FastifyReply, path: string) {
   // Stream from the file; remove it when the stream ends, fails, or the client goes away.
   const stream = createReadStream(path);
-  stream.once('close', () => void unlink(path).catch(() => undefined));
+  stream.once('close', () => void removeCaptureFile(path));
   reply.raw.once('close', () => stream.destroy());
   if (request.method === 'HEAD') {
     stream.destroy();
@@ -114,7 +115,7 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
   const xCache = opts.cache ? 'miss' : 'off';
   if (isClientGone(reply) || matches(ifNoneMatch, etag)) {
     // Gone, or the client already holds exactly these bytes: nothing to stream.
-    await unlink(screenshot.path).catch(() => undefined);
+    await removeCaptureFile(screenshot.path);
     if (isClientGone(reply)) return reply.send();
     return reply
       .code(304)

@@ -4,7 +4,9 @@
  *    arrival, before any route, log line or page can see them;
  *  - a request that came through FC is framed by `FC Invoke Start/End RequestId: …` lines, as FC's
  *    own runtimes print them;
- *  - the custom runtime's lifecycle hooks, POST /initialize and GET /pre-stop (lifecycle.ts).
+ *  - the custom runtime's lifecycle hooks, POST /initialize and GET /pre-stop (lifecycle.ts), answered
+ *    only to FC's own hook calls, which name the hook in `x-fc-control-path` (FC sets that header on
+ *    every request it sends; a caller's request through the trigger carries `/http-invoke`).
  * FC's request id becomes ours in app.ts (`genReqId`), since fastify only takes it at construction.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -12,7 +14,11 @@ import { isLifecycle, registerLifecycleRoutes, type LifecycleOptions } from './l
 
 export function registerFcRuntime(app: FastifyInstance, lifecycle: LifecycleOptions): void {
   const fromFc = new WeakSet<FastifyRequest>();
+  /** FC's `x-fc-control-path`: which call this is (`/initialize`, `/pre-stop`, `/http-invoke`…), read before the drop. */
+  const controlPaths = new WeakMap<FastifyRequest, string>();
   app.addHook('onRequest', async (request) => {
+    const control = request.headers['x-fc-control-path'];
+    if (typeof control === 'string') controlPaths.set(request, control);
     if (request.headers['x-fc-request-id']) {
       fromFc.add(request);
       if (!isLifecycle(request.url)) process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
@@ -26,5 +32,8 @@ export function registerFcRuntime(app: FastifyInstance, lifecycle: LifecycleOpti
       process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
     }
   });
-  registerLifecycleRoutes(app, lifecycle, (request) => fromFc.has(request));
+  registerLifecycleRoutes(app, lifecycle, {
+    fromFc: (request) => fromFc.has(request),
+    controlPath: (request) => controlPaths.get(request),
+  });
 }

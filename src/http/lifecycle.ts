@@ -3,19 +3,17 @@
  *
  *   POST /initialize  before the instance gets traffic: Chromium launched and a spare page ready.
  *   GET  /pre-stop    before the instance is destroyed: refuse new captures, let the ones in flight
- *                     finish, close Chromium (its profile folder goes with it), remove capture files.
+ *                     finish, close Chromium (its profile folder goes with it), remove this process's capture files
+ *                     (only those: another process may share /tmp).
  *
  * 2xx tells FC the hook worked; a failed launch answers 503 so FC does not route traffic to an
  * instance without a browser. The server keeps listening after /pre-stop (FC stops the process with
  * SIGTERM afterwards, see server.ts); captures asked for in between get 503 and `Retry-After`, and
  * /readyz answers 503, so should FC keep such an instance its health check replaces it.
  */
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CAPTURE_PREFIX } from '../capture/encode.js';
-import { unavailable } from '../errors.js';
-import { FORMATS, spec } from '../formats.js';
+import { removeOwnCaptureFiles } from '../capture/encode.js';
+import { noRoute, unavailable } from '../errors.js';
 
 export const LIFECYCLE_PATHS = { initialize: '/initialize', preStop: '/pre-stop' } as const;
 
@@ -26,7 +24,6 @@ export interface LifecycleOptions {
   drain(): Promise<void>;
   /** The running browser, for the answer to /initialize. */
   chromium(): { pid?: number; source?: string };
-  captureDir: string;
   /** How long /pre-stop waits for requests in flight (the request deadline). */
   graceMs: number;
 }
@@ -38,27 +35,25 @@ export const isLifecycle = (url: string) => {
 /** Routes that keep answering while the instance stops. */
 const STILL_SERVED = new Set<string>([LIFECYCLE_PATHS.initialize, LIFECYCLE_PATHS.preStop, '/healthz', '/readyz']);
 
-/** A capture file's name (capture/encode.ts): the prefix, a UUID, the format's extension. */
-const EXTENSIONS = FORMATS.map((f) => spec(f).extension).join('|');
-const CAPTURE_FILE = new RegExp(`^${CAPTURE_PREFIX}[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\\.(${EXTENSIONS})$`);
-
-/** Removes the capture files left in `dir` (plain files named like ours, nothing else); returns how many. */
-async function removeCaptureFiles(dir: string): Promise<number> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const ours = entries.filter((e) => e.isFile() && CAPTURE_FILE.test(e.name));
-  await Promise.all(ours.map((e) => rm(join(dir, e.name), { force: true })));
-  return ours.length;
+/** What fc-runtime.ts read from FC's headers before dropping them. */
+export interface FcRequestFacts {
+  /** The request came through FC: it gets FC's framing lines, `FC Initialize Start RequestId: …` and so on. */
+  fromFc(request: FastifyRequest): boolean;
+  /** FC's `x-fc-control-path`, naming the call (`/initialize`, `/pre-stop`, `/http-invoke`…). */
+  controlPath(request: FastifyRequest): string | undefined;
 }
 
 /**
- * `fromFc` says whether a request came through FC (fc-runtime.ts knows: it drops the x-fc-* headers on
- * arrival); those get FC's own framing lines, `FC Initialize Start RequestId: …` and so on.
+ * A hook runs only for FC's own call to it, which names the hook in `x-fc-control-path`: a caller
+ * reaching /pre-stop through the public trigger must not stop the instance. Anything else is answered
+ * as any unknown route is.
  */
-export function registerLifecycleRoutes(
-  app: FastifyInstance,
-  opts: LifecycleOptions,
-  fromFc: (request: FastifyRequest) => boolean,
-): void {
+function onlyForFc(request: FastifyRequest, path: string, facts: FcRequestFacts): void {
+  if (facts.controlPath(request) !== path) throw noRoute(request.method, path);
+}
+
+export function registerLifecycleRoutes(app: FastifyInstance, opts: LifecycleOptions, facts: FcRequestFacts): void {
+  const { fromFc } = facts;
   const frame = (request: FastifyRequest, hook: string, edge: 'Start' | 'End') => {
     if (fromFc(request)) process.stdout.write(`FC ${hook} ${edge} RequestId: ${request.id}\n`);
   };
@@ -78,6 +73,7 @@ export function registerLifecycleRoutes(
   });
 
   app.post(LIFECYCLE_PATHS.initialize, async (request, reply) => {
+    onlyForFc(request, LIFECYCLE_PATHS.initialize, facts);
     frame(request, 'Initialize', 'Start');
     try {
       const started = Date.now();
@@ -95,6 +91,7 @@ export function registerLifecycleRoutes(
 
   let stopped: Promise<{ removedCaptureFiles: number; waitedMs: number }> | undefined;
   app.get(LIFECYCLE_PATHS.preStop, async (request, reply) => {
+    onlyForFc(request, LIFECYCLE_PATHS.preStop, facts);
     frame(request, 'PreStop', 'Start');
     stopping = true;
     stopped ??= (async () => {
@@ -104,7 +101,7 @@ export function registerLifecycleRoutes(
         await Promise.race([new Promise<void>((r) => (idle = r)), grace]);
       }
       await opts.drain();
-      const removedCaptureFiles = await removeCaptureFiles(opts.captureDir);
+      const removedCaptureFiles = await removeOwnCaptureFiles();
       return { removedCaptureFiles, waitedMs: Date.now() - started };
     })();
     try {
