@@ -113,6 +113,21 @@ describe('npm run deploy', () => {
     expect(run.stdout).not.toMatch(/building for/);
   });
 
+  it('--help only prints the usage; a misspelt or unknown flag is refused, never a deploy to the default region', async () => {
+    const path = `${standInS()}:${process.env.PATH}`;
+    rmSync(calls, { force: true });
+    const help = await runDeploy(['--help'], { PATH: path });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run deploy -- \[--region/);
+    for (const args of [['--regoin', 'cn-beijing'], ['--region'], ['cn-beijing'], ['--dryrun']]) {
+      const run = await runDeploy(args, { PATH: path });
+      expect(run.status, args.join(' ')).toBe(1);
+      expect(run.stderr, args.join(' ')).toMatch(/deploy failed: .*\n.*usage: npm run deploy/s);
+      expect(run.stdout, args.join(' ')).not.toMatch(/building for/);
+    }
+    expect(existsSync(calls), 'no s command ran').toBe(false);
+  });
+
   it('the region rule: debian12 where FC offers it, debian11 anywhere, nothing older', async () => {
     for (const region of DEBIAN12_REGIONS) expect(() => checkRegion('custom.debian12', region)).not.toThrow();
     expect(() => checkRegion('custom.debian12', 'ap-southeast-1')).toThrow(/--target custom\.debian11/);

@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as parseCommandLine } from 'node:util';
 import type { Artefact } from '../layers/artefact.js';
 import { buildAll } from '../layers/build.js';
 import { DEFAULT_TARGET, DEPLOYABLE, LAYERS, MAX_ZIP_BYTES, targetFor } from '../layers/targets.js';
@@ -189,28 +190,53 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   return { commands, arns, url };
 }
 
-/** The command line's options (exported for the tests). */
-export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DeployOptions {
-  const flag = (name: string) => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const value = argv[i + 1];
-    if (!value || value.startsWith('--')) throw new Error(`${name} needs a value`);
-    return value;
-  };
+export const USAGE =
+  'usage: npm run deploy -- [--region cn-hangzhou] [--target custom.debian12|custom.debian11] [--access default]\n' +
+  '                         [--template path/to/s.yaml] [--dry-run]\n' +
+  '  --dry-run builds and prints the commands without running any. Region and target default to FC_REGION and\n' +
+  '  FC_RUNTIME, else cn-hangzhou and custom.debian12.';
+
+/**
+ * The command line's options (exported for the tests), read strictly by node's own parser: an unknown
+ * or misspelt flag (`--regoin`) is an error, never a deploy to the default region; `--help` only asks.
+ */
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DeployOptions & { help: boolean } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseCommandLine({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        region: { type: 'string' },
+        target: { type: 'string' },
+        access: { type: 'string' },
+        template: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
+  }
   return {
-    dryRun: argv.includes('--dry-run'),
-    region: flag('--region') ?? env.FC_REGION ?? 'cn-hangzhou',
-    access: flag('--access') ?? 'default',
-    target: flag('--target') ?? env.FC_RUNTIME,
-    template: flag('--template'),
+    help: values.help === true,
+    dryRun: values['dry-run'] === true,
+    region: (values.region as string | undefined) ?? env.FC_REGION ?? 'cn-hangzhou',
+    access: (values.access as string | undefined) ?? 'default',
+    target: (values.target as string | undefined) ?? env.FC_RUNTIME,
+    template: values.template as string | undefined,
   };
 }
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   Promise.resolve()
-    .then(() => deploy(parseArgs(process.argv.slice(2))))
+    .then(() => {
+      const opts = parseArgs(process.argv.slice(2));
+      if (opts.help) console.log(USAGE);
+      else return deploy(opts);
+    })
     .catch((err: Error) => {
       console.error(`\ndeploy failed: ${err.message}`);
       process.exit(1);
