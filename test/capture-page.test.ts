@@ -77,12 +77,16 @@ describe('changing the page', () => {
     expect(broken.body.field).toBe('hide');
   });
 
-  it('click on an element with nothing to click (hidden, or in <head>) is 422, not a 500', async () => {
-    for (const click of ['head', 'style', '#btn']) {
-      const res = await request(svc.app.server)
-        .get('/')
-        .query({ url: `${fixtures.origin}/changes`, click, css: '#btn{display:none}' });
-      expect(res.status, click).toBe(422);
+  it('click on an element with nothing to click (hidden, invisible, or in <head>) is 422, not a 500', async () => {
+    for (const [click, css] of [
+      ['head', ''],
+      ['style', ''],
+      ['#btn', '#btn{display:none}'],
+      ['#btn', '#btn{visibility:hidden}'],
+    ]) {
+      const query = { url: `${fixtures.origin}/changes`, click, ...(css ? { css } : {}) };
+      const res = await request(svc.app.server).get('/').query(query);
+      expect(res.status, `${click} ${css}`).toBe(422);
       expect(res.body, click).toMatchObject({ error: 'not_clickable', field: 'click' });
     }
   });

@@ -92,7 +92,9 @@ async function clickOn(page: Page, selector: string): Promise<void> {
     throw invalidOption('click', `not a valid CSS selector: ${selector}`);
   });
   if (!element) throw notFound('click', selector);
-  // The element exists but has no box to click (hidden, zero-sized, the whole document): the caller's doing.
+  // The element exists but cannot take a click (hidden, invisible, zero-sized, the whole document): the
+  // caller's doing. A click on an invisible element would land on whatever is under it.
+  if (!(await element.isVisible())) throw notClickable(selector);
   await element.click().catch((err: Error) => {
     if (/not clickable|not an Element/.test(err.message)) throw notClickable(selector);
     throw err;
