@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientGone, HttpError, type ErrorBody } from '../errors.js';
+import { OptionsSchema } from '../options.js';
 
 /** The client is gone: its connection closed before we answered. */
 export const isClientGone = (reply: FastifyReply) => reply.raw.destroyed || Boolean(reply.raw.socket?.destroyed);
@@ -26,7 +27,20 @@ function fieldOf(issue: AjvIssue): string {
   return optionAt(issue) || 'query';
 }
 
+/** The values an option takes when it is a list of names (format, device…), from the schema. */
+function allowedValues(field: string): string[] | undefined {
+  const schema = (OptionsSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[field];
+  const values = schema?.anyOf?.map((branch) => branch.const);
+  return values?.every((v) => typeof v === 'string') ? (values as string[]) : undefined;
+}
+
 function messageOf(issue: AjvIssue, field: string): string {
+  const allowed = allowedValues(field);
+  if (allowed && (issue.keyword === 'const' || issue.keyword === 'anyOf')) {
+    const list =
+      allowed.length <= 12 ? allowed.join(', ') : `${allowed.slice(0, 6).join(', ')}… (all in /openapi.json)`;
+    return `${field} must be one of: ${list}`;
+  }
   if (issue.keyword === 'additionalProperties') {
     const name = String(issue.params.additionalProperty);
     return optionAt(issue) ? `${field} has an invalid name "${name}"` : `unknown option "${field}"`;
