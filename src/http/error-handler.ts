@@ -72,7 +72,13 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     return;
   }
   const { status, body, headers } = toErrorResponse(err);
-  if (status >= 500) request.log.error({ err }, 'request failed');
+  // A 500 is our bug: the stack is wanted. A 502/503/504 is the outside (the page, the load, the deadline): one line.
+  if (status === 500) request.log.error({ err }, 'request failed');
+  else if (status >= 500)
+    request.log.warn(
+      { status, error: body.error, reason: body.reason, phase: body.phase, message: body.message },
+      'request failed',
+    );
   else request.log.info({ status, error: body.error, field: body.field, reason: body.reason }, 'request refused');
   void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
 }
