@@ -225,7 +225,10 @@ describe('bad input', () => {
 
   it('a name outside a list says which names there are (all of them when the list is short)', async () => {
     const format = await api().get('/').query({ format: 'gif' });
-    expect(format.body).toMatchObject({ field: 'format', message: 'format must be one of: png, jpeg, webp, avif, pdf' });
+    expect(format.body).toMatchObject({
+      field: 'format',
+      message: 'format must be one of: png, jpeg, webp, avif, pdf',
+    });
     const device = await api().get('/').query({ device: 'Pixel 7' });
     expect(device.status).toBe(400);
     expect(device.body.field).toBe('device');

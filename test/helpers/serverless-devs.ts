@@ -25,11 +25,21 @@ export function sPreview(file: string, env: Record<string, string> = {}): Previe
     const run = spawnSync(REAL_S, ['preview', '-t', file, '-o', 'json'], {
       cwd: tmpdir(),
       encoding: 'utf8',
-      env: { PATH: process.env.PATH!, HOME: home, ...env },
+      // No detached daemon of s (update check, analytics) writing into HOME after it is removed.
+      env: {
+        PATH: process.env.PATH!,
+        HOME: home,
+        serverless_devs_daemon_enable: 'false',
+        core_use_daemon: 'false',
+        ...env,
+      },
     });
     const output = `${run.stdout}${run.stderr}`;
-    const start = run.stdout.indexOf('\n{');
-    const json = run.status === 0 ? run.stdout.slice(run.stdout.startsWith('{') ? 0 : start + 1) : undefined;
+    // The document: from a `{` at the start of a line to the first `}` at the start of a line (its own end:
+    // everything inside is indented); s's daemon, run in process, may print after it.
+    const from = run.stdout.startsWith('{') ? 0 : run.stdout.indexOf('\n{') + 1;
+    const to = run.stdout.indexOf('\n}', from) + 2;
+    const json = run.status === 0 && from >= 0 && to > from ? run.stdout.slice(from, to) : undefined;
     return { status: run.status, output, doc: json ? (JSON.parse(json) as SYaml) : undefined };
   } finally {
     rmSync(home, { recursive: true, force: true });
