@@ -16,19 +16,22 @@ export function registerFcRuntime(app: FastifyInstance, lifecycle: LifecycleOpti
   const fromFc = new WeakSet<FastifyRequest>();
   /** FC's `x-fc-control-path`: which call this is (`/initialize`, `/pre-stop`, `/http-invoke`…), read before the drop. */
   const controlPaths = new WeakMap<FastifyRequest, string>();
+  /** FC's own call to a hook: framed as that hook (lifecycle.ts), not as an invocation. */
+  const hookCall = (request: FastifyRequest) =>
+    isLifecycle(request.url) && controlPaths.get(request) === request.url.split('?')[0];
   app.addHook('onRequest', async (request) => {
     const control = request.headers['x-fc-control-path'];
     if (typeof control === 'string') controlPaths.set(request, control);
     if (request.headers['x-fc-request-id']) {
       fromFc.add(request);
-      if (!isLifecycle(request.url)) process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
+      if (!hookCall(request)) process.stdout.write(`FC Invoke Start RequestId: ${request.id}\n`);
     }
     for (const name of Object.keys(request.headers)) {
       if (name.startsWith('x-fc-')) delete request.headers[name];
     }
   });
   app.addHook('onResponse', async (request) => {
-    if (fromFc.has(request) && !isLifecycle(request.url)) {
+    if (fromFc.has(request) && !hookCall(request)) {
       process.stdout.write(`FC Invoke End RequestId: ${request.id}\n`);
     }
   });
