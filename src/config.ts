@@ -57,6 +57,11 @@ export interface Config {
   /** Log level for pino. */
   logLevel: string;
   /**
+   * Serve FC's lifecycle hooks (POST /initialize, GET /pre-stop): only on FC, which sets FC_FUNCTION_NAME.
+   * Elsewhere nobody but a caller could ask for them, and FC's control header would be the caller's to forge.
+   */
+  lifecycleHooks: boolean;
+  /**
    * SHA-256 hashes (base64) of public keys Chromium trusts even when their certificate does not
    * verify: for test certificates only. Never set in production.
    */
@@ -123,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',
+    lifecycleHooks: Boolean(env.FC_FUNCTION_NAME),
     trustSpki: spkiList(env.TRUST_SPKI),
   };
 }

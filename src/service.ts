@@ -91,6 +91,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     authorize: accessCheck(config),
   });
   registerFcRuntime(app, {
+    enabled: config.lifecycleHooks,
     warm: () => browser.warm(),
     drain,
     chromium: () => ({ pid: browser.pid, source: browser.source?.source }),

@@ -13,7 +13,7 @@ import { startLocal } from '../fc/harness/fc-local.js';
 import { captureFilePath } from '../src/capture/encode.js';
 import { loadConfig } from '../src/config.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { isAlive, shutdownClean, startService, type TestService } from './helpers/service.js';
+import { isAlive, shutdownClean, startService, type TestService, withOwnService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -23,7 +23,8 @@ beforeAll(async () => {
   fixtures.route('/slow', (_req, res) => {
     setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#0f0')), 1500);
   });
-  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry });
+  // FC sets FC_FUNCTION_NAME; the hooks are served only there.
+  svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry, FC_FUNCTION_NAME: 'screenshot' });
 });
 afterAll(async () => {
   await shutdownClean(svc);
@@ -112,6 +113,22 @@ describe('FC lifecycle hooks', () => {
     const shot = await fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/red`)}&width=40&height=30`);
     expect(shot.status).toBe(200);
     await shot.arrayBuffer();
+  });
+
+  it('are not served off FC (no FC_FUNCTION_NAME, as with npm start): 404 even with the control header', async () => {
+    await withOwnService({}, async (local) => {
+      for (const [method, path] of [
+        ['POST', '/initialize'],
+        ['GET', '/pre-stop'],
+      ] as const) {
+        const res = await fetch(`${local.origin}${path}`, {
+          method,
+          headers: hook(path),
+        });
+        expect(res.status, path).toBe(404);
+        expect(await res.json()).toMatchObject({ error: 'not_found' });
+      }
+    });
   });
 
   it('GET /pre-stop lets the capture in flight finish, then leaves no Chromium, profile or capture file of its own', async () => {

@@ -18,6 +18,8 @@ import { noRoute, unavailable } from '../errors.js';
 export const LIFECYCLE_PATHS = { initialize: '/initialize', preStop: '/pre-stop' } as const;
 
 export interface LifecycleOptions {
+  /** Served at all (on FC only; config.ts `lifecycleHooks`): otherwise the paths are unknown routes. */
+  enabled: boolean;
   /** Launches Chromium and readies the spare page (BrowserManager.warm). */
   warm(): Promise<void>;
   /** Lets queued captures finish and closes Chromium (Service.drain). */
@@ -53,6 +55,7 @@ function onlyForFc(request: FastifyRequest, path: string, facts: FcRequestFacts)
 }
 
 export function registerLifecycleRoutes(app: FastifyInstance, opts: LifecycleOptions, facts: FcRequestFacts): void {
+  if (!opts.enabled) return;
   const { fromFc } = facts;
   const frame = (request: FastifyRequest, hook: string, edge: 'Start' | 'End') => {
     if (fromFc(request)) process.stdout.write(`FC ${hook} ${edge} RequestId: ${request.id}\n`);
