@@ -6,11 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { near, pixels, type Box } from './corpus/pixels.js';
-import { startCorpusRun, type CorpusRun } from './corpus/setup.js';
+import { useCorpusRun } from './corpus/setup.js';
 
-let run: CorpusRun;
+const run = useCorpusRun();
 const page = (path: string) => `${run.corpus.https}${path}`;
 const shot = async (query: Record<string, string | number | boolean | string[]>) => {
   const res = await run.get(query);
@@ -30,14 +30,6 @@ async function inkBox(image: Buffer, box: Box) {
   }
   return { width: x1 - x0 + 1, height: y1 - y0 + 1 };
 }
-
-beforeAll(async () => {
-  run = await startCorpusRun();
-}, 120_000);
-
-afterAll(async () => {
-  await run?.close();
-});
 
 describe('single-page applications', () => {
   it('React 18 + Ant Design 5: a dashboard with its dark menu, statistics, primary button and table', async () => {

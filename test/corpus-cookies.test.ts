@@ -3,19 +3,11 @@
  * DuckDuckGo's autoconsent (the package's own rule for that consent manager) recognises and answers
  * with "Reject All". The banner's pixels must be gone and the page behind it visible.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { near, pixels } from './corpus/pixels.js';
-import { startCorpusRun, type CorpusRun } from './corpus/setup.js';
+import { useCorpusRun } from './corpus/setup.js';
 
-let run: CorpusRun;
-
-beforeAll(async () => {
-  run = await startCorpusRun();
-}, 120_000);
-
-afterAll(async () => {
-  await run?.close();
-});
+const run = useCorpusRun();
 
 describe('hideCookieBanners', () => {
   it('is off by default: the banner and its dimming filter are captured as the visitor sees them', async () => {

@@ -3,24 +3,16 @@
  * long Chinese article, an endless feed. What a person expects: everything loaded, each bar once,
  * the hero as tall as the screen, the feed cut at fullPageMaxHeight.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { near, pixels, runs } from './corpus/pixels.js';
-import { startCorpusRun, type CorpusRun } from './corpus/setup.js';
+import { useCorpusRun } from './corpus/setup.js';
 
-let run: CorpusRun;
+const run = useCorpusRun();
 const shot = async (query: Record<string, string | number | boolean | string[]>) => {
   const res = await run.get(query);
   expect(res.status, String(res.body)).toBe(200);
   return res;
 };
-
-beforeAll(async () => {
-  run = await startCorpusRun();
-}, 120_000);
-
-afterAll(async () => {
-  await run?.close();
-});
 
 describe('fullPage on real-world layouts', () => {
   it('loading=lazy images far below the fold are all in the capture', async () => {

@@ -5,24 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { chromiumFlags } from '../src/browser/flags.js';
 import { loadConfig } from '../src/config.js';
 import { makeTestCert } from './corpus/cert.js';
 import { pixels } from './corpus/pixels.js';
-import { startCorpusRun, type CorpusRun } from './corpus/setup.js';
+import { useCorpusRun } from './corpus/setup.js';
 import { binary, withOwnService } from './helpers/service.js';
 
-let run: CorpusRun;
-
-beforeAll(async () => {
-  run = await startCorpusRun();
-}, 120_000);
-
-afterAll(async () => {
-  await run?.close();
-});
+const run = useCorpusRun();
 
 describe('HTTPS and HTTP/2 fixtures', () => {
   it('a page and all its sub-resources come over HTTP/2 through the proxy’s CONNECT tunnels', async () => {
@@ -52,30 +44,31 @@ describe('HTTPS and HTTP/2 fixtures', () => {
 });
 
 describe('TRUST_SPKI (tests only) is off by default', () => {
-  it('without it, the test certificate is refused: 502 naming the certificate error', async () => {
-    await withOwnService({ EGRESS_ALLOW: run.corpus.allow }, async (svc) => {
+  /** The corpus's HTTPS canvas page through a service of its own with `env`: the answer's status and JSON body. */
+  const canvasThrough = async (env: Record<string, string>) => {
+    let answer: { status: number; body: { error?: string; message?: string } } | undefined;
+    await withOwnService({ EGRESS_ALLOW: run.corpus.allow, ...env }, async (svc) => {
       const res = await request(svc.app.server)
         .get('/')
         .query({ url: `${run.corpus.https}/canvas` })
         .buffer(true)
         .parse(binary);
-      expect(res.status).toBe(502);
-      const body = JSON.parse(res.body.toString());
-      expect(body).toMatchObject({ error: 'bad_gateway' });
-      expect(body.message).toMatch(/net::ERR_CERT_AUTHORITY_INVALID/);
+      answer = { status: res.status, body: JSON.parse(res.body.toString()) };
     });
+    return answer!;
+  };
+
+  it('without it, the test certificate is refused: 502 naming the certificate error', async () => {
+    const { status, body } = await canvasThrough({});
+    expect(status).toBe(502);
+    expect(body).toMatchObject({ error: 'bad_gateway' });
+    expect(body.message).toMatch(/net::ERR_CERT_AUTHORITY_INVALID/);
   });
 
   it('trust is by public key: another key’s hash does not let this certificate through', async () => {
-    await withOwnService({ EGRESS_ALLOW: run.corpus.allow, TRUST_SPKI: makeTestCert().spki }, async (svc) => {
-      const res = await request(svc.app.server)
-        .get('/')
-        .query({ url: `${run.corpus.https}/canvas` })
-        .buffer(true)
-        .parse(binary);
-      expect(res.status).toBe(502);
-      expect(JSON.parse(res.body.toString()).message).toMatch(/net::ERR_CERT_AUTHORITY_INVALID/);
-    });
+    const { status, body } = await canvasThrough({ TRUST_SPKI: makeTestCert().spki });
+    expect(status).toBe(502);
+    expect(body.message).toMatch(/net::ERR_CERT_AUTHORITY_INVALID/);
   });
 
   it('is empty unless set, adds no flag then, is refused when malformed, and s.yaml never sets it', () => {

@@ -71,7 +71,8 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
     maxTimeoutMs: opts.requestTimeoutMs,
   });
 
-  const key = cacheKey(options);
+  // The key is a digest of the options: only worth computing when there is a cache to look in.
+  const key = opts.cache ? cacheKey(options) : '';
   const ifNoneMatch = request.headers['if-none-match'];
   const common: Headers = {
     vary: 'Accept',

@@ -4,7 +4,8 @@
  * public-key hash (TRUST_SPKI), as a production service never does.
  */
 import request from 'supertest';
-import { binary, startService, type TestService } from '../helpers/service.js';
+import { afterAll, beforeAll } from 'vitest';
+import { binary, shutdownClean, startService, type TestService } from '../helpers/service.js';
 import { startCorpus, type Corpus } from './server.js';
 
 export interface CorpusRun {
@@ -23,10 +24,23 @@ export async function startCorpusRun(env: Record<string, string> = {}): Promise<
     svc,
     get: (query) => request(svc.app.server).get('/').query(query).buffer(true).parse(binary),
     async close() {
-      const { leftovers, chromiumAlive } = await svc.shutdown();
-      await corpus.close();
-      if (leftovers.length) throw new Error(`capture files left behind: ${leftovers.join(', ')}`);
-      if (chromiumAlive) throw new Error('Chromium outlived the service');
+      try {
+        await shutdownClean(svc);
+      } finally {
+        await corpus.close();
+      }
     },
   };
+}
+
+/** A corpus run for the whole test file: started before its tests, closed (and checked for leftovers) after. */
+export function useCorpusRun(env: Record<string, string> = {}): CorpusRun {
+  const run = {} as CorpusRun;
+  beforeAll(async () => {
+    Object.assign(run, await startCorpusRun(env));
+  }, 120_000);
+  afterAll(async () => {
+    await run.close?.();
+  });
+  return run;
 }
