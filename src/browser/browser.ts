@@ -9,9 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type BrowserContext, type CDPSession, type Page } from 'puppeteer-core';
+import type { ChildProcess } from 'node:child_process';
+import type { Browser, BrowserContext, CDPSession, Page } from 'puppeteer-core';
 import { badGateway, HttpError, unavailable } from '../errors.js';
 import { chromiumEnvironment, chromiumFlags } from './flags.js';
+import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
 
@@ -58,6 +60,9 @@ export interface BrowserManagerOptions {
 
 interface Live {
   browser: Browser;
+  process: ChildProcess;
+  /** Kills Chromium's whole process group. */
+  kill: () => void;
   captures: number;
   inFlight: number;
   retiring: boolean;
@@ -152,31 +157,29 @@ export class BrowserManager {
     // Our own profile folder, removed when the process ends however it ends (puppeteer's own is left
     // behind when Chromium is killed).
     const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
-    const browser = await puppeteer.launch({
-      userDataDir: profile,
+    const { browser, process: proc, kill } = await launchChromium({
       executablePath: this.binary.path,
-      headless: 'shell',
-      pipe: true,
       args: chromiumFlags(this.opts.proxyUrl, this.opts.trustSpki),
       env: chromiumEnvironment(process.env, this.binary.env),
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
+      userDataDir: profile,
       protocolTimeout: 60_000,
+    }).catch(async (err: unknown) => {
+      await removeFolder(profile);
+      throw err;
     });
     const removeProfile = () => removeFolder(profile);
-    browser.process()?.once('exit', () => void removeProfile()); // a crash or a kill from outside
-    const live: Live = { browser, captures: 0, inFlight: 0, retiring: false, removeProfile };
+    proc.once('exit', () => void removeProfile()); // a crash or a kill from outside
+    const live: Live = { browser, process: proc, kill, captures: 0, inFlight: 0, retiring: false, removeProfile };
     this.all.add(live);
     browser.once('disconnected', () => {
       this.all.delete(live);
       if (this.live === live) this.live = undefined;
-      if (!live.retiring && !this.closed) this.opts.log.warn({ pid: browser.process()?.pid }, 'chromium disconnected');
+      if (!live.retiring && !this.closed) this.opts.log.warn({ pid: proc.pid }, 'chromium disconnected');
     });
     this.live = live;
     this.keepSpare(live); // the first caller finds its page already in the making
     this.opts.log.info(
-      { source: this.binary.source, path: this.binary.path, pid: browser.process()?.pid, ms: Date.now() - started },
+      { source: this.binary.source, path: this.binary.path, pid: proc.pid, ms: Date.now() - started },
       'chromium launched',
     );
     return live;
@@ -189,7 +192,7 @@ export class BrowserManager {
 
   /** The browser process's pid, for tests and health checks. */
   get pid(): number | undefined {
-    return this.live?.browser.process()?.pid;
+    return this.live?.process.pid;
   }
 
   /**
@@ -254,7 +257,7 @@ export class BrowserManager {
    * browser for recycling when its memory has grown too much.
    */
   private checkMemory(live: Live): void {
-    const pid = live.browser.process()?.pid;
+    const pid = live.process.pid;
     const every = this.opts.memory ? MEMORY_CHECK_EVERY_MS : PSS_CHECK_EVERY_MS;
     if (!this.opts.recycleAboveMb || !pid || Date.now() - this.lastMemoryCheck < every) return;
     this.lastMemoryCheck = Date.now();
@@ -317,13 +320,14 @@ async function removeFolder(dir: string): Promise<void> {
 }
 
 /** Closes politely, then makes sure: no Chromium and no profile folder outlives us. */
-async function closeBrowser({ browser, removeProfile }: Live): Promise<void> {
-  const proc = browser.process();
+async function closeBrowser({ browser, process: proc, kill, removeProfile }: Live): Promise<void> {
+  const exited = new Promise((r) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) r(undefined);
+    else proc.once('exit', r);
+  });
   await Promise.race([browser.close().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGKILL');
-    await exited;
-  }
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+  kill(); // the group: no helper process outlives the browser
+  await exited;
   await removeProfile();
 }

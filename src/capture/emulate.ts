@@ -2,7 +2,8 @@
  * Sets the page up before navigation, one step per option (EMULATION_STEPS): device and viewport,
  * touch, media features, time zone, language, user agent, cookies, the request rules (blocked
  * resources and URLs; headers and basic auth sent to the target's own origin only, never to third
- * parties), and the settle step's frame counter. The steps are independent commands, started in
+ * parties), and the scripts that run before the page's own (a silenced console; the settle step's
+ * frame counter). The steps are independent commands, started in
  * list order and awaited together.
  *
  * Emulation is per CDP session, so it is done on the session the screenshot is taken with.
@@ -79,6 +80,17 @@ async function interceptRequests(page: Page, opts: CaptureOptions): Promise<void
   });
 }
 
+/**
+ * Nobody reads a captured page's console, and every call with arguments makes Chromium copy them out
+ * of the page for the DevTools protocol: a page that logs in a loop would cost every capture on the
+ * instance. The methods stay assignable (libraries wrap them); where a page still reaches a console
+ * (a worker), src/browser/launch.ts drops the events before node parses them.
+ */
+export const QUIET_CONSOLE = `(() => {
+  const quiet = () => undefined;
+  for (const name of Object.keys(console)) if (typeof console[name] === 'function') console[name] = quiet;
+})();`;
+
 /** In this order; each step is a no-op when its option is unset. */
 const EMULATION_STEPS: Step<Emulation>[] = [
   {
@@ -152,10 +164,12 @@ const EMULATION_STEPS: Step<Emulation>[] = [
     run: ({ page, opts }) => interceptRequests(page, opts),
   },
   {
-    // Counts the page's animation frames for the settle step, installed before the page's own scripts.
-    name: 'settle',
+    // Before the page's own scripts, in every frame: the console silenced, and (for the settle step)
+    // the page's animation frames counted.
+    name: 'scripts',
     run: async ({ cdp, opts }) => {
-      if (opts.settle) await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source: FRAME_COUNTER });
+      const source = opts.settle ? `${QUIET_CONSOLE}\n${FRAME_COUNTER}` : QUIET_CONSOLE;
+      await cdp.send('Page.addScriptToEvaluateOnNewDocument', { source });
     },
   },
 ];
