@@ -157,7 +157,11 @@ export class BrowserManager {
     // Our own profile folder, removed when the process ends however it ends (puppeteer's own is left
     // behind when Chromium is killed).
     const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
-    const { browser, process: proc, kill } = await launchChromium({
+    const {
+      browser,
+      process: proc,
+      kill,
+    } = await launchChromium({
       executablePath: this.binary.path,
       args: chromiumFlags(this.opts.proxyUrl, this.opts.trustSpki),
       env: chromiumEnvironment(process.env, this.binary.env),

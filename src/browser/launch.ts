@@ -136,7 +136,9 @@ export async function launchChromium(opts: LaunchOptions): Promise<Launched> {
   const transport = new QuietPipeTransport(proc.stdio[3] as Writable, proc.stdio[4] as Readable);
   let timer: NodeJS.Timeout | undefined;
   const failed = new Promise<never>((_resolve, reject) => {
-    proc.once('error', (err) => reject(new Error(`could not start Chromium at ${opts.executablePath}: ${err.message}`)));
+    proc.once('error', (err) =>
+      reject(new Error(`could not start Chromium at ${opts.executablePath}: ${err.message}`)),
+    );
     proc.once('exit', (code, signal) => reject(new Error(`Chromium exited while starting (${signal ?? code})`)));
     timer = setTimeout(
       () => reject(new Error(`Chromium did not answer on its pipe in ${opts.timeoutMs ?? 30_000} ms`)),
