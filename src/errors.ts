@@ -41,6 +41,16 @@ export const badGateway = (message: string, reason = 'navigation_failed') =>
 export const unavailable = (message: string, retryAfterSeconds = 1) =>
   new HttpError(503, { error: 'unavailable', message }, { 'retry-after': String(retryAfterSeconds) });
 
+/** 503: Chromium died under the capture (the capture is retried once on a new one before this is answered). */
+export const browserGone = () =>
+  new HttpError(
+    503,
+    { error: 'unavailable', reason: 'browser_gone', message: 'the browser went away during the capture; retry' },
+    { 'retry-after': '1' },
+  );
+
+export const isBrowserGone = (err: unknown) => err instanceof HttpError && err.body.reason === 'browser_gone';
+
 /** 504: the request's deadline ran out; `phase` says during what. */
 export const deadlineExceeded = (phase: string) =>
   new HttpError(504, { error: 'timeout', phase, message: `deadline exceeded during ${phase}` });

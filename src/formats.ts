@@ -22,6 +22,8 @@ export interface FormatSpec {
   printed: boolean;
   /** Place when Accept ties (lower first: the cheaper encoder); undefined: never chosen from Accept. */
   acceptRank?: number;
+  /** The longest side the encoder takes, px (libwebp, libheif, libjpeg); undefined: no limit of its own. */
+  maxSide?: number;
   /** Chromium's PNG → this format's bytes; undefined: the bytes are kept as Chromium made them. */
   encode?: (png: Buffer, quality: number | undefined) => Promise<Buffer>;
 }
@@ -35,6 +37,7 @@ export const FORMAT_SPECS = {
     transparency: false,
     printed: false,
     acceptRank: 2,
+    maxSide: 65_500,
     encode: (png, quality) => sharp(png).jpeg({ quality, mozjpeg: false }).toBuffer(),
   },
   webp: {
@@ -44,6 +47,7 @@ export const FORMAT_SPECS = {
     transparency: true,
     printed: false,
     acceptRank: 0,
+    maxSide: 16_383,
     encode: (png, quality) => sharp(png).webp({ quality, effort: 2 }).toBuffer(),
   },
   avif: {
@@ -53,6 +57,7 @@ export const FORMAT_SPECS = {
     transparency: true,
     printed: false,
     acceptRank: 3,
+    maxSide: 16_384,
     encode: (png, quality) => sharp(png).avif({ quality, effort: 2 }).toBuffer(),
   },
   pdf: { mime: 'application/pdf', extension: 'pdf', transparency: false, printed: true },

@@ -52,6 +52,12 @@ export const LIMITS = {
   timeout: { min: 1_000, max: 120_000 },
   /** Tallest full-page capture, CSS px; taller pages are cut there (and the response says so). */
   fullPageMaxHeight: { min: 100, max: 50_000, default: 20_000 },
+  /**
+   * The most device pixels one capture may be (viewport, clip, element or full page): 128 MB as raw
+   * RGBA, which Chromium's GPU process and sharp each hold once. It fits one capture's memory share
+   * on FC (README "Memory"); a larger element or page is cut (X-Truncated), a larger clip refused.
+   */
+  capturePixels: 32 * 1024 * 1024,
   selectors: 20,
   selectorLength: 500,
   css: 100_000,

@@ -6,10 +6,11 @@
  */
 import type PQueue from 'p-queue';
 import type { BrowserManager } from './browser/browser.js';
+import { checkCaptureSize } from './capture/grab-image.js';
 import { captureFilePath, encodeToFile, removeCaptureFile, type EncodedFile } from './capture/encode.js';
 import { type PageReport, renderPage } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
-import { badGateway, HttpError, unavailable } from './errors.js';
+import { badGateway, HttpError, isBrowserGone, unavailable } from './errors.js';
 import type { CaptureOptions } from './options.js';
 import { checkDestination, type EgressPolicy, refusedError, whyBlockedBy } from './policy/destination.js';
 import { portOf } from './policy/target-url.js';
@@ -34,6 +35,9 @@ async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
   if (!verdict.allowed) throw refusedError(target.host, verdict);
 }
 
+/** Less than this left of the deadline: a capture whose browser died is not tried again. */
+const RETRY_MIN_MS = 2000;
+
 /** Puppeteer's words for "the page went away under us". */
 const PAGE_GONE = /Target closed|Session closed|frame was detached/i;
 
@@ -43,6 +47,7 @@ export async function takeScreenshot(
   deadline: Deadline,
 ): Promise<Screenshot> {
   const { target } = opts;
+  checkCaptureSize(opts);
   if (target) await deadline.step('policy', () => admitTarget(target, deps.egress));
   if (deps.queue.size >= deps.maxQueue && deps.queue.pending >= deps.queue.concurrency) {
     throw unavailable('too many captures in progress; retry shortly', 1);
@@ -51,14 +56,22 @@ export async function takeScreenshot(
   const job = deps.queue.add(async (): Promise<Screenshot> => {
     deadline.record('queue', performance.now() - enqueued);
     deadline.signal.throwIfAborted(); // the caller already gave up: skip the work
-    const pageReady = deadline.mark('page');
-    const { bytes, ...report } = await deps.browser.withPage(
-      (tab) => {
-        pageReady();
-        return renderPage(tab, opts, deadline, whyBlockedBy(deps.egress));
-      },
-      (work) => deadline.race(work),
-    );
+    const render = () => {
+      const pageReady = deadline.mark('page');
+      return deps.browser.withPage(
+        (tab) => {
+          pageReady();
+          return renderPage(tab, opts, deadline, whyBlockedBy(deps.egress));
+        },
+        (work) => deadline.race(work),
+      );
+    };
+    // Chromium died under this capture, most likely for another request's page: once more on a new
+    // Chromium, if the deadline leaves room. Only once: a page that kills Chromium is not run a third time.
+    const { bytes, ...report } = await render().catch((err: unknown) => {
+      if (!isBrowserGone(err) || deadline.remaining() < RETRY_MIN_MS) throw err;
+      return render();
+    });
     const path = captureFilePath(deps.captureDir, opts.format);
     try {
       const file = await deadline.step('encode', () => encodeToFile(bytes, opts, path));

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Browser, BrowserContext, CDPSession, Page } from 'puppeteer-core';
-import { badGateway, HttpError, unavailable } from '../errors.js';
+import { badGateway, browserGone, HttpError } from '../errors.js';
 import { chromiumEnvironment, chromiumFlags } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
@@ -222,7 +222,7 @@ export class BrowserManager {
       return await fn(prepared);
     } catch (err) {
       // Whatever puppeteer said (frame detached, target closed…), a dead browser is the cause.
-      if (!live.browser.connected) throw unavailable('the browser went away during the capture; retry');
+      if (!live.browser.connected) throw browserGone();
       throw this.overBudget(err, started) ?? err;
     } finally {
       watched?.();

@@ -91,6 +91,9 @@ export const QUIET_CONSOLE = `(() => {
   for (const name of Object.keys(console)) if (typeof console[name] === 'function') console[name] = quiet;
 })();`;
 
+/** What a browser keeps of one cookie's name and value together (RFC 6265bis). */
+const COOKIE_MAX_BYTES = 4096;
+
 /** In this order; each step is a no-op when its option is unset. */
 const EMULATION_STEPS: Step<Emulation>[] = [
   {
@@ -151,12 +154,29 @@ const EMULATION_STEPS: Step<Emulation>[] = [
     },
   },
   {
+    // Host-only (no Domain: subdomains never see them), and Secure for an https target, so they are
+    // never sent in clear to the same host over http.
     name: 'cookies',
-    run: async ({ page, opts }) => {
+    run: async ({ cdp, opts }) => {
       if (!opts.cookies.length) return;
-      await page
-        .browserContext()
-        .setCookie(...opts.cookies.map((c) => ({ ...c, domain: opts.target!.hostname, path: '/' })));
+      const target = opts.target!;
+      const secure = target.protocol === 'https:';
+      for (const { name, value } of opts.cookies) {
+        if (/^__(Host|Secure)-/i.test(name) && !secure) {
+          throw invalidOption('cookies', `cookie ${name}: a __Host- or __Secure- cookie needs an https target`);
+        }
+        if (Buffer.byteLength(name) + Buffer.byteLength(value) > COOKIE_MAX_BYTES) {
+          throw invalidOption('cookies', `cookie ${name}: name and value may be at most ${COOKIE_MAX_BYTES} bytes`);
+        }
+      }
+      const url = `${target.origin}/`;
+      const cookies = opts.cookies.map(({ name, value }) => ({ name, value, url, path: '/', secure }));
+      await cdp.send('Network.setCookies', { cookies }).catch((err: Error) => {
+        throw invalidOption(
+          'cookies',
+          `Chromium refused a cookie: ${err.message.replace(/^Protocol error[^:]*: /, '')}`,
+        );
+      });
     },
   },
   {

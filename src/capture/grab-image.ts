@@ -1,7 +1,9 @@
 /**
  * Grabs Chromium's image of the page as it is now: the viewport, a clip, one element, the whole page
  * (in slices joined by sharp when it is taller than Chromium's 16384-pixel texture limit), as a PNG;
- * or the printed PDF. Straight to CDP on the session that carries the emulation: page.screenshot()
+ * or the printed PDF. Every rectangle is bounded before Chromium is asked for it (captureLimits): a
+ * huge element or page is cut and says so, a clip too large is refused, so no request can make the
+ * GPU process hold more than one capture's share (or crash, taking everyone's captures with it). Straight to CDP on the session that carries the emulation: page.screenshot()
  * adds round trips (~8 ms a capture).
  */
 import type { Page } from 'puppeteer-core';
@@ -9,11 +11,74 @@ import sharp from 'sharp';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption, notFound } from '../errors.js';
 import { spec } from '../formats.js';
-import type { CaptureOptions, Clip } from '../options.js';
+import { type CaptureOptions, type Clip, LIMITS } from '../options.js';
 import { viewportOf } from './emulate.js';
 
 /** Chromium cannot raster a surface taller than this many device pixels. */
 const MAX_TEXTURE = 16_384;
+
+export interface CaptureLimits {
+  /** Device pixels per CSS pixel. */
+  scale: number;
+  /** Widest capture, device px: the texture limit, or the format's own if smaller. */
+  width: number;
+  /** Tallest, device px: the format's limit (taller than the texture limit is captured in slices). */
+  height: number;
+  /** The most device pixels in all. */
+  pixels: number;
+  /** The format whose encoder sets a side limit, for messages. */
+  format: string;
+}
+
+export function captureLimits(opts: CaptureOptions): CaptureLimits {
+  const maxSide = spec(opts.format).maxSide ?? Number.POSITIVE_INFINITY;
+  return {
+    scale: viewportOf(opts).scale,
+    width: Math.min(MAX_TEXTURE, maxSide),
+    height: maxSide,
+    pixels: LIMITS.capturePixels,
+    format: opts.format,
+  };
+}
+
+const mpx = (pixels: number) => `${(pixels / 1024 / 1024).toFixed(0)} Mpx`;
+
+/**
+ * Refuses, before any browser work, a viewport or clip whose image cannot be made within the limits
+ * (400, naming the option).
+ */
+export function checkCaptureSize(opts: CaptureOptions): void {
+  const limits = captureLimits(opts);
+  const view = viewportOf(opts);
+  const s = limits.scale;
+  if (!opts.device && view.width * view.height * s * s > limits.pixels) {
+    const field = s > 1 ? 'scale' : 'height';
+    throw invalidOption(field, `width × height × scale² may be at most ${mpx(limits.pixels)}`);
+  }
+  if (opts.clip) {
+    const { width, height } = opts.clip;
+    if (width * s > limits.width || height * s > limits.height) {
+      const side = `${limits.width} × ${Number.isFinite(limits.height) ? limits.height : 'any'}`;
+      throw invalidOption('clip', `a ${opts.format} capture is at most ${side} device pixels; clip is larger`);
+    }
+    if (width * height * s * s > limits.pixels) {
+      throw invalidOption('clip', `clip may be at most ${mpx(limits.pixels)} (width × height × scale²)`);
+    }
+  }
+}
+
+/** The part of a `width` × `height` (CSS px) rectangle that fits the limits (cut at its right and bottom), and what cut it. */
+function fit(width: number, height: number, limits: CaptureLimits) {
+  const s = limits.scale;
+  const w = Math.max(1, Math.min(width, Math.floor(limits.width / s)));
+  const byFormat = Math.floor(limits.height / s);
+  const byPixels = Math.floor(limits.pixels / (w * s * s));
+  const h = Math.max(1, Math.min(height, byFormat, byPixels));
+  let cut: string | undefined;
+  if (h < height) cut = byPixels <= byFormat ? `capturePixels=${limits.pixels}` : `${limits.format}=${limits.height}px`;
+  else if (w < width) cut = `width=${limits.width}px`;
+  return { width: w, height: h, cut };
+}
 
 async function pageHeight(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0));
@@ -48,22 +113,26 @@ async function screenshotClip({ cdp }: Tab, clip: Clip, beyondViewport: boolean)
   return Buffer.from(data, 'base64');
 }
 
-/** A page taller than the texture limit: captured band by band, joined top to bottom. */
-async function screenshotInSlices(tab: Tab, width: number, height: number, scale: number): Promise<Buffer> {
+/**
+ * A rectangle beyond the viewport; one taller than the texture limit is captured band by band and
+ * the bands joined top to bottom.
+ */
+async function screenshotRect(tab: Tab, rect: Clip, scale: number): Promise<Buffer> {
+  if (rect.height * scale <= MAX_TEXTURE) return screenshotClip(tab, rect, true);
   const band = Math.floor(MAX_TEXTURE / scale / 2); // well inside the limit
   const slices: Array<{ input: Buffer; top: number; left: number }> = [];
-  for (let y = 0; y < height; y += band) {
-    const h = Math.min(band, height - y);
+  for (let y = 0; y < rect.height; y += band) {
+    const h = Math.min(band, rect.height - y);
     slices.push({
-      input: await screenshotClip(tab, { x: 0, y, width, height: h }, true),
+      input: await screenshotClip(tab, { x: rect.x, y: rect.y + y, width: rect.width, height: h }, true),
       top: Math.round(y * scale),
       left: 0,
     });
   }
   return sharp({
     create: {
-      width: Math.round(width * scale),
-      height: Math.round(height * scale),
+      width: Math.round(rect.width * scale),
+      height: Math.round(rect.height * scale),
       channels: 4,
       background: { r: 0, g: 0, b: 0, alpha: 0 },
     },
@@ -74,37 +143,46 @@ async function screenshotInSlices(tab: Tab, width: number, height: number, scale
     .toBuffer();
 }
 
-/** The PNG (or PDF) bytes; `truncated` when fullPage stopped at fullPageMaxHeight. */
-export async function grabImage(tab: Tab, opts: CaptureOptions): Promise<{ bytes: Buffer; truncated: boolean }> {
+/** The PNG (or PDF) bytes; `truncated` names the limit that cut the image, if one did. */
+export async function grabImage(tab: Tab, opts: CaptureOptions): Promise<{ bytes: Buffer; truncated?: string }> {
   const { page, cdp } = tab;
-  if (spec(opts.format).printed) {
-    const margin = opts.pdf.margin;
+  if (spec(opts.format).printed) return { bytes: await printPdf(page, opts) };
+  if (opts.omitBackground) {
+    await cdp.send('Emulation.setDefaultBackgroundColorOverride', { color: { r: 0, g: 0, b: 0, a: 0 } });
+  }
+  const view = viewportOf(opts);
+  const limits = captureLimits(opts);
+  if (opts.selector) {
+    const box = await elementClip(page, opts.selector);
+    const { width, height, cut } = fit(box.width, box.height, limits);
+    return { bytes: await screenshotRect(tab, { ...box, width, height }, view.scale), truncated: cut };
+  }
+  if (opts.clip) return { bytes: await screenshotRect(tab, opts.clip, view.scale) };
+  if (!opts.fullPage) {
+    return { bytes: await screenshotClip(tab, { x: 0, y: 0, width: view.width, height: view.height }, false) };
+  }
+  const full = Math.max(await pageHeight(page), 1);
+  const wanted = Math.min(full, opts.fullPageMaxHeight);
+  const { height, cut } = fit(view.width, wanted, limits);
+  const truncated = cut ?? (wanted < full ? `fullPageMaxHeight=${opts.fullPageMaxHeight}` : undefined);
+  return { bytes: await screenshotRect(tab, { x: 0, y: 0, width: view.width, height }, view.scale), truncated };
+}
+
+/** Chromium's PDF; margins that leave no room for the page are the caller's mistake (400, margin). */
+async function printPdf(page: Page, opts: CaptureOptions): Promise<Buffer> {
+  const margin = opts.pdf.margin;
+  try {
     const pdf = await page.pdf({
       format: opts.pdf.paper,
       landscape: opts.pdf.landscape,
       printBackground: opts.pdf.printBackground,
       ...(margin ? { margin: { top: margin, right: margin, bottom: margin, left: margin } } : {}),
     });
-    return { bytes: Buffer.from(pdf), truncated: false };
+    return Buffer.from(pdf);
+  } catch (err) {
+    if (/content area is empty|invalid print parameters/i.test((err as Error).message)) {
+      throw invalidOption('margin', `margin ${margin} leaves no room on a ${opts.pdf.paper} page`);
+    }
+    throw err;
   }
-  if (opts.omitBackground) {
-    await cdp.send('Emulation.setDefaultBackgroundColorOverride', { color: { r: 0, g: 0, b: 0, a: 0 } });
-  }
-  const view = viewportOf(opts);
-  if (opts.selector)
-    return { bytes: await screenshotClip(tab, await elementClip(page, opts.selector), true), truncated: false };
-  if (opts.clip) return { bytes: await screenshotClip(tab, opts.clip, true), truncated: false };
-  if (!opts.fullPage)
-    return {
-      bytes: await screenshotClip(tab, { x: 0, y: 0, width: view.width, height: view.height }, false),
-      truncated: false,
-    };
-
-  const full = Math.max(await pageHeight(page), 1);
-  const height = Math.min(full, opts.fullPageMaxHeight);
-  const bytes =
-    height * view.scale <= MAX_TEXTURE
-      ? await screenshotClip(tab, { x: 0, y: 0, width: view.width, height }, true)
-      : await screenshotInSlices(tab, view.width, height, view.scale);
-  return { bytes, truncated: height < full };
 }

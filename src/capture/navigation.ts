@@ -15,7 +15,7 @@ import type { Protocol } from 'puppeteer-core';
 import { badGateway, blocked, type HttpError, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';
 import { refusedError, type WhyBlocked } from '../policy/destination.js';
-import { BLOCKED_HEADER, UNREACHABLE_HEADER } from '../policy/egress-proxy.js';
+import { proxyVerdict } from '../policy/egress-proxy.js';
 
 /** Client-side navigations followed after the first page; one more is a navigation loop. */
 export const MAX_HOPS = 5;
@@ -35,10 +35,10 @@ export const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
 
 /** The egress proxy's refusal a document's response carries in its headers, as the caller's error; else undefined. */
 export function proxyRefusal(response: HTTPResponse): HttpError | undefined {
-  const headers = response.headers();
-  if (headers[BLOCKED_HEADER]) return blocked(headers[BLOCKED_HEADER]);
-  if (headers[UNREACHABLE_HEADER])
-    return badGateway(`net::ERR_CONNECTION_FAILED (${headers[UNREACHABLE_HEADER]}) loading ${response.url()}`);
+  const verdict = proxyVerdict(response.headers());
+  if (verdict.blocked) return blocked(verdict.blocked);
+  if (verdict.unreachable)
+    return badGateway(`net::ERR_CONNECTION_FAILED (${verdict.unreachable}) loading ${response.url()}`);
   return undefined;
 }
 

@@ -17,12 +17,12 @@ import type { Deadline } from '../deadline.js';
 import { badGateway } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { refusedError, type WhyBlocked } from '../policy/destination.js';
-import { BLOCKED_HEADER } from '../policy/egress-proxy.js';
+import { proxyVerdict } from '../policy/egress-proxy.js';
 
 /** What the answer tells about the page besides its image (its `X-*` headers). */
 export interface PageReport {
-  /** fullPage stopped at fullPageMaxHeight. */
-  truncated: boolean;
+  /** The limit that cut the image (fullPageMaxHeight=N, capturePixels=N, webp=16383px), if one did. */
+  truncated?: string;
   /** Waits that timed out and were let go (bestAttempt). */
   gaveUp: string[];
   /** Sub-resources the egress guard refused. */
@@ -44,7 +44,7 @@ function guardPage(page: Page) {
   page.on('dialog', (dialog) => void dialog.dismiss().catch(() => undefined));
   page.on('popup', (popup) => void popup?.close().catch(() => undefined));
   page.on('response', (response) => {
-    if (response.headers()[BLOCKED_HEADER]) refused.add(response.request());
+    if (proxyVerdict(response.headers()).blocked) refused.add(response.request());
   });
   page.on('requestfailed', (request) => failed.push(request));
   /**

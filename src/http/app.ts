@@ -12,6 +12,10 @@ import { noRoute } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
 
+/** The whole request, a full body (4 MB) at 200 KB/s. */
+const REQUEST_ARRIVAL_MS = 20_000;
+const HEADERS_ARRIVAL_MS = 10_000;
+
 export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
 }
@@ -30,6 +34,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 200 },
     // room for POST {html} (LIMITS.htmlLength) and its JSON escaping
     bodyLimit: 4 * 1024 * 1024,
+    // A request (headers and body) must arrive within REQUEST_ARRIVAL_MS, else node answers 408: a
+    // caller trickling a byte at a time cannot hold a connection. Checked every second.
+    requestTimeout: REQUEST_ARRIVAL_MS,
+    http: { headersTimeout: HEADERS_ARRIVAL_MS, connectionsCheckingInterval: 1000 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onSend', async (request, reply) => {

@@ -106,7 +106,7 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
   const about: Headers = { 'x-blocked-requests': String(screenshot.blockedRequests) };
   if (screenshot.targetStatus !== undefined) about['x-target-status'] = String(screenshot.targetStatus);
   if (screenshot.gaveUp.length) about['x-best-attempt'] = `timed out: ${screenshot.gaveUp.join(', ')}`;
-  if (screenshot.truncated) about['x-truncated'] = `fullPageMaxHeight=${options.fullPageMaxHeight}`;
+  if (screenshot.truncated) about['x-truncated'] = screenshot.truncated;
   const mime = spec(options.format).mime;
   const etag = etagOf(screenshot);
   if (opts.cache && !screenshot.gaveUp.length) {

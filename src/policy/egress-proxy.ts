@@ -5,8 +5,11 @@
  * and with loopback not bypassed, so there is no path around it.
  *
  * A refused destination answers 403 with an `x-egress-blocked` header (plain HTTP) or fails the
- * CONNECT tunnel (HTTPS, WebSocket); the capture notices either and counts it.
+ * CONNECT tunnel (HTTPS, WebSocket); the capture notices either and counts it. The header's value
+ * starts with a secret made at start-up, and the same headers are removed from what targets send, so
+ * a target cannot forge the guard's verdict (proxyVerdict reads it).
  */
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,6 +18,16 @@ import { checkDestination, type EgressPolicy } from './destination.js';
 export const BLOCKED_HEADER = 'x-egress-blocked';
 /** Set on the proxy's own answer when the destination could not be reached (DNS, refused…). */
 export const UNREACHABLE_HEADER = 'x-egress-unreachable';
+/** Known to this process only: a verdict header without it was not written by the proxy. */
+const VERDICT_SECRET = randomBytes(16).toString('hex');
+const verdict = (reason: string) => `${VERDICT_SECRET} ${reason}`;
+
+/** The proxy's own verdict on a response, read from its headers; a target's look-alike is ignored. */
+export function proxyVerdict(headers: Record<string, string>): { blocked?: string; unreachable?: string } {
+  const ours = (value: string | undefined) =>
+    value?.startsWith(`${VERDICT_SECRET} `) ? value.slice(VERDICT_SECRET.length + 1) : undefined;
+  return { blocked: ours(headers[BLOCKED_HEADER]), unreachable: ours(headers[UNREACHABLE_HEADER]) };
+}
 
 export interface EgressProxy {
   /** `http://127.0.0.1:PORT`, for Chromium's --proxy-server. */
@@ -25,6 +38,9 @@ export interface EgressProxy {
 }
 
 type Log = { warn(obj: object, msg: string): void };
+
+/** An upstream connection with nothing sent either way for this long is closed. */
+const UPSTREAM_IDLE_MS = 30_000;
 
 const HOP_BY_HOP = ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive'];
 
@@ -38,8 +54,10 @@ function splitHostPort(target: string, defaultPort: number): { host: string; por
 export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise<EgressProxy> {
   let blocked = 0;
   // Kept-alive upstream sockets, pooled per checked address: a page's dozen images from one host
-  // reuse a connection instead of opening one each.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16, keepAliveMsecs: 1000, timeout: 30_000 });
+  // reuse a connection instead of opening one each. No cap per address: a cap is shared by every
+  // capture, so one page holding it would stall the others' requests to the same address (a CDN).
+  // Each capture is bounded by Chromium instead (at most 32 connections to a proxy per context).
+  const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: UPSTREAM_IDLE_MS });
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
     sockets.add(s);
@@ -61,21 +79,23 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
     const port = target.port ? Number(target.port) : 80;
     if (target.protocol !== 'http:') {
       refuse(target.hostname, port, 'scheme');
-      res.writeHead(403, { [BLOCKED_HEADER]: 'scheme' }).end();
+      res.writeHead(403, { [BLOCKED_HEADER]: verdict('scheme') }).end();
       return;
     }
-    const verdict = await checkDestination(target.hostname, port, policy);
-    if (!verdict.allowed) {
-      if (verdict.status === 403) refuse(target.hostname, port, verdict.reason);
-      const header = verdict.status === 403 ? BLOCKED_HEADER : UNREACHABLE_HEADER;
-      res.writeHead(verdict.status, { [header]: verdict.reason, 'content-type': 'text/plain' }).end(verdict.reason);
+    const checked = await checkDestination(target.hostname, port, policy);
+    if (!checked.allowed) {
+      if (checked.status === 403) refuse(target.hostname, port, checked.reason);
+      const header = checked.status === 403 ? BLOCKED_HEADER : UNREACHABLE_HEADER;
+      res
+        .writeHead(checked.status, { [header]: verdict(checked.reason), 'content-type': 'text/plain' })
+        .end(checked.reason);
       return;
     }
     const headers = { ...req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
     const upstream = http.request(
       {
-        host: verdict.addresses[0],
+        host: checked.addresses[0],
         port,
         method: req.method,
         path: `${target.pathname}${target.search}`,
@@ -84,14 +104,22 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
         agent,
       },
       (up) => {
+        delete up.headers[BLOCKED_HEADER];
+        delete up.headers[UNREACHABLE_HEADER];
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },
     );
     upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (!res.headersSent) res.writeHead(502, { [UNREACHABLE_HEADER]: err.code ?? 'connect failed' }).end();
+      if (!res.headersSent) res.writeHead(502, { [UNREACHABLE_HEADER]: verdict(err.code ?? 'connect failed') }).end();
       else res.destroy();
     });
+    // Chromium hung up (the page stopped loading it, or its context closed): the upstream request
+    // ends with it, never left streaming into a socket nobody reads.
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.setTimeout(UPSTREAM_IDLE_MS, () => upstream.destroy());
     req.pipe(upstream);
   });
 
@@ -103,15 +131,16 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
       client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
       return;
     }
-    const verdict = await checkDestination(dest.host, dest.port, policy);
-    if (!verdict.allowed) {
-      if (verdict.status === 403) refuse(dest.host, dest.port, verdict.reason);
-      const status = verdict.status === 403 ? '403 Forbidden' : '502 Bad Gateway';
-      client.end(`HTTP/1.1 ${status}\r\n${BLOCKED_HEADER}: ${verdict.reason}\r\ncontent-length: 0\r\n\r\n`);
+    const checked = await checkDestination(dest.host, dest.port, policy);
+    if (!checked.allowed) {
+      if (checked.status === 403) refuse(dest.host, dest.port, checked.reason);
+      const status = checked.status === 403 ? '403 Forbidden' : '502 Bad Gateway';
+      client.end(`HTTP/1.1 ${status}\r\n${BLOCKED_HEADER}: ${verdict(checked.reason)}\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    const upstream = net.connect({ host: verdict.addresses[0], port: dest.port });
+    const upstream = net.connect({ host: checked.addresses[0], port: dest.port });
     track(upstream);
+    upstream.setTimeout(UPSTREAM_IDLE_MS, () => upstream.destroy());
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
