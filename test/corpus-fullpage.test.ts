@@ -35,18 +35,21 @@ describe('fullPage on real-world layouts', () => {
     }
   });
 
-  for (const [name, sections, scale] of [
-    ['a page of 6 screens', 6, 1],
-    ['a page taller than the texture limit, captured in slices', 30, 1],
-    ['the same at scale 2 (slices of 4096 CSS px)', 30, 2],
+  // At scale 2 the page is narrower: 1280 × 18000 CSS px would pass LIMITS.capturePixels.
+  for (const [name, sections, scale, width] of [
+    ['a page of 6 screens', 6, 1, 1280],
+    ['a page taller than the texture limit, captured in slices', 30, 1, 1280],
+    ['the same at scale 2 (slices of 4096 CSS px)', 30, 2, 400],
   ] as const) {
     it(`a sticky header and a fixed bottom bar appear once, not in every screen or slice: ${name}`, async () => {
       const res = await shot({
         url: `${run.corpus.http}/sticky-fixed?sections=${sections}`,
         fullPage: true,
         scale,
+        width,
         fullPageMaxHeight: 50_000,
       });
+      expect(res.headers['x-truncated']).toBeUndefined();
       const p = await pixels(res.body);
       expect(p.height).toBeGreaterThan(sections * 600 * scale);
       // Column 5 is outside the content and the bars' text: only the header, the bar and the page's background.
