@@ -47,8 +47,8 @@ export function aptMirror(etc = '/etc/apt'): string | undefined {
 }
 
 /** FCSHOT_DEBIAN_MIRROR when set, else the apt configuration's Debian mirror; fails naming the setting. */
-export function debianMirror(env: NodeJS.ProcessEnv = process.env): string {
-  const mirror = env[MIRROR_SETTING]?.trim() || aptMirror();
+export function debianMirror(env: NodeJS.ProcessEnv = process.env, etc = '/etc/apt'): string {
+  const mirror = env[MIRROR_SETTING]?.trim() || aptMirror(etc);
   if (!mirror) {
     throw new Error(
       `no Debian mirror: this machine's apt configuration names none; set ${MIRROR_SETTING} to a Debian mirror URL (the folder holding dists/ and pool/)`,

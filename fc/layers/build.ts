@@ -1,5 +1,7 @@
 /**
- * `npm run build:fc [-- --target custom.debian12]`: builds the three things FC runs.
+ * `npm run build:fc [-- --target custom.debian12] [-- --out DIR]`: builds the things FC runs (into build/,
+ * or DIR). Needs Node.js and npm only: Debian packages are fetched and unpacked in node (debian.ts),
+ * zips are written in node (zip.ts), ELF files are read in node (elf.ts).
  *
  *   build/chromium-layer.zip  → /opt: chromium/ (binary already uncompressed, SwiftShader, manifest),
  *                               lib/ (NSS, NSPR, expat from the target's Debian release)
@@ -222,9 +224,13 @@ export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const i = process.argv.indexOf('--target');
-  const target = i > 0 ? process.argv[i + 1] : process.env.FC_TARGET;
-  buildAll({ target }).catch((err: Error) => {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const target = arg('--target') ?? process.env.FC_TARGET;
+  const out = arg('--out');
+  buildAll({ target, out: out && resolve(out) }).catch((err: Error) => {
     console.error(`\nbuild failed: ${err.message}`);
     process.exit(1);
   });
