@@ -4,10 +4,9 @@
  * Chromium and NSS are what runs, that CJK text and emoji render as real glyphs, that TLS works
  * with the layer's NSS, and that s.yaml agrees with the fc3 rules and with what was built.
  */
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
