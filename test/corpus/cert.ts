@@ -5,6 +5,7 @@
  * base64 SHA-256 of its public key (SPKI): the value the service's TRUST_SPKI setting takes, so that
  * only the test's Chromium trusts it.
  */
+import 'reflect-metadata'; // @peculiar/x509 2 resolves its parts with tsyringe, which wants this polyfill loaded first
 import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
