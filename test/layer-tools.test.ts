@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCleartextMessage, generateKey, readPrivateKey, sign } from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { releaseHash, verifyInRelease } from '../fc/layers/apt-index.js';
+import { aptMirror, debianMirror, releaseHash, verifyInRelease } from '../fc/layers/apt-index.js';
 import { buildAll, type BuildResult } from '../fc/layers/build.js';
 import { unpackDeb, readAr } from '../fc/layers/deb.js';
 import { fetchPackages } from '../fc/layers/debian.js';
@@ -180,6 +180,28 @@ describe('GLIBC needs read from ELF', () => {
         : [];
       expect(versionNeeds(file), file).toEqual(names);
     }
+  });
+});
+
+describe('the mirror', () => {
+  it('is FCSHOT_DEBIAN_MIRROR when set, else the apt configuration’s; without either the error names the setting', () => {
+    const etc = join(work, 'etc-apt');
+    mkdirSync(join(etc, 'sources.list.d'), { recursive: true });
+    expect(aptMirror(etc)).toBeUndefined();
+    expect(() => debianMirror({}, etc)).toThrow(/set FCSHOT_DEBIAN_MIRROR to a Debian mirror URL/);
+    expect(debianMirror({ FCSHOT_DEBIAN_MIRROR: 'http://mirror.invalid/debian/' }, etc)).toBe(
+      'http://mirror.invalid/debian',
+    );
+    writeFileSync(
+      join(etc, 'sources.list.d', 'debian.sources'),
+      'Types: deb\nURIs: http://apt.invalid/debian\nSuites: bookworm\nComponents: main\n',
+    );
+    expect(debianMirror({}, etc)).toBe('http://apt.invalid/debian');
+    expect(debianMirror({ FCSHOT_DEBIAN_MIRROR: 'http://mirror.invalid/debian' }, etc)).toBe(
+      'http://mirror.invalid/debian',
+    );
+    writeFileSync(join(etc, 'sources.list'), 'deb [arch=amd64] http://list.invalid/debian bookworm main\n');
+    expect(aptMirror(etc)).toBe('http://list.invalid/debian');
   });
 });
 
