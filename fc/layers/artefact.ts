@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { treeEntries, writeZip } from './zip.js';
+import { treeEntries, writeZip, ZIP_FORMAT } from './zip.js';
 
 export interface Artefact {
   name: string;
@@ -34,7 +34,7 @@ export function fileList(tree: string) {
 
 /**
  * Zips `tree` (or only its top-level `entries`) into `zip` (fc/layers/zip.ts) unless the content —
- * paths, modes, symlink targets, file hashes — is what the last zip was made from.
+ * paths, modes, symlink targets, file hashes — and the zip format are what the last zip was made from.
  */
 export async function zipTree(
   tree: string,
@@ -44,7 +44,7 @@ export async function zipTree(
 ): Promise<number> {
   const list = entries ? entries.flatMap((e) => treeEntries(tree, e)) : treeEntries(tree);
   const content = list.map((e) => (e.type === 'file' ? { ...e, sha256: sha256(join(tree, e.path)) } : e));
-  const digest = createHash('sha256').update(JSON.stringify(content)).digest('hex');
+  const digest = createHash('sha256').update(ZIP_FORMAT).update(JSON.stringify(content)).digest('hex');
   const stamp = `${zip}.sha256`;
   if (existsSync(zip) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
     log(`  ${basename(zip)} unchanged`);

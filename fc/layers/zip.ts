@@ -22,6 +22,9 @@ import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 
+/** Changes whenever what writeZip makes of the same tree changes, so that zips made before are made again. */
+export const ZIP_FORMAT = 'yazl-sorted-dos1980-v1';
+
 /** What a zip holds for one path. */
 export interface TreeEntry {
   /** Relative, '/'-separated; a directory's ends in '/'. */
