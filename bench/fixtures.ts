@@ -69,7 +69,7 @@ ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300
   // Node's default, announced as `Keep-Alive: timeout=5`. A 1 s hint makes a careful client (the egress
   // proxy's agent) open a connection per request, which real sites (5 s and more) do not cause.
   server.keepAliveTimeout = 5000;
-  const cert = makeTestCert(['127.0.0.1']);
+  const cert = await makeTestCert(['127.0.0.1']);
   const secure = http2.createSecureServer({ key: cert.key, cert: cert.cert, allowHTTP1: true }, serve);
   const sessions = new Set<http2.ServerHttp2Session>();
   secure.on('session', (s) => {

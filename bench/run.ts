@@ -192,7 +192,7 @@ async function oneVcpu(layout: LocalLayout, article: string, allow: string): Pro
 async function main() {
   console.log('building the artefacts (cached)…');
   await buildAll({ log: () => undefined });
-  const layout = layOut();
+  const layout = await layOut();
   const fx = await startBenchFixtures();
   const article = `${fx.origin}/article`;
   if (process.env.BENCH_ONLY === 'vcpu') {

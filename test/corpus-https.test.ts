@@ -66,7 +66,7 @@ describe('TRUST_SPKI (tests only) is off by default', () => {
   });
 
   it('trust is by public key: another key’s hash does not let this certificate through', async () => {
-    const { status, body } = await canvasThrough({ TRUST_SPKI: makeTestCert().spki });
+    const { status, body } = await canvasThrough({ TRUST_SPKI: (await makeTestCert()).spki });
     expect(status).toBe(502);
     expect(body.message).toMatch(/net::ERR_CERT_AUTHORITY_INVALID/);
   });

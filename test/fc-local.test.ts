@@ -4,11 +4,9 @@
  * Chromium and NSS are what runs, that CJK text and emoji render as real glyphs, that TLS works
  * with the layer's NSS, and that s.yaml agrees with the fc3 rules and with what was built.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,39 +19,18 @@ import { processTree } from '../src/browser/memory.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { expectRealGlyphs, glyphPages } from './helpers/glyphs.js';
 import { rgbPixels } from './helpers/pixels.js';
+import { makeTestCert } from './corpus/cert.js';
 import { layerChromiumOf } from './helpers/processes.js';
 
 let fixtures: FixtureServer;
 let fn: LocalFunction;
 let tlsServer: https.Server;
 let tlsPort: number;
-const certDir = mkdtempSync(join(tmpdir(), 'fcshot-cert-'));
 
 beforeAll(async () => {
   fixtures = await startFixtures(glyphPages());
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      join(certDir, 'key.pem'),
-      '-out',
-      join(certDir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  tlsServer = https.createServer(
-    { key: readFileSync(join(certDir, 'key.pem')), cert: readFileSync(join(certDir, 'cert.pem')) },
-    (_q, s) => s.end('tls'),
-  );
+  const { key, cert } = await makeTestCert(['127.0.0.1'], { cn: '127.0.0.1', rsa: true });
+  tlsServer = https.createServer({ key, cert }, (_q, s) => s.end('tls'));
   await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
   tlsPort = (tlsServer.address() as AddressInfo).port;
   fn = await startLocal({
@@ -66,7 +43,6 @@ afterAll(async () => {
   expect(await fn.stop()).toBe(0);
   await fixtures.close();
   tlsServer.close();
-  rmSync(certDir, { recursive: true, force: true });
 });
 
 const shoot = (query: Record<string, string>) => fetch(`http://127.0.0.1:${fn.port}/?${new URLSearchParams(query)}`);

@@ -47,7 +47,7 @@ describe('the embedded Chromium of a local run', () => {
     await raw('/glyph-zh');
     const source = svc.browser.source!;
     expect(source.source).toBe('embedded');
-    const conf = ensureLocalFonts(loadConfig({}).localFontsDir);
+    const conf = await ensureLocalFonts(loadConfig({}).localFontsDir);
     expect(source.env.FONTCONFIG_FILE).toBe(conf);
   });
 

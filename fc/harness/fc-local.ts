@@ -15,11 +15,12 @@
  *   npm run fc:local -- --port 9100 --env EGRESS_ALLOW=127.0.0.1:8080
  *   npm run fc:local -- --no-limits        # no cgroup
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAYERS } from '../layers/targets.js';
+import { extractZip } from '../layers/zip.js';
 import { BUILD } from '../paths.js';
 import { loadFunctionSpec } from '../s-yaml.js';
 import { createCgroup, CgroupUnavailable, type Cgroup, type CgroupStats } from './cgroup.js';
@@ -32,15 +33,15 @@ export interface LocalLayout {
   code: string;
 }
 
-/** Unpacks the zips as FC would: layers into /opt, the code package into /code. */
-export function layOut(root = join(BUILD, 'fc-local'), build = BUILD): LocalLayout {
+/** Unpacks the zips as FC would (modes and symlinks kept): layers into /opt, the code package into /code. */
+export async function layOut(root = join(BUILD, 'fc-local'), build = BUILD): Promise<LocalLayout> {
   const opt = join(root, 'opt');
   const code = join(root, 'code');
   rmSync(root, { recursive: true, force: true });
   mkdirSync(opt, { recursive: true });
   mkdirSync(code, { recursive: true });
-  for (const { zip } of LAYERS) execFileSync('unzip', ['-q', '-o', join(build, zip), '-d', opt]);
-  execFileSync('unzip', ['-q', '-o', join(build, 'code.zip'), '-d', code]);
+  for (const { zip } of LAYERS) await extractZip(join(build, zip), opt);
+  await extractZip(join(build, 'code.zip'), code);
   return { opt, code };
 }
 
@@ -94,7 +95,7 @@ export function fcLimits(): Cgroup | undefined {
 export async function startLocal(
   opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout; limits?: boolean } = {},
 ): Promise<LocalFunction> {
-  const layout = opts.layout ?? layOut();
+  const layout = opts.layout ?? (await layOut());
   const { cmd, args, env } = localProcess(layout, opts.port ?? loadFunctionSpec().port, opts.extraEnv);
   const cgroup = opts.limits ? fcLimits() : undefined;
   const run = cgroup ? cgroup.wrap(cmd, args) : { cmd, args };

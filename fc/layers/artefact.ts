@@ -3,10 +3,10 @@
  * is made again only when the tree's content (paths, sizes, SHA-256) differs from what the last one
  * was made from.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { treeEntries, writeZip, ZIP_FORMAT } from './zip.js';
 
 export interface Artefact {
   name: string;
@@ -32,17 +32,26 @@ export function fileList(tree: string) {
     .map((p) => ({ path: relative(tree, p), size: statSync(p).size, sha256: sha256(p) }));
 }
 
-/** Zips `tree` (or only its top-level `entries`) into `zip` unless the content is what the last zip was made from. */
-export function zipTree(tree: string, zip: string, log: (l: string) => void, entries = ['.']): number {
-  const files = entries.flatMap((e) => fileList(join(tree, e)).map((f) => ({ ...f, path: join(e, f.path) })));
-  const digest = createHash('sha256').update(JSON.stringify(files)).digest('hex');
+/**
+ * Zips `tree` (or only its top-level `entries`) into `zip` (fc/layers/zip.ts) unless the content —
+ * paths, modes, symlink targets, file hashes — and the zip format are what the last zip was made from.
+ */
+export async function zipTree(
+  tree: string,
+  zip: string,
+  log: (l: string) => void,
+  entries?: string[],
+): Promise<number> {
+  const list = entries ? entries.flatMap((e) => treeEntries(tree, e)) : treeEntries(tree);
+  const content = list.map((e) => (e.type === 'file' ? { ...e, sha256: sha256(join(tree, e.path)) } : e));
+  const digest = createHash('sha256').update(ZIP_FORMAT).update(JSON.stringify(content)).digest('hex');
   const stamp = `${zip}.sha256`;
   if (existsSync(zip) && existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
     log(`  ${basename(zip)} unchanged`);
   } else {
     rmSync(zip, { force: true });
     log(`  zipping ${basename(zip)} …`);
-    execFileSync('zip', ['-q', '-r', '-X', zip, ...entries], { cwd: tree });
+    await writeZip(tree, zip, entries);
     writeFileSync(stamp, digest);
   }
   return statSync(zip).size;

@@ -1,5 +1,7 @@
 /**
- * `npm run build:fc [-- --target custom.debian12]`: builds the three things FC runs.
+ * `npm run build:fc [-- --target custom.debian12] [-- --out DIR]`: builds the things FC runs (into build/,
+ * or DIR). Needs Node.js and npm only: Debian packages are fetched and unpacked in node (debian.ts),
+ * zips are written in node (zip.ts), ELF files are read in node (elf.ts).
  *
  *   build/chromium-layer.zip  → /opt: chromium/ (binary already uncompressed, SwiftShader, manifest),
  *                               lib/ (NSS, NSPR, expat from the target's Debian release)
@@ -17,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
@@ -55,12 +57,12 @@ export interface BuildResult {
 const mb = (bytes: number) =>
   bytes < 1 << 20 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): void {
+async function copyLibraries(pkgs: DebPackage[], extractRoot: string, dest: string): Promise<void> {
   mkdirSync(dest, { recursive: true });
   for (const pkg of pkgs) {
     const where = join(extractRoot, pkg.name);
     rmSync(where, { recursive: true, force: true });
-    extractDeb(pkg, where);
+    await extractDeb(pkg, where);
     for (const file of walk(where)) {
       const name = basename(file);
       if (/\.so(\.\d+)*$|\.chk$/.test(name) && file.includes('x86_64-linux-gnu')) {
@@ -92,14 +94,14 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
   ]) {
     copyFileSync(join(unpacked, name), join(chromiumDir, name));
   }
-  execFileSync('chmod', ['755', layout.binary]);
+  chmodSync(layout.binary, 0o755);
 
   log(`[lib] ${LIB_PACKAGES.join(', ')} from Debian ${target.suite}`);
-  const libs = fetchPackages(LIB_PACKAGES, target.suite, cache);
-  copyLibraries(libs, join(cache, 'extract', target.suite), layout.lib);
+  const libs = await fetchPackages(LIB_PACKAGES, target.suite, cache);
+  await copyLibraries(libs, join(cache, 'extract', target.suite), layout.lib);
 
   log(`[fonts] ${FONT_PACKAGES.map((f) => f.name).join(', ')} from Debian ${target.suite}`);
-  const fontPkgs = installFontSet(target.suite, cache, dirname(layout.fontsConf));
+  const fontPkgs = await installFontSet(target.suite, cache, dirname(layout.fontsConf));
 
   log(`[gate] glibc needed by the packed files vs ${target.runtime} (glibc ${target.glibc})`);
   const worst = glibcGate(tree, target.glibc, target.runtime);
@@ -122,8 +124,8 @@ async function buildChromiumLayer(target: Target, out: string, cache: string, lo
     join(out, target.runtime === DEFAULT_TARGET ? zip : zip.replace(/\.zip$/, `-${target.runtime}.zip`));
   const chromiumZip = named(layerZip('chromium'));
   const fontsZip = named(layerZip('fonts'));
-  const chromiumBytes = zip ? zipTree(tree, chromiumZip, log, ['chromium', 'lib']) : 0;
-  const fontsBytes = zip ? zipTree(tree, fontsZip, log, ['fonts']) : 0;
+  const chromiumBytes = zip ? await zipTree(tree, chromiumZip, log, ['chromium', 'lib']) : 0;
+  const fontsBytes = zip ? await zipTree(tree, fontsZip, log, ['fonts']) : 0;
   return {
     artefact: { name: 'chromium layer', zip: chromiumZip, tree, bytes: chromiumBytes },
     fonts: { name: 'fonts layer', zip: fontsZip, tree, bytes: fontsBytes },
@@ -165,7 +167,7 @@ async function buildDepsLayer(target: Target, out: string, log: (l: string) => v
   log(`[gate] glibc needed by native modules vs ${target.runtime}`);
   glibcGate(tree, target.glibc, target.runtime);
   const zip = join(out, layerZip('deps'));
-  return { name: 'dependencies layer', zip, tree, bytes: zipTree(tree, zip, log) };
+  return { name: 'dependencies layer', zip, tree, bytes: await zipTree(tree, zip, log) };
 }
 
 /** Modules the code package leaves to the dependencies layer (everything but small ESM-only ones). */
@@ -193,7 +195,7 @@ async function buildCodePackage(out: string, log: (l: string) => void): Promise<
     define: { 'import.meta.url': 'undefined' },
   });
   const zip = join(out, 'code.zip');
-  return { name: 'code package', zip, tree, bytes: zipTree(tree, zip, log) };
+  return { name: 'code package', zip, tree, bytes: await zipTree(tree, zip, log) };
 }
 
 export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
@@ -222,9 +224,13 @@ export async function buildAll(opts: BuildOptions = {}): Promise<BuildResult> {
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const i = process.argv.indexOf('--target');
-  const target = i > 0 ? process.argv[i + 1] : process.env.FC_TARGET;
-  buildAll({ target }).catch((err: Error) => {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const target = arg('--target') ?? process.env.FC_TARGET;
+  const out = arg('--out');
+  buildAll({ target, out: out && resolve(out) }).catch((err: Error) => {
     console.error(`\nbuild failed: ${err.message}`);
     process.exit(1);
   });

@@ -4,7 +4,7 @@
  * Emoji from a Debian release's packages, copied into one folder with a fonts.conf that finds them
  * wherever that folder is.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fontsConf } from '../../src/browser/locate.js';
 import { cacheDirOf } from '../../src/config.js';
@@ -55,16 +55,22 @@ export function fontSetConf(): string {
  * Fetches the font packages of Debian `suite` (cached), copies their font files into `fontsDir` and
  * writes `fontsDir/fonts.conf`. Returns the packages used.
  */
-export function installFontSet(suite: string, cache: string, fontsDir: string): DebPackage[] {
-  const pkgs = fetchPackages(
+export async function installFontSet(suite: string, cache: string, fontsDir: string): Promise<DebPackage[]> {
+  const pkgs = await fetchPackages(
     FONT_PACKAGES.map((f) => f.name),
     suite,
     cache,
   );
   mkdirSync(fontsDir, { recursive: true });
   for (const pkg of pkgs) {
-    const where = join(cache, 'extract', suite, pkg.name);
-    if (!existsSync(where)) extractDeb(pkg, where);
+    // Unpacked once per package version (the .deb's name carries it), through a staging name.
+    const where = join(cache, 'extract', suite, basename(pkg.file, '.deb'));
+    if (!existsSync(where)) {
+      const staging = `${where}.part-${process.pid}`;
+      rmSync(staging, { recursive: true, force: true });
+      await extractDeb(pkg, staging);
+      renameSync(staging, where);
+    }
     const wanted = FONT_PACKAGES.find((f) => f.name === pkg.name)!.files;
     for (const file of walk(where).filter((f) => wanted.test(f))) copyFileSync(file, join(fontsDir, basename(file)));
   }

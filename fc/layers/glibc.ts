@@ -1,10 +1,10 @@
 /**
  * The glibc gate: the highest GLIBC_x.y symbol version any packed ELF file needs (read from its
- * version-needs section with readelf), compared with what the target runtime has.
+ * version-needs section by fc/layers/elf.ts), compared with what the target runtime has.
  */
-import { execFileSync } from 'node:child_process';
 import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { versionNeeds } from './elf.js';
 
 export interface GlibcNeed {
   file: string;
@@ -41,15 +41,10 @@ function walk(dir: string): string[] {
 
 /** The highest GLIBC version one ELF file asks for, or undefined if it asks for none. */
 export function glibcNeededBy(path: string): string | undefined {
-  const out = execFileSync('readelf', ['-V', '-W', path], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const needs = out.slice(out.indexOf('.gnu.version_r'));
   let highest: string | undefined;
-  for (const m of needs.matchAll(/Name: GLIBC_(\d+\.\d+(?:\.\d+)?)/g)) {
-    if (!highest || compareVersions(m[1]!, highest) > 0) highest = m[1];
+  for (const name of versionNeeds(path)) {
+    const m = /^GLIBC_(\d+\.\d+(?:\.\d+)?)$/.exec(name);
+    if (m && (!highest || compareVersions(m[1]!, highest) > 0)) highest = m[1];
   }
   return highest;
 }

@@ -1,14 +1,15 @@
 /**
  * `npm start`'s font step: the embedded Chromium of @sparticuz/chromium has no Chinese, Japanese or
  * Korean font, so the local run gets the layer's own font set (fc/layers/fonts.ts), fetched once from
- * Debian's packages (apt-get download, dpkg-deb; `apt-get update` when the lists are missing, which
- * needs root) into FCSHOT_CACHE_DIR/local-fonts, where src/browser/locate.ts finds it.
+ * Debian's packages (fetched and unpacked in node from a Debian mirror, fc/layers/debian.ts) into
+ * FCSHOT_CACHE_DIR/local-fonts, where src/browser/locate.ts finds it.
  * When the fonts cannot be fetched, the service still starts, and this says why.
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.js';
+import { MIRROR_SETTING } from './apt-index.js';
 import { defaultCache, installFontSet } from './fonts.js';
 import { DEFAULT_TARGET, targetFor } from './targets.js';
 
@@ -18,7 +19,11 @@ type Log = (line: string) => void;
  * Makes sure `dir` holds the layer's font set and its fonts.conf (written last, in a staging folder
  * renamed into place, so a half-done fetch is never taken for a finished one). Returns the conf path.
  */
-export function ensureLocalFonts(dir: string, cache = defaultCache(), log: Log = () => undefined): string {
+export async function ensureLocalFonts(
+  dir: string,
+  cache = defaultCache(),
+  log: Log = () => undefined,
+): Promise<string> {
   const conf = join(dir, 'fonts.conf');
   if (existsSync(conf)) return conf;
   const { suite } = targetFor(DEFAULT_TARGET);
@@ -26,7 +31,7 @@ export function ensureLocalFonts(dir: string, cache = defaultCache(), log: Log =
   const staging = `${dir}.staging-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
-    installFontSet(suite, cache, staging);
+    await installFontSet(suite, cache, staging);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
   } finally {
@@ -38,13 +43,11 @@ export function ensureLocalFonts(dir: string, cache = defaultCache(), log: Log =
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const { localFontsDir } = loadConfig();
-  try {
-    ensureLocalFonts(localFontsDir, defaultCache(), (line) => console.log(line));
-  } catch (err) {
+  ensureLocalFonts(localFontsDir, defaultCache(), (line) => console.log(line)).catch((err: unknown) => {
     const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
     console.warn(
       `[fonts] could not fetch the CJK and emoji fonts (${detail.split('\n')[0]}); Chinese, Japanese and Korean ` +
-        'text will not render. This step needs Debian with apt-get and dpkg-deb, and root on a fresh machine.',
+        `text will not render. This step needs a Debian mirror (${MIRROR_SETTING}, or this machine's apt configuration).`,
     );
-  }
+  });
 }

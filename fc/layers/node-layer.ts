@@ -5,8 +5,11 @@
  * function starts, and `npm run fc:local` runs the very binary FC will.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract } from 'tar-fs';
 import { type Artefact, zipTree } from './artefact.js';
 import { glibcGate } from './glibc.js';
 import { layerZip, NODE, type Target } from './targets.js';
@@ -37,14 +40,19 @@ export async function buildNodeLayer(
   rmSync(tree, { recursive: true, force: true });
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
-  execFileSync('tar', ['-xzf', tgz, '-C', stage, 'package/bin/node', 'package/LICENSE']);
+  const wanted = new Set(['package/bin/node', 'package/LICENSE']);
+  await pipeline(
+    createReadStream(tgz),
+    createGunzip(),
+    extract(stage, { ignore: (_name, header) => !wanted.has(header?.name ?? '') }),
+  );
   mkdirSync(dirname(binary), { recursive: true });
   copyFileSync(join(stage, 'package', 'bin', 'node'), binary);
   copyFileSync(join(stage, 'package', 'LICENSE'), join(dirname(dirname(binary)), 'LICENSE'));
-  execFileSync('chmod', ['755', binary]);
+  chmodSync(binary, 0o755);
   rmSync(stage, { recursive: true, force: true });
   log(`[node] Node.js ${NODE.version} at ${NODE.bin}; glibc it needs vs ${target.runtime}`);
   glibcGate(tree, target.glibc, target.runtime);
   const zip = join(out, layerZip('node'));
-  return { name: 'node layer', zip, tree, bytes: zipTree(tree, zip, log) };
+  return { name: 'node layer', zip, tree, bytes: await zipTree(tree, zip, log) };
 }

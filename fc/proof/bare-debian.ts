@@ -6,7 +6,9 @@
  * no fontconfig), the built zips are laid in as FC lays them (/opt from the layers, /code from the
  * code package, Node.js from our node layer), and the function is started inside
  * it with chroot and exactly s.yaml's environment. A page with CJK text is captured from outside.
- * Needs root and debootstrap (apt-get install debootstrap); the root is cached between runs.
+ * Needs root, debootstrap (apt-get install debootstrap) and the chroot's own tools (mount, chroot, tar
+ * to keep the root between runs); the zips are unpacked in node (fc/layers/zip.ts). The mirror is the
+ * build's (fc/layers/apt-index.ts).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,20 +18,14 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { debianMirror } from '../layers/apt-index.js';
 import { buildAll } from '../layers/build.js';
+import { extractZip } from '../layers/zip.js';
 import { BUILD } from '../paths.js';
 import { loadFunctionSpec } from '../s-yaml.js';
 
 const sh = (cmd: string, args: string[]) =>
   execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-
-function mirror(): string {
-  const text = sh('apt-get', ['indextargets', '--format', '$(URI)'])
-    .split('\n')
-    .find((u) => /\/debian\/dists\/bookworm\//.test(u));
-  if (!text) throw new Error('no Debian mirror in the apt configuration');
-  return text.slice(0, text.indexOf('/dists/'));
-}
 
 /** A minbase root for `suite`, made once and kept as a tarball in the cache. */
 function bareRoot(suite: string, dest: string, cache: string): void {
@@ -39,7 +35,7 @@ function bareRoot(suite: string, dest: string, cache: string): void {
     const tmp = `${dest}.debootstrap`;
     rmSync(tmp, { recursive: true, force: true });
     const debootstrap = existsSync('/usr/sbin/debootstrap') ? '/usr/sbin/debootstrap' : 'debootstrap';
-    sh(debootstrap, ['--variant=minbase', suite, tmp, mirror()]);
+    sh(debootstrap, ['--variant=minbase', suite, tmp, debianMirror()]);
     mkdirSync(cache, { recursive: true });
     sh('tar', ['-C', tmp, '-cf', tarball, '.']);
     rmSync(tmp, { recursive: true, force: true });
@@ -61,8 +57,8 @@ export async function proveOnBareDebian(): Promise<{ png: string; width: number;
       throw new Error(`the bare root has ${lib}; it is not bare`);
   }
   console.log('[lay out] the layers (Node.js among them) into /opt, the code package into /code');
-  for (const layer of built.layers!) sh('unzip', ['-q', '-o', layer.zip, '-d', join(root, 'opt')]);
-  sh('unzip', ['-q', '-o', built.code!.zip, '-d', join(root, 'code')]);
+  for (const layer of built.layers!) await extractZip(layer.zip, join(root, 'opt'));
+  await extractZip(built.code!.zip, join(root, 'code'));
 
   const page =
     '<!doctype html><meta charset="utf-8"><body style="margin:0;background:#0a0;font:48px sans-serif">函数计算 関数 함수 OK</body>';

@@ -151,7 +151,7 @@ function handler(other: () => { http: string; https: string }, hits: Hit[]) {
 }
 
 export async function startCorpus(): Promise<Corpus> {
-  const cert = makeTestCert(['127.0.0.1', '127.0.0.2']);
+  const cert = await makeTestCert(['127.0.0.1', '127.0.0.2']);
   const hits: Hit[] = [];
   const origins = { main: { http: '', https: '' }, other: { http: '', https: '' } };
   const sockets = new Set<Socket>();
