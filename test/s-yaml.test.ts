@@ -226,6 +226,13 @@ describe('what the schemas cannot say', () => {
     // FC's test domain has no HTTPS: no certificate unless your own domain is set
     expect(domain.protocol).toBe('HTTP');
     expect(domain.certConfig).toBe(false);
+    const own = propsOf(rendered.get(CASES[3]!.name) ?? renderSYaml(copyWith(CASES[3]!.dotEnv), {}), 'fc3-domain');
+    expect(own).toMatchObject({ domainName: 'shots.example.com', protocol: 'HTTPS' });
+    expect(own.certConfig).toEqual({
+      certName: 'fcshot-shots-example-com',
+      certificate: '/etc/ssl/shots.pem',
+      privateKey: '/etc/ssl/shots.key',
+    });
     expect(domain.region).toBe(fn.region);
     expect(domain.routeConfig.routes).toEqual([expect.objectContaining({ path: '/*', functionName: fn.functionName })]);
     const renamed = renderSYaml(S_YAML, { FCSHOT_FUNCTION_NAME: 'shots' });
