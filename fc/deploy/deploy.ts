@@ -3,32 +3,49 @@
  *
  * 1. Refuses a region where FC does not offer the target runtime (naming the alternative).
  * 2. Builds every artefact for the target and refuses a zip over FC's smallest size limit.
- * 3. Publishes our four layers with Serverless Devs (`s cli fc3 layer publish`).
- * 4. Writes their ARNs, the region and the runtime to `.env` beside s.yaml, where every later `s`
- *    command (deploy, info, logs, remove) finds them; the values they replace stay as comments
- *    (a rollback is putting them back, see README).
- * 5. Has Serverless Devs render s.yaml (`s preview`) and checks it names exactly those layers.
+ * 3. Publishes our four layers with Serverless Devs (`s cli fc3 layer publish`), reading what fc3
+ *    returns from the file `--output-file` names (never from the console, where `s` masks the account
+ *    id). An unchanged zip gets the version already published (fc3 compares checksums), so a second
+ *    deploy publishes nothing new.
+ * 4. Writes their ARNs, the region and the runtime (and the custom domain, if given) to `.env` beside
+ *    s.yaml, where every later `s` command (deploy, info, logs, remove) finds them; the values they
+ *    replace stay as comments (a rollback is putting them back, see README).
+ * 5. Has Serverless Devs render s.yaml (`s preview`) and checks it names exactly those layers, a
+ *    consistent domain and instance counts.
  * 6. `s deploy`, then prints the URL to open (the custom domain's).
+ *
+ * Every setting is ours (FCSHOT_*): `s` loads `.env` into its own environment, where fc3 reads
+ * FC_REGION as "running inside FC" (and uploads through an endpoint only reachable there), and FC
+ * reserves FC_* for its runtime. The names this project used before are moved (in `.env`) or refused
+ * (in the shell) before anything runs: see `migrateSettings`.
  *
  * `--dry-run` builds and prints the commands without running any; `--template` deploys another
  * s.yaml (its `.env` is written beside it).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as parseCommandLine } from 'node:util';
 import type { Artefact } from '../layers/artefact.js';
 import { buildAll } from '../layers/build.js';
 import { DEFAULT_TARGET, DEPLOYABLE, LAYERS, MAX_ZIP_BYTES, targetFor } from '../layers/targets.js';
-import { ROOT } from '../paths.js';
-import { propsOf, type SYaml } from '../s-yaml.js';
+import { BUILD, ROOT } from '../paths.js';
+import { parseDotEnv, propsOf, type SYaml } from '../s-yaml.js';
 
 export interface DeployOptions {
   dryRun: boolean;
-  region: string;
+  /** Default: FCSHOT_REGION (shell, then .env), else cn-hangzhou. */
+  region?: string;
   access: string;
+  /** Default: FCSHOT_RUNTIME (shell, then .env), else custom.debian12. */
   target?: string;
+  /** Your own domain, served over HTTPS with `cert` and `key` (PEM files); `auto`: FC's test domain. */
+  domain?: string;
+  cert?: string;
+  key?: string;
+  /** The name FC files the certificate under (default: derived from the domain). */
+  certName?: string;
   /** The s.yaml to deploy (default: this repository's). */
   template?: string;
   /** The Serverless Devs CLI (default: `s` on PATH). */
@@ -42,9 +59,32 @@ export interface DeployResult {
   url?: string;
 }
 
-const ARN = /acs:fc:[\w-]+:\d+:layers\/[\w-]+\/versions\/\d+/;
-/** What `domainName: auto` gives: FUNCTION.fcv3.ACCOUNT.REGION.fc.devsapp.net. */
-const AUTO_DOMAIN = /\b[\w-]+(?:\.[\w-]+)*\.fc\.devsapp\.net\b/;
+/**
+ * The deploy-time settings' former names, each also read by fc3 or FC itself: fc3 takes FC_REGION
+ * for "running inside FC in this region" and uploads code through OSS's in-region internal endpoint
+ * (fc3 src/resources/fc/index.ts, uploadCodeToTmpOss), which times out anywhere else; FC sets
+ * FC_FUNCTION_NAME and FC_REGION in every instance and reserves the FC_ prefix.
+ */
+export const RENAMED: Readonly<Record<string, string>> = {
+  FC_REGION: 'FCSHOT_REGION',
+  FC_RUNTIME: 'FCSHOT_RUNTIME',
+  FC_FUNCTION_NAME: 'FCSHOT_FUNCTION_NAME',
+  FC_MAX_INSTANCES: 'FCSHOT_MAX_INSTANCES',
+  FC_AUTH_TYPE: 'FCSHOT_AUTH_TYPE',
+};
+
+/**
+ * Layers whose zip does not depend on the target (build.ts writes one deps and one node zip for every
+ * target): published as compatible with every runtime we deploy to, because fc3 hands back the latest
+ * version when the checksum matches, whatever runtimes it was declared for. The Chromium layer (NSS
+ * from the target's Debian release) and the fonts (from the same release) are built per target.
+ */
+export const RUNTIME_INDEPENDENT: ReadonlySet<string> = new Set(['deps', 'node']);
+
+/** Where `s … --output-file` leaves what fc3 returned: one JSON file per layer, one for `s deploy`. */
+export const PUBLISHED = join(BUILD, 'published');
+
+const DEFAULT_REGION = 'cn-hangzhou';
 
 const INSTALL_S = 'npm i -g @serverless-devs/s, then s config add';
 
@@ -86,6 +126,96 @@ export function updateEnvFile(file: string, values: Record<string, string>, when
   writeFileSync(file, `${[...kept, ...previous, stamp, ...ours].join('\n')}\n`);
 }
 
+/**
+ * The settings' former names (RENAMED): in the shell they are refused (this script cannot unset them
+ * for `s`); in `.env` each is moved to its new name, the old line removed (a value the new name
+ * already has wins), and a comment says what moved. With `write` false (dry run) nothing is written.
+ * Returns `.env`'s values as they are (or would be) afterwards.
+ */
+export function migrateSettings(
+  envFile: string,
+  shell: NodeJS.ProcessEnv,
+  write: boolean,
+  log: (line: string) => void,
+  when = new Date(),
+): Record<string, string> {
+  const inShell = Object.keys(RENAMED).filter((old) => shell[old] !== undefined);
+  if (inShell.length) {
+    throw new Error(
+      `${inShell.join(', ')} ${inShell.length > 1 ? 'are' : 'is'} set in this shell. fc3 (run by s) and FC read ` +
+        'FC_* names themselves (FC_REGION makes fc3 upload through an endpoint that only works inside FC), so ' +
+        `our settings are now named FCSHOT_*: ${inShell.map((o) => `unset ${o}`).join('; ')}` +
+        `${inShell.map((o) => `; export ${RENAMED[o]}=…`).join('')} if you still want the value.`,
+    );
+  }
+  const text = existsSync(envFile) ? readFileSync(envFile, 'utf8') : '';
+  const values = parseDotEnv(text);
+  const moved = Object.keys(RENAMED).filter((old) => old in values);
+  if (!moved.length) return values;
+  const lines: string[] = [];
+  for (const line of text.replace(/\n$/, '').split('\n')) {
+    const key = /^\s*(?:export\s+)?([\w.-]+)\s*=/.exec(line)?.[1];
+    if (key && key in RENAMED && !line.trimStart().startsWith('#')) {
+      const now = RENAMED[key]!;
+      if (now in values) continue;
+      lines.push(`${now}=${values[key]}`);
+      values[now] = values[key]!;
+    } else lines.push(line);
+  }
+  for (const old of moved) delete values[old];
+  const what = moved.map((o) => `${o} -> ${RENAMED[o]}`).join(', ');
+  lines.push(`# renamed by npm run deploy, ${when.toISOString()}: ${what} (fc3 and FC read FC_* themselves)`);
+  if (write) {
+    writeFileSync(envFile, `${lines.join('\n')}\n`);
+    log(`${envFile}: renamed ${what}`);
+  } else log(`${envFile}: would rename ${what} (dry run: not written)`);
+  return values;
+}
+
+/** What fc3's `layer publish` returned (an FC layer version), as `s --output-file` wrote it. */
+export interface PublishedLayer {
+  layerName: string;
+  version: number;
+  layerVersionArn: string;
+  compatibleRuntime: string[];
+  codeChecksum?: string;
+}
+
+/**
+ * Reads and checks what `s cli fc3 layer publish … -o json --output-file FILE` wrote. fc3 returns the
+ * new version, or the latest one unchanged when its checksum is the zip's (fc3
+ * src/subCommands/layer/index.ts, safe_publish_layer); `s` writes it to FILE unmasked (on the console
+ * it masks the account id in the ARN). The version must be declared for `runtime`: fc3 reuses a version
+ * whatever runtimes it was published for, and FC refuses a layer not declared for the function's.
+ */
+export function readPublished(
+  file: string,
+  name: string,
+  region: string,
+  runtime: string,
+  fix: string,
+): PublishedLayer {
+  if (!existsSync(file)) {
+    throw new Error(
+      `s wrote no result to ${file} (it must support --output-file: npm ci installs one that does, ` +
+        'node_modules/.bin/s)',
+    );
+  }
+  const got = JSON.parse(readFileSync(file, 'utf8')) as PublishedLayer;
+  const arn = new RegExp(`^acs:fc:${region}:\\d+:layers/${name}/versions/${got.version}$`);
+  if (got.layerName !== name || !Number.isInteger(got.version) || !arn.test(got.layerVersionArn ?? '')) {
+    throw new Error(`${file}: not a version of layer ${name} in ${region}: ${JSON.stringify(got).slice(0, 300)}`);
+  }
+  if (!got.compatibleRuntime?.includes(runtime)) {
+    throw new Error(
+      `${name} version ${got.version} is declared for ${got.compatibleRuntime?.join(', ')} only, not ${runtime}, ` +
+        'and fc3 hands it back because the zip is unchanged (it publishes a new version only for a new ' +
+        `checksum). Delete that version, then deploy again: ${fix} --version-id ${got.version}`,
+    );
+  }
+  return got;
+}
+
 /** The JSON `s … -o json` prints after its log lines. */
 function jsonOf(stdout: string): unknown {
   const start = stdout.indexOf('\n{');
@@ -97,8 +227,12 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const s = opts.s ?? 's';
   const template = resolve(opts.template ?? join(ROOT, 's.yaml'));
   const envFile = join(dirname(template), '.env');
-  const runtime = opts.target ?? DEFAULT_TARGET;
-  checkRegion(runtime, opts.region);
+  const dotEnv = migrateSettings(envFile, process.env, !opts.dryRun, log);
+  const setting = (name: string) => process.env[name] ?? dotEnv[name];
+  const region = opts.region ?? setting('FCSHOT_REGION') ?? DEFAULT_REGION;
+  const runtime = opts.target ?? setting('FCSHOT_RUNTIME') ?? DEFAULT_TARGET;
+  checkRegion(runtime, region);
+  const domain = domainSettings(opts);
 
   const built = await buildAll({ target: runtime, log });
   const zips: Record<string, Artefact> = {
@@ -135,51 +269,70 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     return out;
   };
 
-  const publishes = LAYERS.map((layer) => ({
-    layer,
-    argv: [
-      ...[s, 'cli', 'fc3', 'layer', 'publish', '--layer-name', layer.name],
-      ...['--code', relative(dirname(template), zips[layer.key]!.zip), '--compatible-runtime', runtime],
-      ...['--region', opts.region, '--access', opts.access],
-    ],
-  }));
+  const here = (file: string) => relative(dirname(template), file);
+  const access = ['--region', region, '--access', opts.access];
+  const publishes = LAYERS.map((layer) => {
+    const result = join(PUBLISHED, `${layer.name}.json`);
+    const runtimes = RUNTIME_INDEPENDENT.has(layer.key) ? DEPLOYABLE : [runtime];
+    return {
+      layer,
+      result,
+      argv: [
+        ...[s, 'cli', 'fc3', 'layer', 'publish', '--layer-name', layer.name],
+        ...['--code', here(zips[layer.key]!.zip), '--compatible-runtime', runtimes.join(','), ...access],
+        ...['-o', 'json', '--output-file', here(result)],
+      ],
+      remove: [s, 'cli', 'fc3', 'layer', 'remove', '--layer-name', layer.name, ...access, '-y'].map(quote).join(' '),
+    };
+  });
   const tpl = template === join(ROOT, 's.yaml') ? [] : ['-t', template];
+  const deployed = join(PUBLISHED, 'deploy.json');
   const deployArgv = [s, 'deploy', ...tpl, '--assume-yes', '--access', opts.access];
+  deployArgv.push('-o', 'json', '--output-file', here(deployed));
   const previewArgv = [s, 'preview', ...tpl, '-o', 'json'];
   const commands = [...publishes.map((p) => p.argv.map(quote).join(' '))];
+  const written = ['FCSHOT_REGION', 'FCSHOT_RUNTIME', ...(domain ? Object.keys(domain) : [])];
 
   log('');
   if (opts.dryRun) {
-    commands.push(`(write ${relative(process.cwd(), envFile)}: FC_REGION, FC_RUNTIME and the four layer ARNs)`);
+    commands.push(`(write ${relative(process.cwd(), envFile)}: ${written.join(', ')} and the four layer ARNs)`);
     commands.push(previewArgv.map(quote).join(' '), deployArgv.map(quote).join(' '));
     log('dry run: nothing was published or deployed. The commands, in order:');
     for (const c of commands) log(`  ${c}`);
     return { commands, arns: {} };
   }
 
+  mkdirSync(PUBLISHED, { recursive: true });
   const arns: Record<string, string> = {};
-  for (const { layer, argv } of publishes) {
-    const arn = ARN.exec(await run(argv))?.[0];
-    if (!arn) throw new Error(`no layer ARN in the output of: ${argv.map(quote).join(' ')}`);
-    arns[layer.arnVar] = arn;
+  for (const { layer, argv, result, remove } of publishes) {
+    rmSync(result, { force: true });
+    await run(argv);
+    const got = readPublished(result, layer.name, region, runtime, remove);
+    const same = dotEnv[layer.arnVar] === got.layerVersionArn;
+    log(
+      `${layer.name}: version ${got.version} (${got.compatibleRuntime.join(', ')})` +
+        `${same ? ', unchanged: the zip is the one already published' : ''}`,
+    );
+    arns[layer.arnVar] = got.layerVersionArn;
   }
-  updateEnvFile(envFile, { FC_REGION: opts.region, FC_RUNTIME: runtime, ...arns });
+  updateEnvFile(envFile, { FCSHOT_REGION: region, FCSHOT_RUNTIME: runtime, ...domain, ...arns });
   log(`wrote ${envFile}`);
 
   // What Serverless Devs itself makes of s.yaml now: the layers just published, the runtime built for.
   const rendered = jsonOf(await run(previewArgv, false)) as SYaml;
   const fn = propsOf(rendered, 'fc3');
   const want = LAYERS.map((l) => arns[l.arnVar]);
-  if (JSON.stringify(fn.layers) !== JSON.stringify(want) || fn.runtime !== runtime || fn.region !== opts.region) {
+  if (JSON.stringify(fn.layers) !== JSON.stringify(want) || fn.runtime !== runtime || fn.region !== region) {
     throw new Error(
       `s preview renders runtime ${fn.runtime}, region ${fn.region}, layers ${fn.layers}; ` +
-        `expected ${runtime}, ${opts.region}, ${want} (is one of them exported in this shell? it wins over .env)`,
+        `expected ${runtime}, ${region}, ${want} (is one of them exported in this shell? it wins over .env)`,
     );
   }
+  checkRendered(rendered);
 
-  const out = await run(deployArgv);
-  const domain = AUTO_DOMAIN.exec(out)?.[0];
-  const url = domain ? `http://${domain}/` : undefined;
+  rmSync(deployed, { force: true });
+  await run(deployArgv);
+  const url = urlOf(deployed, rendered);
   log('');
   if (url) {
     log(`deployed. Open ${url}playground, or: curl -o page.png '${url}?url=https://example.com'`);
@@ -190,17 +343,91 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   return { commands, arns, url };
 }
 
+/**
+ * The domain settings `--domain` asks for (written to .env), or undefined to keep what .env says.
+ * Your own domain is served over HTTPS only, with a certificate: an AUTH_TOKEN or signed URL over
+ * plain HTTP can be read by anyone on the path.
+ */
+export function domainSettings(opts: Pick<DeployOptions, 'domain' | 'cert' | 'key' | 'certName'>) {
+  if (opts.domain === undefined) {
+    if (opts.cert || opts.key) throw new Error('--cert and --key go with --domain');
+    return undefined;
+  }
+  if (opts.domain === 'auto') {
+    return { FCSHOT_DOMAIN: 'auto', FCSHOT_DOMAIN_PROTOCOL: 'HTTP', FCSHOT_DOMAIN_CERT: 'false' };
+  }
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(opts.domain)) {
+    throw new Error(`--domain ${opts.domain}: not a domain name`);
+  }
+  if (!opts.cert || !opts.key) {
+    throw new Error(
+      `--domain ${opts.domain} needs --cert FULLCHAIN.pem and --key PRIVKEY.pem: your own domain is served over ` +
+        'HTTPS only (a token over plain HTTP is readable on the wire)',
+    );
+  }
+  const pem = (file: string, what: RegExp) => {
+    const path = resolve(file);
+    if (!existsSync(path) || !what.test(readFileSync(path, 'utf8')))
+      throw new Error(`${file}: not a PEM ${what.source}`);
+    return path;
+  };
+  const certName = opts.certName ?? `fcshot-${opts.domain.toLowerCase().replace(/\./g, '-')}`.slice(0, 64);
+  const cert = { certName, certificate: pem(opts.cert, /CERTIFICATE/), privateKey: pem(opts.key, /PRIVATE KEY/) };
+  return { FCSHOT_DOMAIN: opts.domain, FCSHOT_DOMAIN_PROTOCOL: 'HTTPS', FCSHOT_DOMAIN_CERT: JSON.stringify(cert) };
+}
+
+/** What the schemas cannot check in s.yaml as `s` renders it: the domain and the instance counts. */
+export function checkRendered(doc: SYaml): void {
+  const fn = propsOf(doc, 'fc3');
+  const max = fn.concurrencyConfig?.reservedConcurrency;
+  const min = fn.provisionConfig?.defaultTarget ?? 0;
+  if (!Number.isInteger(max) || max < 1)
+    throw new Error(`FCSHOT_MAX_INSTANCES must be a whole number >= 1, not ${max}`);
+  if (!Number.isInteger(min) || min < 0 || min > max) {
+    throw new Error(`FCSHOT_MIN_INSTANCES must be a whole number from 0 to FCSHOT_MAX_INSTANCES (${max}), not ${min}`);
+  }
+  const d = propsOf(doc, 'fc3-domain');
+  if (d.domainName === 'auto') {
+    if (d.protocol !== 'HTTP' || d.certConfig) {
+      throw new Error(
+        "domainName auto (FC's test domain) is plain HTTP only: FCSHOT_DOMAIN_PROTOCOL=HTTP, no certificate",
+      );
+    }
+  } else if (!String(d.protocol).includes('HTTPS') || !d.certConfig) {
+    throw new Error(
+      `your own domain ${d.domainName} is served over HTTPS only: npm run deploy -- --domain ${d.domainName} ` +
+        '--cert FULLCHAIN.pem --key PRIVKEY.pem (a token over plain HTTP is readable on the wire)',
+    );
+  } else {
+    for (const file of [d.certConfig.certificate, d.certConfig.privateKey]) {
+      if (!existsSync(file)) throw new Error(`the domain's certificate file ${file} (FCSHOT_DOMAIN_CERT) is missing`);
+    }
+  }
+}
+
+/** The URL to open: the custom domain `s deploy` reported in its --output-file (unmasked). */
+function urlOf(deployed: string, rendered: SYaml): string | undefined {
+  if (!existsSync(deployed)) return undefined;
+  const out = JSON.parse(readFileSync(deployed, 'utf8')) as Record<string, { domainName?: string; protocol?: string }>;
+  const name = Object.entries(rendered.resources).find(([, r]) => r.component === 'fc3-domain')?.[0];
+  const d = name ? out[name] : undefined;
+  if (!d?.domainName || /\*/.test(d.domainName)) return undefined;
+  return `${String(d.protocol ?? 'HTTP').includes('HTTPS') ? 'https' : 'http'}://${d.domainName}/`;
+}
+
 export const USAGE =
   'usage: npm run deploy -- [--region cn-hangzhou] [--target custom.debian12|custom.debian11] [--access default]\n' +
-  '                         [--template path/to/s.yaml] [--dry-run]\n' +
-  '  --dry-run builds and prints the commands without running any. Region and target default to FC_REGION and\n' +
-  '  FC_RUNTIME, else cn-hangzhou and custom.debian12.';
+  '                         [--domain shots.example.com --cert fullchain.pem --key privkey.pem [--cert-name N]]\n' +
+  '                         [--domain auto] [--template path/to/s.yaml] [--dry-run]\n' +
+  '  --dry-run builds and prints the commands without running any. Region and target default to FCSHOT_REGION\n' +
+  '  and FCSHOT_RUNTIME (shell, then .env), else cn-hangzhou and custom.debian12. --domain serves your own\n' +
+  "  domain over HTTPS (kept in .env); --domain auto goes back to FC's test domain (plain HTTP).";
 
 /**
  * The command line's options (exported for the tests), read strictly by node's own parser: an unknown
  * or misspelt flag (`--regoin`) is an error, never a deploy to the default region; `--help` only asks.
  */
-export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DeployOptions & { help: boolean } {
+export function parseArgs(argv: string[]): DeployOptions & { help: boolean } {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseCommandLine({
@@ -212,6 +439,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         target: { type: 'string' },
         access: { type: 'string' },
         template: { type: 'string' },
+        domain: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        'cert-name': { type: 'string' },
         'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -222,10 +453,14 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   return {
     help: values.help === true,
     dryRun: values['dry-run'] === true,
-    region: (values.region as string | undefined) ?? env.FC_REGION ?? 'cn-hangzhou',
+    region: values.region as string | undefined,
     access: (values.access as string | undefined) ?? 'default',
-    target: (values.target as string | undefined) ?? env.FC_RUNTIME,
+    target: values.target as string | undefined,
     template: values.template as string | undefined,
+    domain: values.domain as string | undefined,
+    cert: values.cert as string | undefined,
+    key: values.key as string | undefined,
+    certName: values['cert-name'] as string | undefined,
   };
 }
 
