@@ -7,7 +7,6 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../src/fc.js';
 import { OptionsSchema } from '../src/options.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { binary, shutdownClean, startService, type TestService } from './helpers/service.js';
@@ -166,32 +165,6 @@ describe('hostile input never reaches a 500 or a hang', () => {
   it('GET query', overHttp('get', queryValue), timeoutMs);
 
   it('POST JSON body', overHttp('post', bodyValue), timeoutMs);
-
-  it(
-    'FC event handler',
-    async () => {
-      const handler = createHandler(async () => svc);
-      await fc.assert(
-        fc.asyncProperty(optionsOf(queryValue), fc.option(nasty), async (opts, accept) => {
-          const query = tame(opts) as Record<string, string>;
-          const headers: Record<string, string> = accept ? { accept } : {};
-          const result = await handler({
-            rawPath: '/',
-            queryParameters: query,
-            headers,
-            requestContext: { http: { method: 'GET' } },
-          });
-          const body = Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
-          expectSound(
-            { status: result.statusCode, type: result.headers['content-type'] ?? '', body },
-            { opts, accept },
-          );
-        }),
-        RUNS,
-      );
-    },
-    timeoutMs,
-  );
 
   it('left nothing behind: no capture file, no open browser context', async () => {
     await expect.poll(() => svc.leftovers(), { timeout: 5000 }).toEqual([]);

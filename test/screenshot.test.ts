@@ -6,7 +6,6 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createHandler } from '../src/fc.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { pixelAt, rgbPixels } from './helpers/pixels.js';
 import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
@@ -233,50 +232,6 @@ describe('bad input', () => {
     expect(device.status).toBe(400);
     expect(device.body.field).toBe('device');
     expect(device.body.message).toMatch(/^device must be one of: .+… \(all in \/openapi\.json\)$/);
-  });
-});
-
-describe('FC event handler', () => {
-  it('turns an HTTP-trigger event into the same image the server gives', async () => {
-    const handler = createHandler(async () => svc);
-    const query = { url: `${fixtures.origin}/red`, width: '240', height: '120', format: 'png' };
-    const event = Buffer.from(
-      JSON.stringify({
-        version: 'v1',
-        rawPath: '/',
-        body: '',
-        isBase64Encoded: false,
-        headers: { Accept: 'image/webp', 'X-Fc-Access-Key-Secret': 'must-not-leak' },
-        queryParameters: query,
-        requestContext: {
-          accountId: '123',
-          domainName: 'x.cn-hangzhou.fcapp.run',
-          domainPrefix: 'x',
-          http: { method: 'GET', path: '/', protocol: 'HTTP/1.1', sourceIp: '1.2.3.4', userAgent: 'curl' },
-          requestId: 'fc-event-1',
-          time: '2023-09-05T06:41:11Z',
-          timeEpoch: '1693896071895',
-        },
-      }),
-    );
-    const result = await handler(event, { requestId: 'fc-event-1' });
-    expect(result.statusCode).toBe(200);
-    expect(result.isBase64Encoded).toBe(true);
-    expect(result.headers['content-type']).toBe('image/png');
-    expect(result.headers['x-request-id']).toBe('fc-event-1');
-    expect(JSON.stringify(result.headers)).not.toContain('must-not-leak');
-    const fromFc = await rgbPixels(Buffer.from(result.body, 'base64'));
-    const fromServer = await rgbPixels((await get(query)).body as Buffer);
-    expect(fromFc.equals(fromServer)).toBe(true);
-
-    const bad = await handler({
-      rawPath: '/',
-      queryParameters: { width: 'wide' },
-      requestContext: { http: { method: 'GET' } },
-    });
-    expect(bad.statusCode).toBe(400);
-    expect(bad.isBase64Encoded).toBe(false);
-    expect(JSON.parse(bad.body)).toMatchObject({ field: 'width' });
   });
 });
 

