@@ -118,10 +118,7 @@ export function report(
   const layer = median(cold.layer!);
   const unpack = median(cold.unpack!);
   const seedCold = median(cold.seed!);
-  lines.push(
-    '## Cold start (process start → first image of the article page, median of ' + cold.layer!.length + ')',
-    '',
-  );
+  lines.push(`## Cold start (process start → first image of the article page, median of ${cold.layer!.length})`, '');
   lines.push('| | ÷ seed baseline |', '|---|---|');
   lines.push(`| service, layer Chromium already uncompressed | ${r(layer / seedCold)} |`);
   lines.push(`| service, unpacking @sparticuz/chromium at start | ${r(unpack / seedCold)} |`);

@@ -11,7 +11,6 @@
  *   BENCH_ONLY=vcpu npm run bench   # only the one-vCPU run, its section replaced in BENCHMARKS.md
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';

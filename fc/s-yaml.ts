@@ -50,7 +50,7 @@ class Renderer {
   private readonly busy = new Set<string>();
 
   constructor(
-    private readonly doc: Record<string, any>,
+    private readonly doc: Record<string, unknown>,
     private readonly env: Env,
   ) {}
 
@@ -91,12 +91,12 @@ class Renderer {
     if (this.done.has(dotted)) return this.done.get(dotted);
     if (this.busy.has(dotted)) throw new Error(`s.yaml: \${${dotted}} refers to itself`);
     this.busy.add(dotted);
-    let node: any = this.doc;
+    let node: unknown = this.doc;
     for (const key of dotted.split('.')) {
       if (node === null || typeof node !== 'object' || !(key in node)) {
         throw new Error(`s.yaml: \${${dotted}} is not defined`);
       }
-      node = node[key];
+      node = (node as Record<string, unknown>)[key];
     }
     const value = this.value(node);
     this.busy.delete(dotted);
@@ -120,15 +120,19 @@ class Renderer {
 
 /** s.yaml with every variable rendered, as `s preview -o json` prints it. */
 export function renderSYaml(file: string, env: Env = process.env): SYaml {
-  const doc = parse(readFileSync(file, 'utf8')) as Record<string, any>;
+  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   return new Renderer(doc, renderEnv(file, env)).value(doc) as SYaml;
 }
 
+/** A component's props: free-form YAML, read by path. */
+// biome-ignore lint/suspicious/noExplicitAny: props are whatever the component's schema allows; callers read them by path
+export type Props = Record<string, any>;
+
 /** The props of the (one) resource of `component` in a rendered s.yaml. */
-export function propsOf(doc: SYaml, component: string): Record<string, any> {
+export function propsOf(doc: SYaml, component: string): Props {
   const found = Object.values(doc.resources).filter((r) => r.component === component);
   if (found.length !== 1) throw new Error(`s.yaml has ${found.length} ${component} resources; expected one`);
-  return found[0]!.props as Record<string, any>;
+  return found[0]!.props as Props;
 }
 
 export interface FunctionSpec {

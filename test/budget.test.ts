@@ -7,13 +7,12 @@
  * the harness kills the whole cgroup then, as FC would). Afterwards the same node and the same
  * Chromium serve the next request.
  */
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocal, type LocalFunction } from '../fc/harness/fc-local.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
-import { processTree } from '../src/browser/memory.js';
 import { startFixtures, tallPage, type FixtureServer } from './helpers/fixtures.js';
 import { routeHostilePages } from './helpers/hostile-pages.js';
 import { layerChromiumOf } from './helpers/processes.js';

@@ -4,7 +4,6 @@
  * pages that try every way out. The internal server must record nothing.
  */
 import type http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtures, type FixtureServer, startInternalServer, type InternalServer } from './helpers/fixtures.js';

@@ -4,7 +4,7 @@
  * Chromium and NSS are what runs, that CJK text and emoji render as real glyphs, that TLS works
  * with the layer's NSS, and that s.yaml agrees with the fc3 rules and with what was built.
  */
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,7 +15,6 @@ import { TARGETS } from '../fc/layers/targets.js';
 import { BUILD } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { loadConfig } from '../src/config.js';
-import { processTree } from '../src/browser/memory.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { expectRealGlyphs, glyphPages } from './helpers/glyphs.js';
 import { rgbPixels } from './helpers/pixels.js';

@@ -1,11 +1,3 @@
-/**
- * Client-side navigation after load, against real Chromium: a script that sets `location`, a meta
- * refresh, raw HTML that redirects, a navigation the page cancels, a destination the egress guard
- * refuses (403, and the refused server sees no connection) and a page that never stops navigating
- * (502 navigation_loop). Without following, these hang until the deadline (504).
- */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

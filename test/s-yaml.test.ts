@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../fc/paths.js';
-import { propsOf, renderSYaml, type SYaml } from '../fc/s-yaml.js';
+import { type Props, propsOf, renderSYaml, type SYaml } from '../fc/s-yaml.js';
 import { DEPLOYABLE, LAYERS, NODE, TARGETS } from '../fc/layers/targets.js';
 import { loadConfig } from '../src/config.js';
 import { LIFECYCLE_PATHS } from '../src/http/lifecycle.js';
@@ -145,7 +145,7 @@ describe('against the components’ own schemas', () => {
   });
 
   // Each broken copy must be refused, else the checks above prove nothing.
-  const broken: Array<[string, (p: Record<string, any>) => void]> = [
+  const broken: Array<[string, (p: Props) => void]> = [
     ['an unknown runtime', (p) => (p.runtime = 'custom.debian13')],
     ['memory not a multiple of 64', (p) => (p.memorySize = 1000)],
     ['a timeout of 0', (p) => (p.timeout = 0)],

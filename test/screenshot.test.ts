@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { pixelAt, rgbPixels } from './helpers/pixels.js';
+import { pixelAt } from './helpers/pixels.js';
 import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;

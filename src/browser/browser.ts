@@ -144,7 +144,7 @@ export class BrowserManager {
 
   private current(): Promise<Live> {
     if (this.closed) return Promise.reject(new Error('browser manager is closed'));
-    if (this.live && this.live.browser.connected && !this.live.retiring) return Promise.resolve(this.live);
+    if (this.live?.browser.connected && !this.live.retiring) return Promise.resolve(this.live);
     this.launching ??= this.launch().finally(() => {
       this.launching = undefined;
     });

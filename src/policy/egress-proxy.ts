@@ -46,7 +46,7 @@ const HOP_BY_HOP = ['proxy-connection', 'proxy-authorization', 'connection', 'ke
 
 function splitHostPort(target: string, defaultPort: number): { host: string; port: number } | undefined {
   const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(target);
-  if (!m || !m[1]) return undefined;
+  if (!m?.[1]) return undefined;
   const port = m[2] ? Number(m[2]) : defaultPort;
   return port > 0 && port < 65536 ? { host: m[1], port } : undefined;
 }
