@@ -5,6 +5,16 @@
  */
 import { ClientGone, deadlineExceeded } from './errors.js';
 
+/** `work`, or a TimeoutError naming `what` after `ms`. */
+export function withTimeout<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    const err = Object.assign(new Error(`${what} took longer than ${Math.round(ms)} ms`), { name: 'TimeoutError' });
+    timer = setTimeout(() => reject(err), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class Deadline {
   readonly at: number;
   private readonly controller = new AbortController();
@@ -47,12 +57,13 @@ export class Deadline {
    * the browser inside a phase that must not take the whole phase's time.
    */
   within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      const err = Object.assign(new Error(`${what} took longer than ${Math.round(ms)} ms`), { name: 'TimeoutError' });
-      timer = setTimeout(() => reject(err), ms);
-    });
-    return this.race(Promise.race([work, timeout])).finally(() => clearTimeout(timer));
+    return this.race(withTimeout(ms, what, work));
+  }
+
+  /** Time a wait may take: all that is left, or, with bestAttempt, all but a reserve for the capture. */
+  waitBudget(bestAttempt: boolean): number {
+    const left = this.remaining();
+    return Math.max(100, bestAttempt ? left - Math.min(3000, left / 3) : left);
   }
 
   /** Enters a phase (a timeout now names it); the returned function records its duration. */

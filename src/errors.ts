@@ -49,6 +49,9 @@ export const browserGone = () =>
     { 'retry-after': '1' },
   );
 
+/** Puppeteer's words for "the page went away under us" (its target closed, its session or frame gone). */
+export const isPageGone = (err: unknown) => /Target closed|Session closed|frame was detached/i.test(String(err));
+
 export const isBrowserGone = (err: unknown) => err instanceof HttpError && err.body.reason === 'browser_gone';
 
 /** 504: the request's deadline ran out; `phase` says during what. */

@@ -10,7 +10,7 @@ import { checkCaptureSize } from './capture/grab-image.js';
 import { captureFilePath, encodeToFile, removeCaptureFile, type EncodedFile } from './capture/encode.js';
 import { type PageReport, renderPage } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
-import { badGateway, HttpError, isBrowserGone, unavailable } from './errors.js';
+import { badGateway, HttpError, isBrowserGone, isPageGone, unavailable } from './errors.js';
 import type { CaptureOptions } from './options.js';
 import { checkDestination, type EgressPolicy, refusedError, whyBlockedBy } from './policy/destination.js';
 import { portOf } from './policy/target-url.js';
@@ -37,9 +37,6 @@ async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
 
 /** Less than this left of the deadline: a capture whose browser died is not tried again. */
 const RETRY_MIN_MS = 2000;
-
-/** Puppeteer's words for "the page went away under us". */
-const PAGE_GONE = /Target closed|Session closed|frame was detached/i;
 
 export async function takeScreenshot(
   deps: ScreenshotDeps,
@@ -88,7 +85,7 @@ export async function takeScreenshot(
     job.then((late) => late && removeCaptureFile(late.path)).catch(() => undefined);
     if (err instanceof HttpError) throw err;
     // A page's target closing under us without the whole browser dying (e.g. a renderer killed).
-    if (err instanceof Error && PAGE_GONE.test(err.message))
+    if (err instanceof Error && isPageGone(err.message))
       throw badGateway(`the page went away: ${err.message.split('\n')[0]}`, 'page_closed');
     throw err;
   }

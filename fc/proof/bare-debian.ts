@@ -1,5 +1,5 @@
 /**
- * `npm run proof:bare-debian`: the seed's pain "it ran locally but failed on FC", checked on a root
+ * `npm run proof:bare-debian`: "it ran locally but failed on FC", checked on a root
  * that has none of Chromium's dependencies.
  *
  * A minimal Debian root of the target release is made with debootstrap (minbase: no NSS, no fonts,

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Browser, BrowserContext, CDPSession, Page } from 'puppeteer-core';
-import { badGateway, browserGone, HttpError } from '../errors.js';
+import { withTimeout } from '../deadline.js';
+import { badGateway, browserGone, HttpError, isPageGone } from '../errors.js';
 import { chromiumEnvironment, chromiumFlags } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
@@ -25,15 +26,6 @@ const READY_MS = 2000;
 
 /** Bounds a call to Chromium (the request's deadline, for a capture). */
 export type Bound = <U>(work: Promise<U>) => Promise<U>;
-
-/** `work`, or a rejection after `ms`. */
-function within<U>(ms: number, work: Promise<U> | undefined): Promise<U | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from Chromium in ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 // puppeteer logs every CDP message through the `debug` package, which builds a logger per message
 // and, unless told the colour choice, asks the kernel whether stderr is a terminal each time (an
@@ -229,7 +221,9 @@ export class BrowserManager {
       live.inFlight -= 1;
       // Closing the context and preparing the next page happen while the caller encodes and streams.
       const done: Promise<void> = (async () => {
-        await within(CLOSE_CONTEXT_MS, context?.close()).catch(() => undefined);
+        await withTimeout(CLOSE_CONTEXT_MS, 'closing a context', context?.close() ?? Promise.resolve()).catch(
+          () => undefined,
+        );
         if (live.retiring && live.inFlight === 0) await this.retire(live);
         else {
           this.keepSpare(live);
@@ -242,10 +236,7 @@ export class BrowserManager {
 
   /** A page that went away because the memory guard killed its renderer: 502 page_too_large. */
   private overBudget(err: unknown, since: number): HttpError | undefined {
-    const gone =
-      err instanceof HttpError
-        ? err.body.reason === 'renderer_crashed'
-        : /Target closed|Session closed|frame was detached/i.test(String(err));
+    const gone = err instanceof HttpError ? err.body.reason === 'renderer_crashed' : isPageGone(err);
     const kill = gone ? this.opts.memory?.killedSince(since) : undefined;
     if (!kill) return undefined;
     const { budgetMb, shareMb, concurrency } = kill.budget;
@@ -295,7 +286,7 @@ export class BrowserManager {
     const live = this.live;
     if (!live?.browser.connected) return false;
     try {
-      await within(READY_MS, live.browser.version());
+      await withTimeout(READY_MS, 'Chromium', live.browser.version());
       return true;
     } catch {
       return false;

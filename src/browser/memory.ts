@@ -215,8 +215,6 @@ export class MemoryGuard {
   private slowMb = 0;
   /** Highest total seen, MB (tests and logs). */
   peakMb = 0;
-  /** Chromium's share of the last sample, MB (recycling reads it). */
-  chromiumMb = 0;
 
   constructor(private readonly opts: MemoryGuardOptions) {}
 
@@ -313,7 +311,6 @@ export class MemoryGuard {
       if (mb > biggest.mb && type === 'renderer') biggest = { pid, mb };
     }
     const total = anonMb(process.pid) + chromium;
-    this.chromiumMb = chromium;
     this.peakMb = Math.max(this.peakMb, total);
     // A page can grow by hundreds of MB a second and the next sample can come late on a busy CPU:
     // act on where the total will be if it grows again as much as since the last sample.

@@ -18,12 +18,6 @@ const LAZY_BUDGET_MS = 10_000;
 const NO_ANIMATIONS =
   '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
 
-/** Time a wait may take: all that is left, or, with bestAttempt, all but a reserve for the capture. */
-export function waitBudget(deadline: Deadline, bestAttempt: boolean): number {
-  const left = deadline.remaining();
-  return Math.max(100, bestAttempt ? left - Math.min(3000, left / 3) : left);
-}
-
 /** Runs a selector in the page; a selector the browser cannot parse is the caller's 400. */
 async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: string[]): Promise<void> {
   const [property, value] = field === 'hide' ? ['visibility', 'hidden'] : ['display', 'none'];
@@ -52,7 +46,7 @@ async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: strin
  * reaches fullPageMaxHeight, or 10 s (or the deadline) run out: a page that never goes idle still gets captured.
  */
 async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
-  const until = Date.now() + Math.min(LAZY_BUDGET_MS, waitBudget(deadline, true));
+  const until = Date.now() + Math.min(LAZY_BUDGET_MS, deadline.waitBudget(true));
   let from = 0;
   while (Date.now() < until) {
     const reached = await page.evaluate(
@@ -110,7 +104,7 @@ const PAGE_CHANGE_STEPS: Step<PageChange>[] = [
       try {
         await page.waitForSelector(opts.waitForSelector, {
           visible: true,
-          timeout: waitBudget(deadline, opts.bestAttempt),
+          timeout: deadline.waitBudget(opts.bestAttempt),
         });
       } catch (err) {
         if ((err as Error).name !== 'TimeoutError')
@@ -124,7 +118,7 @@ const PAGE_CHANGE_STEPS: Step<PageChange>[] = [
     name: 'hideCookieBanners',
     run: async ({ page, opts, deadline }) => {
       if (opts.hideCookieBanners)
-        await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, waitBudget(deadline, true)));
+        await hideCookieBanners(page, Math.min(COOKIE_BANNER_BUDGET_MS, deadline.waitBudget(true)));
     },
   },
   {

@@ -11,7 +11,7 @@ import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
 import { grabImage } from './grab-image.js';
 import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, proxyRefusal, TUNNEL_REFUSED } from './navigation.js';
-import { changePage, waitBudget } from './page-changes.js';
+import { changePage } from './page-changes.js';
 import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
 import type { Deadline } from '../deadline.js';
 import { badGateway } from '../errors.js';
@@ -60,7 +60,7 @@ function guardPage(page: Page) {
 /** networkidle0 / networkidle2: no request (at most two) in flight for 500 ms, within the wait budget. */
 function networkIdle(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
   const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
-  return page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: waitBudget(deadline, opts.bestAttempt) });
+  return page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: deadline.waitBudget(opts.bestAttempt) });
 }
 
 async function navigate(
@@ -70,7 +70,7 @@ async function navigate(
   whyBlocked: WhyBlocked,
   gaveUp: string[],
 ) {
-  const timeout = waitBudget(deadline, opts.bestAttempt);
+  const timeout = deadline.waitBudget(opts.bestAttempt);
   if (opts.html !== undefined) {
     try {
       await page.setContent(opts.html, { waitUntil: 'load', timeout });
@@ -129,7 +129,7 @@ async function follow(
 ): Promise<void> {
   const idleToo = opts.waitUntil.startsWith('networkidle') && !watch.followingFirst;
   try {
-    await deadline.within(waitBudget(deadline, opts.bestAttempt), 'navigation', watch.landed());
+    await deadline.within(deadline.waitBudget(opts.bestAttempt), 'navigation', watch.landed());
     if (idleToo) await networkIdle(page, opts, deadline);
   } catch (err) {
     if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
@@ -181,7 +181,7 @@ export async function renderPage(
   const death = rendererDeath(page);
   const watch = new NavigationWatch(page, tab.cdp, whyBlocked, opts.waitUntil, opts.html !== undefined);
   // Every phase also ends the moment the renderer dies or the navigation watch refuses (loop, blocked).
-  const unlessCrashed =
+  const unlessStopped =
     <T>(work: () => Promise<T>) =>
     () =>
       Promise.race([work(), death, watch.failure]);
@@ -190,7 +190,7 @@ export async function renderPage(
   await deadline.step('emulate', () => Promise.all([emulate(tab, opts), watch.start()]));
   const response = await deadline.step(
     'navigate',
-    unlessCrashed(() => navigate(page, opts, deadline, whyBlocked, gaveUp)),
+    unlessStopped(() => navigate(page, opts, deadline, whyBlocked, gaveUp)),
   );
   if (opts.html === undefined) watch.acceptFirst(response);
 
@@ -199,7 +199,7 @@ export async function renderPage(
     if (watch.navigating) {
       await deadline.step(
         'navigate',
-        unlessCrashed(() => follow(page, watch, opts, deadline, gaveUp)),
+        unlessStopped(() => follow(page, watch, opts, deadline, gaveUp)),
       );
     }
     const epoch = watch.epoch;
@@ -207,7 +207,7 @@ export async function renderPage(
     const onThisPage = <T>(phase: string, work: () => Promise<T>) =>
       deadline.step(
         phase,
-        unlessCrashed(() => watch.interruptible(epoch, work)),
+        unlessStopped(() => watch.interruptible(epoch, work)),
       );
     let phase = 'prepare';
     try {

@@ -32,8 +32,6 @@ export function proxyVerdict(headers: Record<string, string>): { blocked?: strin
 export interface EgressProxy {
   /** `http://127.0.0.1:PORT`, for Chromium's --proxy-server. */
   url: string;
-  /** Destinations refused since start (for logs and tests). */
-  blockedCount(): number;
   close(): Promise<void>;
 }
 
@@ -52,7 +50,6 @@ function splitHostPort(target: string, defaultPort: number): { host: string; por
 }
 
 export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise<EgressProxy> {
-  let blocked = 0;
   // Kept-alive upstream sockets, pooled per checked address: a page's dozen images from one host
   // reuse a connection instead of opening one each. No cap per address: a cap is shared by every
   // capture, so one page holding it would stall the others' requests to the same address (a CDN).
@@ -64,7 +61,6 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
     s.once('close', () => sockets.delete(s));
   };
   const refuse = (host: string, port: number, reason: string) => {
-    blocked += 1;
     log?.warn({ host, port, reason }, 'egress blocked');
   };
 
@@ -167,7 +163,6 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    blockedCount: () => blocked,
     close: () =>
       new Promise<void>((resolve) => {
         agent.destroy();
