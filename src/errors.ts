@@ -3,12 +3,38 @@
  * `{"error": code, "message": text, "field"?: option, "reason"?: why, "phase"?: where time ran out}`.
  */
 export interface ErrorBody {
-  error: string;
+  error: ErrorCode;
   message: string;
   field?: string;
   reason?: string;
   phase?: string;
 }
+
+/**
+ * Every error code a caller can see: its HTTP statuses and when it happens. The README's error table
+ * and /openapi.json's responses are checked against (or built from) this table, so they cannot drift.
+ */
+export const ERROR_CODES = {
+  invalid_option: { statuses: [400], when: 'an option is invalid; `field` names it' },
+  bad_request: { statuses: [400, 415], when: 'the body is not JSON (400), or not application/json (415)' },
+  unauthorized: { statuses: [401], when: 'token or signature missing, wrong or expired (`reason`)' },
+  blocked: { statuses: [403], when: 'the URL, or a redirect of it, points at an address the egress guard refuses' },
+  not_found: { statuses: [404], when: '`selector` or `click` matched no element (`field`), or no such route' },
+  not_clickable: { statuses: [422], when: 'the `click` element is hidden, invisible or has no box (`field`)' },
+  bad_gateway: {
+    statuses: [502],
+    when: 'the page could not be loaded, its renderer crashed, or it passed the memory budget (`reason`)',
+  },
+  navigation_loop: { statuses: [502], when: 'the page kept navigating (`reason: too_many_navigations`)' },
+  unavailable: {
+    statuses: [503],
+    when: 'the queue is full, or Chromium died under the capture twice (`reason: browser_gone`); see Retry-After',
+  },
+  timeout: { statuses: [504], when: 'the deadline ran out; `phase` says where' },
+  internal: { statuses: [500], when: 'a bug of ours (logged with its stack); never expected' },
+} as const satisfies Record<string, { statuses: readonly number[]; when: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class HttpError extends Error {
   constructor(

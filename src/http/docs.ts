@@ -3,6 +3,7 @@
  * GET /playground: a small page that builds a request, shows the image and its timing phases.
  */
 import type { FastifyInstance } from 'fastify';
+import { ERROR_CODES } from '../errors.js';
 import { FORMATS, spec } from '../formats.js';
 import { JSON_QUERY_FIELDS, OptionsSchema, WAIT_UNTIL } from '../options.js';
 
@@ -10,7 +11,7 @@ const ERROR = {
   type: 'object',
   required: ['error', 'message'],
   properties: {
-    error: { type: 'string' },
+    error: { type: 'string', enum: Object.keys(ERROR_CODES) },
     message: { type: 'string' },
     field: { type: 'string', description: 'the option at fault' },
     reason: { type: 'string' },
@@ -33,17 +34,14 @@ export function openApiDocument() {
         ? { content: { 'application/json': { schema: prop } } }
         : { schema: prop, explode: true }),
     }));
+  // One response per status, described by the error codes it carries (src/errors.ts).
+  const statuses = [...new Set(Object.values(ERROR_CODES).flatMap((e) => e.statuses))].sort();
   const errors = Object.fromEntries(
-    [
-      ['400', 'an option is invalid; `field` names it'],
-      ['401', 'access token or signature missing or wrong'],
-      ['403', 'the destination is refused by the egress guard'],
-      ['404', 'selector or click matched no element'],
-      ['422', 'the click element is hidden or has no box to click'],
-      ['502', 'the page could not be loaded or crashed'],
-      ['503', 'busy (queue full) or the browser went away; see Retry-After'],
-      ['504', 'the deadline ran out; `phase` says where'],
-    ].map(([code, description]) => [code, { description, content: { 'application/json': { schema: ERROR } } }]),
+    statuses.map((status) => {
+      const codes = Object.entries(ERROR_CODES).filter(([, e]) => (e.statuses as readonly number[]).includes(status));
+      const description = codes.map(([code, e]) => `${code}: ${e.when}`).join('; ');
+      return [String(status), { description, content: { 'application/json': { schema: ERROR } } }];
+    }),
   );
   const image = {
     description: 'the capture',
