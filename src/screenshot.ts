@@ -7,7 +7,8 @@
 import type PQueue from 'p-queue';
 import type { BrowserManager } from './browser/browser.js';
 import { checkCaptureSize } from './capture/grab-image.js';
-import { captureFilePath, encodeToFile, removeCaptureFile, type EncodedFile } from './capture/encode.js';
+import type { CaptureFile, CaptureFiles } from './capture-files.js';
+import { encodeImage } from './capture/encode.js';
 import { type PageReport, renderPage } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
 import { badGateway, HttpError, isBrowserGone, isPageGone, unavailable } from './errors.js';
@@ -20,11 +21,11 @@ export interface ScreenshotDeps {
   queue: PQueue;
   maxQueue: number;
   egress: EgressPolicy;
-  captureDir: string;
+  files: CaptureFiles;
 }
 
 /** The capture file, and the report on the page it shows. */
-export type Screenshot = EncodedFile & PageReport;
+export type Screenshot = CaptureFile & PageReport;
 
 /**
  * The target, checked before any browser work: a 403 (internal destination) or 502 (the name does
@@ -69,20 +70,16 @@ export async function takeScreenshot(
       if (!isBrowserGone(err) || deadline.remaining() < RETRY_MIN_MS) throw err;
       return render();
     });
-    const path = captureFilePath(deps.captureDir, opts.format);
-    try {
-      const file = await deadline.step('encode', () => encodeToFile(bytes, opts, path));
-      return { ...file, ...report };
-    } catch (err) {
-      await removeCaptureFile(path);
-      throw err;
-    }
+    const file = await deadline.step('encode', async () =>
+      deps.files.write(opts.format, await encodeImage(bytes, opts)),
+    );
+    return { ...file, ...report };
   });
   try {
     return (await deadline.race(job)) as Screenshot;
   } catch (err) {
     // The job may still finish after we gave up (deadline, client gone): remove what it wrote.
-    job.then((late) => late && removeCaptureFile(late.path)).catch(() => undefined);
+    job.then((late) => late && deps.files.discard(late.path)).catch(() => undefined);
     if (err instanceof HttpError) throw err;
     // A page's target closing under us without the whole browser dying (e.g. a renderer killed).
     if (err instanceof Error && isPageGone(err.message))

@@ -7,6 +7,7 @@ import PQueue from 'p-queue';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { BrowserManager } from './browser/browser.js';
+import { CaptureFiles } from './capture-files.js';
 import { locateChromium, type ChromiumBinary } from './browser/locate.js';
 import { instanceMemoryMb, MemoryGuard } from './browser/memory.js';
 import type { Config } from './config.js';
@@ -19,6 +20,8 @@ import { startEgressProxy, type EgressProxy } from './policy/egress-proxy.js';
 
 export interface Service {
   app: FastifyInstance;
+  /** What the service writes under the capture directory. */
+  files: CaptureFiles;
   browser: BrowserManager;
   proxy: EgressProxy;
   /** Lets queued captures finish and closes Chromium; the HTTP server keeps listening (FC's pre-stop). */
@@ -70,12 +73,13 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     log: logger,
   });
   const queue = new PQueue({ concurrency: config.maxConcurrency });
+  const files = new CaptureFiles(config.captureDir);
   const drain = async () => {
     await queue.onIdle();
     await browser.close();
   };
   const app = buildApp({
-    deps: { browser, queue, maxQueue: config.maxQueue, egress, captureDir: config.captureDir },
+    deps: { browser, queue, maxQueue: config.maxQueue, egress, files },
     defaultUrl: config.defaultUrl,
     requestTimeoutMs: config.requestTimeoutMs,
     cacheTtlSeconds: config.cacheTtlSeconds,
@@ -94,6 +98,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     enabled: config.lifecycleHooks,
     warm: () => browser.warm(),
     drain,
+    discardCaptureFiles: () => files.discardAll(),
     chromium: () => ({ pid: browser.pid, source: browser.source?.source }),
     graceMs: config.requestTimeoutMs,
   });
@@ -106,6 +111,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
 
   return {
     app,
+    files,
     browser,
     proxy,
     drain,

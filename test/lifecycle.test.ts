@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startLocal } from '../fc/harness/fc-local.js';
-import { captureFilePath } from '../src/capture/encode.js';
 import { loadConfig } from '../src/config.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { isAlive, shutdownClean, startService, type TestService, withOwnService } from './helpers/service.js';
@@ -133,7 +132,7 @@ describe('FC lifecycle hooks', () => {
 
   it('GET /pre-stop lets the capture in flight finish, then leaves no Chromium, profile or capture file of its own', async () => {
     // a capture file of this process still on disk, as a client that vanished mid-stream could leave
-    writeFileSync(captureFilePath(svc.captureDir, 'png'), 'x');
+    writeFileSync(svc.files.create('png'), 'x');
     // not ours: another process's capture file in a shared /tmp, a folder and a file that only share the prefix
     const foreign = 'fcshot-00000000-0000-4000-8000-000000000000.png';
     writeFileSync(join(svc.captureDir, foreign), 'x');

@@ -10,7 +10,7 @@ import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } fro
 import { copyFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { EncodedFile } from '../capture/encode.js';
+import type { CaptureFile } from '../capture-files.js';
 import type { CaptureOptions } from '../options.js';
 
 /** JSON with object keys sorted at every depth: one spelling for the same options. */
@@ -35,7 +35,7 @@ export function cacheKey(opts: CaptureOptions): string {
 }
 
 /** The strong ETag of a capture: the digest of its bytes, quoted. */
-export const etagOf = (file: EncodedFile) => `"${file.digest}"`;
+export const etagOf = (file: CaptureFile) => `"${file.digest}"`;
 
 /** True when an If-None-Match header names this ETag (or `*`). */
 export function matches(ifNoneMatch: string | undefined, etag: string): boolean {

@@ -3,9 +3,6 @@
  * JSON body (and raw `html` instead of a URL). Access control runs first, then validation, then the
  * pipeline; the answer is streamed from the capture file, which is removed afterwards.
  */
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { removeCaptureFile } from '../capture/encode.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Deadline } from '../deadline.js';
@@ -18,6 +15,7 @@ import {
   resolveOptions,
   type RequestOptions,
 } from '../options.js';
+import type { CaptureFiles } from '../capture-files.js';
 import { type Screenshot, type ScreenshotDeps, takeScreenshot } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
@@ -48,10 +46,9 @@ function parseJsonQueryFields(query: Record<string, unknown>): void {
   }
 }
 
-function sendFile(request: FastifyRequest, reply: FastifyReply, path: string) {
-  // Stream from the file; remove it when the stream ends, fails, or the client goes away.
-  const stream = createReadStream(path);
-  stream.once('close', () => void removeCaptureFile(path));
+function sendFile(request: FastifyRequest, reply: FastifyReply, files: CaptureFiles, path: string) {
+  // Stream from the file; it is removed when the stream ends, fails, or the client goes away.
+  const stream = files.stream(path);
   reply.raw.once('close', () => stream.destroy());
   if (request.method === 'HEAD') {
     stream.destroy();
@@ -108,15 +105,16 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
   if (screenshot.gaveUp.length) about['x-best-attempt'] = `timed out: ${screenshot.gaveUp.join(', ')}`;
   if (screenshot.truncated) about['x-truncated'] = screenshot.truncated;
   const mime = spec(options.format).mime;
+  const { files } = opts.deps;
   const etag = etagOf(screenshot);
   if (opts.cache && !screenshot.gaveUp.length) {
     const entry = { mime, etag, size: screenshot.size, headers: about };
-    await opts.cache.put(key, screenshot.path, entry, () => readFile(screenshot.path)).catch(() => undefined);
+    await opts.cache.put(key, screenshot.path, entry, () => files.read(screenshot.path)).catch(() => undefined);
   }
   const xCache = opts.cache ? 'miss' : 'off';
   if (isClientGone(reply) || matches(ifNoneMatch, etag)) {
     // Gone, or the client already holds exactly these bytes: nothing to stream.
-    await removeCaptureFile(screenshot.path);
+    await files.discard(screenshot.path);
     if (isClientGone(reply)) return reply.send();
     return reply
       .code(304)
@@ -125,7 +123,7 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
   }
   reply.headers({ ...about, ...common, etag, 'content-type': mime, 'content-length': String(screenshot.size) });
   reply.header('x-cache', xCache);
-  return sendFile(request, reply, screenshot.path);
+  return sendFile(request, reply, files, screenshot.path);
 }
 
 export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOptions): void {

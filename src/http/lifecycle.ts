@@ -12,7 +12,6 @@
  * /readyz answers 503, so should FC keep such an instance its health check replaces it.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { removeOwnCaptureFiles } from '../capture/encode.js';
 import { noRoute, unavailable } from '../errors.js';
 
 export const LIFECYCLE_PATHS = { initialize: '/initialize', preStop: '/pre-stop' } as const;
@@ -24,6 +23,8 @@ export interface LifecycleOptions {
   warm(): Promise<void>;
   /** Lets queued captures finish and closes Chromium (Service.drain). */
   drain(): Promise<void>;
+  /** Removes this process's capture files still on disk; how many there were (CaptureFiles.discardAll). */
+  discardCaptureFiles(): Promise<number>;
   /** The running browser, for the answer to /initialize. */
   chromium(): { pid?: number; source?: string };
   /** How long /pre-stop waits for requests in flight (the request deadline). */
@@ -104,7 +105,7 @@ export function registerLifecycleRoutes(app: FastifyInstance, opts: LifecycleOpt
         await Promise.race([new Promise<void>((r) => (idle = r)), grace]);
       }
       await opts.drain();
-      const removedCaptureFiles = await removeOwnCaptureFiles();
+      const removedCaptureFiles = await opts.discardCaptureFiles();
       return { removedCaptureFiles, waitedMs: Date.now() - started };
     })();
     try {
