@@ -157,6 +157,29 @@ describe('the playground', () => {
     expect(await text('#access')).toContain('npm run sign-url');
   });
 
+  it('shows an option added to the schema, in the default group, with no other change', async () => {
+    const other = await browser.newPage();
+    try {
+      await other.setRequestInterception(true);
+      other.on('request', async (r) => {
+        if (!r.url().endsWith('/openapi.json')) return r.continue();
+        const doc = await (await fetch(r.url())).json();
+        const body = doc.paths['/'].post.requestBody.content['application/json'].schema;
+        body.properties.shadowDepth = { type: 'integer', minimum: 0, maximum: 9, description: 'A new option' };
+        return r.respond({ contentType: 'application/json', body: JSON.stringify(doc) });
+      });
+      await other.goto(`${svc.origin}/playground`, { waitUntil: 'networkidle0' });
+      const field = await other.$eval('[data-option="shadowDepth"]', (e) => ({
+        group: e.closest('details')!.dataset.group,
+        kind: e.getAttribute('data-kind'),
+        help: e.querySelector('.help')!.textContent,
+      }));
+      expect(field).toEqual({ group: GROUPS.at(-1)!.id, kind: 'number', help: 'A new option' });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('captures with options of every kind; its curl line makes the same image; the bar has the phases', async () => {
     await page.type('#opt-url', `${fixtures.origin}/page`);
     await retype('#opt-width', '320');
@@ -221,7 +244,7 @@ describe('the playground', () => {
     expect(legend).toEqual([...phases, 'total']);
 
     if (process.env.PLAYGROUND_SCREENSHOT) {
-      await page.$eval('main', (m) => m.scrollTo(0, 0));
+      await page.$eval('#form', (f) => f.scrollTo(0, 0));
       await page.screenshot({ path: join(import.meta.dirname, '..', 'docs', 'playground.png') });
     }
   });

@@ -42,7 +42,9 @@ function kindOf(name, s) {
 function metaOf(kind, s) {
   const parts = [];
   if (s.default !== undefined) parts.push('default ' + JSON.stringify(s.default));
-  if (s.minimum !== undefined || s.maximum !== undefined) parts.push((s.minimum ?? '') + '–' + (s.maximum ?? ''));
+  if (s.minimum !== undefined && s.maximum !== undefined) parts.push(s.minimum + '–' + s.maximum);
+  else if (s.minimum !== undefined) parts.push('≥ ' + s.minimum);
+  else if (s.maximum !== undefined) parts.push('≤ ' + s.maximum);
   if (kind === 'lines') parts.push('one per line');
   if (kind === 'json') parts.push('JSON');
   if (s.maxItems !== undefined && kind !== 'set') parts.push('at most ' + s.maxItems);
@@ -307,7 +309,7 @@ function showTiming(header, totalMs) {
     list.append(item);
   });
   if (!phases.length) list.append(el('li', { text: 'no Server-Timing header' }));
-  list.append(el('li', { class: 'c7', 'data-phase': 'total' }, el('span', { text: 'round trip ' + totalMs + ' ms' })));
+  list.append(el('li', { class: 'total', 'data-phase': 'total' }, el('span', { text: 'round trip ' + totalMs + ' ms' })));
 }
 
 const SHOWN = ['content-type', 'etag', 'x-target-status', 'x-blocked-requests', 'x-truncated', 'x-best-attempt', 'x-cache'];

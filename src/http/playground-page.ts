@@ -85,17 +85,19 @@ h2{font-size:15px;margin:0 0 8px}h3{font-size:13px;margin:12px 0 6px}h3 small{co
 #bar{display:flex;height:22px;border-radius:4px;overflow:hidden;background:#eef0f4}
 #bar span{min-width:2px}
 #phases{display:flex;flex-wrap:wrap;gap:4px 16px;list-style:none;padding:0;margin:6px 0 0;font-size:12px}
+#phases li{background:none}
 #phases li::before{content:"";display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;
   background:currentColor;vertical-align:-1px}
 #phases li span{color:#1d2433}
 .c0{background:#1a56db;color:#1a56db}.c1{background:#e07b00;color:#e07b00}.c2{background:#0e9f6e;color:#0e9f6e}
 .c3{background:#9061f9;color:#9061f9}.c4{background:#e02424;color:#e02424}.c5{background:#0694a2;color:#0694a2}
-.c6{background:#c27803;color:#c27803}.c7{background:#6b7280;color:#6b7280}
+.c6{background:#c27803;color:#c27803}.c7{background:#7e3af2;color:#7e3af2}
+.total{color:#6b7280}
 .tabs{display:flex;gap:4px;border-bottom:1px solid var(--line)}
 .tabs button{background:none;color:var(--muted);border-radius:5px 5px 0 0;padding:5px 12px}
 .tabs button[aria-selected=true]{background:#1d2433;color:#fff}
 .snippet{position:relative}
-.snippet pre{background:#1d2433;color:#e6e9ef;padding:12px;border-radius:0 0 6px 6px;margin:0;overflow-x:auto;
+.snippet pre{background:#1d2433;color:#e6e9ef;padding:12px 70px 12px 12px;border-radius:0 0 6px 6px;margin:0;overflow-x:auto;
   font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 .snippet .small{position:absolute;top:8px;right:8px}
 .snippet p{margin:6px 0 0;color:var(--muted);font-size:12px}
