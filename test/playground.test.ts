@@ -236,6 +236,11 @@ describe('the playground', () => {
     expect(res.headers.get('etag')).toBe(etag);
     expect(await dd('size')).toBe(`${reference.length.toLocaleString('en')} bytes`);
 
+    // The fetch snippet, run as it is in node (TOKEN defined): the same bytes again.
+    const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (t: string) => Promise<Blob>;
+    const snippet = new AsyncFunction('TOKEN', `${await text('#code-fetch')}\nreturn image;`);
+    expect(Buffer.from(await (await snippet(TOKEN)).arrayBuffer()).equals(reference)).toBe(true);
+
     // The bar and its legend: every Server-Timing phase, in order.
     const phases = (res.headers.get('server-timing') ?? '').split(', ').map((p) => p.split(';')[0]);
     expect(phases).toContain('capture');
