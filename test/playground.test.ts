@@ -154,6 +154,7 @@ describe('the playground', () => {
       expect(group, String(name)).toBe(groupOf(name!));
     }
     expect(groupOf('anOptionAddedLater')).toBe(GROUPS.at(-1)!.id);
+    expect(options).toEqual(expect.arrayContaining(GROUPS.flatMap((g) => g.options))); // no group names a stale option
     expect(await text('#access')).toContain('npm run sign-url');
   });
 
