@@ -93,6 +93,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         : undefined,
     logger,
     authorize: accessCheck(config),
+    access: { token: Boolean(config.authToken), signedUrls: Boolean(config.signingSecret) },
   });
   registerFcRuntime(app, {
     enabled: config.lifecycleHooks,

@@ -1,15 +1,12 @@
 /**
  * The capture options against real Chromium, what comes out: PDF, POST and raw HTML, ETag and the
- * capture cache, 400s naming the option, the OpenAPI document, and the playground in a real browser.
+ * capture cache, 400s naming the option, and the OpenAPI document (the playground: playground.test.ts).
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer from 'puppeteer-core';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { unpackEmbedded } from '../src/browser/locate.js';
-import { loadConfig } from '../src/config.js';
 import { OptionsSchema } from '../src/options.js';
 import { pixelAt, rgbAt } from './helpers/pixels.js';
 import { binary, withOwnService } from './helpers/service.js';
@@ -171,40 +168,5 @@ describe('documentation', () => {
       'html',
     );
     expect(doc.paths['/'].get.responses['400']).toBeDefined();
-  });
-
-  it('the playground builds a request and shows the image and its timing, in a real browser', async () => {
-    const executablePath = `${await unpackEmbedded(loadConfig().embeddedChromiumDir)}/chromium`;
-    const browser = await puppeteer.launch({
-      executablePath,
-      headless: 'shell',
-      pipe: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-      env: { ...process.env, LD_LIBRARY_PATH: `${executablePath.replace(/chromium$/, '')}lib` },
-    });
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${svc.origin}/playground`);
-      await page.type('#url', `${fixtures.origin}/counted`);
-      await page.$eval('input[name=width]', (el) => ((el as HTMLInputElement).value = '320'));
-      await page.$eval('input[name=height]', (el) => ((el as HTMLInputElement).value = '200'));
-      await page.click('#go');
-      await page.waitForFunction(
-        () => {
-          const img = document.querySelector('#shot') as HTMLImageElement | null;
-          return img?.complete && img.naturalWidth > 0;
-        },
-        { timeout: 15000 },
-      );
-      const size = await page.$eval('#shot', (img) => [
-        (img as HTMLImageElement).naturalWidth,
-        (img as HTMLImageElement).naturalHeight,
-      ]);
-      expect(size).toEqual([320, 200]);
-      const timing = await page.$eval('#timing', (el) => el.textContent);
-      expect(timing).toMatch(/^200 · \d+ ms · .*capture \d/);
-    } finally {
-      await browser.close();
-    }
   });
 });

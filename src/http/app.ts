@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route.js';
 import { registerDocs } from './docs.js';
+import { registerPlayground, type PlaygroundOptions } from './playground.js';
 import { noRoute } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
@@ -18,6 +19,8 @@ const HEADERS_ARRIVAL_MS = 10_000;
 
 export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
+  /** What access control asks of a caller, for the playground to explain (default: nothing). */
+  access?: PlaygroundOptions['access'];
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -63,6 +66,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   registerCaptureRoutes(app, opts);
   registerDocs(app);
+  registerPlayground(app, { access: opts.access ?? { token: false, signedUrls: false } });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

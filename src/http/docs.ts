@@ -1,11 +1,11 @@
 /**
- * GET /openapi.json: the API described from the same schema the server validates with.
- * GET /playground: a small page that builds a request, shows the image and its timing phases.
+ * GET /openapi.json: the API described from the same schema the server validates with. The playground
+ * (playground.ts) builds its form from this document.
  */
 import type { FastifyInstance } from 'fastify';
 import { ERROR_CODES } from '../errors.js';
 import { FORMATS, spec } from '../formats.js';
-import { JSON_QUERY_FIELDS, OptionsSchema, WAIT_UNTIL } from '../options.js';
+import { JSON_QUERY_FIELDS, OptionsSchema } from '../options.js';
 
 const ERROR = {
   type: 'object',
@@ -101,58 +101,7 @@ export function openApiDocument() {
   };
 }
 
-const PLAYGROUND = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fc-screenshot playground</title>
-<style>
-body{font:15px/1.5 system-ui,sans-serif;margin:0;display:grid;grid-template-columns:320px 1fr;min-height:100vh}
-form{padding:20px;background:#f4f5f7;display:flex;flex-direction:column;gap:10px}label{display:flex;flex-direction:column;font-size:13px;color:#444}
-input,select{font:inherit;padding:4px 6px}button{font:inherit;padding:8px;background:#1a73e8;color:#fff;border:0;border-radius:4px;cursor:pointer}
-main{padding:20px}#result img{max-width:100%;border:1px solid #ddd}#timing{font-family:monospace;font-size:13px}#error{color:#b00020;white-space:pre-wrap}
-</style></head><body>
-<form id="form">
-  <h2>Screenshot</h2>
-  <label>URL <input name="url" id="url" placeholder="https://www.serverless-devs.com"></label>
-  <label>Width <input name="width" type="number" value="1280" min="16" max="3840"></label>
-  <label>Height <input name="height" type="number" value="800" min="16" max="4320"></label>
-  <label>Format <select name="format">${FORMATS.filter((f) => !spec(f).printed)
-    .map((f) => `<option>${f}</option>`)
-    .join('')}</select></label>
-  <label>Wait until <select name="waitUntil">${WAIT_UNTIL.map((w) => `<option>${w}</option>`).join('')}</select></label>
-  <label><span><input type="checkbox" name="fullPage" value="true"> full page</span></label>
-  <label><span><input type="checkbox" name="darkMode" value="true"> dark mode</span></label>
-  <label>Token (if the service needs one) <input name="token" type="password"></label>
-  <button id="go" type="submit">Capture</button>
-  <code id="request"></code>
-</form>
-<main><div id="timing"></div><div id="error"></div><div id="result"></div></main>
-<script>
-document.getElementById('form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const params = new URLSearchParams();
-  for (const [k, v] of new FormData(event.target)) if (v !== '') params.set(k, v);
-  const url = '/?' + params;
-  document.getElementById('request').textContent = 'GET ' + url;
-  document.getElementById('error').textContent = '';
-  document.getElementById('timing').textContent = 'capturing…';
-  const started = performance.now();
-  const res = await fetch(url);
-  const total = Math.round(performance.now() - started);
-  const phases = (res.headers.get('server-timing') || '').split(', ').filter(Boolean)
-    .map((p) => p.replace(';dur=', ' ') + ' ms').join(' · ');
-  document.getElementById('timing').textContent = res.status + ' · ' + total + ' ms · ' + phases;
-  const result = document.getElementById('result');
-  result.textContent = '';
-  if (!res.ok) { document.getElementById('error').textContent = JSON.stringify(await res.json(), null, 2); return; }
-  const img = document.createElement('img');
-  img.id = 'shot';
-  img.alt = 'capture';
-  img.src = URL.createObjectURL(await res.blob());
-  result.append(img);
-});
-</script></body></html>`;
-
 export function registerDocs(app: FastifyInstance): void {
   const doc = openApiDocument();
   app.get('/openapi.json', async () => doc);
-  app.get('/playground', async (_request, reply) => reply.type('text/html; charset=utf-8').send(PLAYGROUND));
 }
