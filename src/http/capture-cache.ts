@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } from 'node:fs';
 import { copyFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { CaptureFile } from '../capture-files.js';
 import type { CaptureOptions } from '../options.js';
@@ -107,6 +108,17 @@ export class CaptureCache {
 
   stream(entry: CachedAnswer): Buffer | ReadStream {
     return entry.body ?? createReadStream(entry.file!);
+  }
+
+  /**
+   * Answers a request from `entry` without a capture: 304 when the caller already holds these bytes
+   * (their ETag is known), else the bytes with the headers they were first answered with.
+   */
+  answer(entry: CachedAnswer, request: FastifyRequest, reply: FastifyReply, common: Record<string, string>) {
+    const hit = { ...common, etag: entry.etag, 'x-cache': 'hit' };
+    if (matches(request.headers['if-none-match'], entry.etag)) return reply.code(304).headers(hit).send();
+    reply.headers({ ...entry.headers, ...hit, 'content-type': entry.mime, 'content-length': String(entry.size) });
+    return reply.send(request.method === 'HEAD' ? undefined : this.stream(entry));
   }
 
   clear(): void {

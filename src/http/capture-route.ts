@@ -19,6 +19,7 @@ import type { CaptureFiles } from '../capture-files.js';
 import { type Screenshot, type ScreenshotDeps, takeScreenshot } from '../screenshot.js';
 import type { AccessRequest, Admission } from '../policy/access.js';
 import { cacheKey, etagOf, matches, type CaptureCache } from './capture-cache.js';
+import { reportHeaders } from './response-headers.js';
 import { isClientGone } from './error-handler.js';
 
 export interface CaptureRouteOptions {
@@ -76,13 +77,7 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
     'cache-control': opts.cacheTtlSeconds > 0 ? `public, max-age=${opts.cacheTtlSeconds}` : 'no-cache',
   };
   const cached = opts.cache?.get(key);
-  if (cached) {
-    // The cache holds these bytes: their ETag can be compared without a capture.
-    const hit = { ...common, etag: cached.etag, 'x-cache': 'hit' };
-    if (matches(ifNoneMatch, cached.etag)) return reply.code(304).headers(hit).send();
-    reply.headers({ ...cached.headers, ...hit, 'content-type': cached.mime, 'content-length': String(cached.size) });
-    return reply.send(request.method === 'HEAD' ? undefined : opts.cache!.stream(cached));
-  }
+  if (cached) return opts.cache!.answer(cached, request, reply, common);
 
   const deadline = new Deadline(options.timeout);
   // The response's 'close' before it finished means the client left (the request stream closes as
@@ -100,10 +95,7 @@ async function respond(request: FastifyRequest, reply: FastifyReply, input: Requ
     reply.header('server-timing', deadline.serverTiming());
   }
 
-  const about: Headers = { 'x-blocked-requests': String(screenshot.blockedRequests) };
-  if (screenshot.targetStatus !== undefined) about['x-target-status'] = String(screenshot.targetStatus);
-  if (screenshot.gaveUp.length) about['x-best-attempt'] = `timed out: ${screenshot.gaveUp.join(', ')}`;
-  if (screenshot.truncated) about['x-truncated'] = screenshot.truncated;
+  const about = reportHeaders(screenshot);
   const mime = spec(options.format).mime;
   const { files } = opts.deps;
   const etag = etagOf(screenshot);

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ERROR_CODES } from '../errors.js';
+import { openApiHeaders } from './response-headers.js';
 import { FORMATS, spec } from '../formats.js';
 import { JSON_QUERY_FIELDS, OptionsSchema } from '../options.js';
 
@@ -45,24 +46,7 @@ export function openApiDocument() {
   );
   const image = {
     description: 'the capture',
-    headers: {
-      'Server-Timing': { schema: { type: 'string' }, description: 'phases in ms' },
-      'X-Request-Id': { schema: { type: 'string' } },
-      ETag: { schema: { type: 'string' } },
-      'X-Blocked-Requests': { schema: { type: 'integer' }, description: 'requests the egress guard refused' },
-      'X-Best-Attempt': {
-        schema: { type: 'string' },
-        description: 'present when a wait timed out and bestAttempt captured anyway',
-      },
-      'X-Target-Status': {
-        schema: { type: 'integer' },
-        description: 'HTTP status of the page captured (after client-side navigation)',
-      },
-      'X-Truncated': { schema: { type: 'string' }, description: 'present when fullPage was cut at fullPageMaxHeight' },
-      'X-Cache': { schema: { type: 'string', enum: ['hit', 'miss', 'off'] }, description: 'the capture cache' },
-      'Cache-Control': { schema: { type: 'string' } },
-      Vary: { schema: { type: 'string' } },
-    },
+    headers: openApiHeaders(),
     content: Object.fromEntries(FORMATS.map((f) => [spec(f).mime, { schema: { type: 'string', format: 'binary' } }])),
   };
   return {
