@@ -6,6 +6,7 @@ import { KnownDevices } from 'puppeteer-core';
 import request from 'supertest';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { FORMATS, spec } from '../src/formats.js';
 import { pixelAt, rgbAt } from './helpers/pixels.js';
 
 import { fixtures, svc, seen, get, BANDS, bandRgb, setUpFeatureSuite } from './helpers/feature-suite.js';
@@ -71,8 +72,8 @@ describe('framing', () => {
     expect(await rgbAt(res.body, 2, 2)).toEqual([255, 255, 255]);
   });
 
-  it('omitBackground gives transparency in png and webp', async () => {
-    for (const format of ['png', 'webp']) {
+  it('omitBackground gives transparency in every format that keeps it', async () => {
+    for (const format of FORMATS.filter((f) => spec(f).transparency && !spec(f).printed)) {
       const res = await get({
         url: `${fixtures.origin}/transparent`,
         omitBackground: true,
