@@ -94,7 +94,7 @@ const SETTLE_IN_PAGE = `async (settle, maxMs, rounds, quietFrames, netQuietMs) =
   const quiet = () => {
     if (pending()) return false;
     const at = lastEnded();
-    return at < loadAt || performance.now() - at >= netQuietMs;
+    return at <= loadAt || performance.now() - at >= netQuietMs;
   };
   let networkMs = 0;
   if (!quiet()) {
@@ -130,10 +130,14 @@ const SETTLE_IN_PAGE = `async (settle, maxMs, rounds, quietFrames, netQuietMs) =
     }
     await bounded(frame());
   }
+  // A DOM that changed just now (a framework's late render): until it has not changed for 100 ms.
+  if (hook && performance.now() - hook.mutatedAt() < 100) {
+    busy = true;
+    while (performance.now() < until && performance.now() - hook.mutatedAt() < 100) await sleep(20);
+  }
   if (busy) for (let i = 0; i < quietFrames && performance.now() < until; i++) await bounded(frame());
-  const now = performance.now();
-  const moving =
-    networkMs > 0 || (hook !== undefined && (now - hook.frameAt() < 100 || now - hook.mutatedAt() < netQuietMs));
+  // Still changing by itself: its data came after load, or it draws frame by frame.
+  const moving = networkMs > 0 || (hook !== undefined && performance.now() - hook.frameAt() < 100);
   return { busy: busy || moving, refreshMs, networkMs, moving };
 }`;
 

@@ -14,7 +14,10 @@ const cards = (n: number) =>
   }));
 
 /** A series for charts. */
-const series = () => ({ labels: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], values: [12, 19, 7, 15, 22, 9, 17] });
+const series = () => ({
+  labels: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'],
+  values: [12, 19, 7, 15, 22, 9, 17],
+});
 
 /** A Lottie (Bodymovin) animation: a red square sliding from x 50 to x 350 over one second, once. */
 const slidingSquare = () => {
