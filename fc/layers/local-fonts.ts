@@ -5,19 +5,20 @@
  * FCSHOT_CACHE_DIR/local-fonts, where src/browser/locate.ts finds it.
  * When the fonts cannot be fetched, the service still starts, and this says why.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.js';
 import { MIRROR_SETTING } from './apt-index.js';
-import { defaultCache, installFontSet } from './fonts.js';
+import { defaultCache, fontSetConf, installFontSet } from './fonts.js';
 import { DEFAULT_TARGET, targetFor } from './targets.js';
 
 type Log = (line: string) => void;
 
 /**
  * Makes sure `dir` holds the layer's font set and its fonts.conf (written last, in a staging folder
- * renamed into place, so a half-done fetch is never taken for a finished one). Returns the conf path.
+ * renamed into place, so a half-done fetch is never taken for a finished one). A fonts.conf an older
+ * version wrote is replaced by this version's, the fonts kept. Returns the conf path.
  */
 export async function ensureLocalFonts(
   dir: string,
@@ -25,7 +26,14 @@ export async function ensureLocalFonts(
   log: Log = () => undefined,
 ): Promise<string> {
   const conf = join(dir, 'fonts.conf');
-  if (existsSync(conf)) return conf;
+  if (existsSync(conf)) {
+    const current = fontSetConf();
+    if (readFileSync(conf, 'utf8') !== current) {
+      writeFileSync(`${conf}.${process.pid}`, current);
+      renameSync(`${conf}.${process.pid}`, conf);
+    }
+    return conf;
+  }
   const { suite } = targetFor(DEFAULT_TARGET);
   log(`[fonts] fetching the layer's fonts (Debian ${suite}) for the local Chromium into ${dir}`);
   const staging = `${dir}.staging-${process.pid}`;

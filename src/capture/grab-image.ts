@@ -80,6 +80,17 @@ function fit(width: number, height: number, limits: CaptureLimits) {
   return { width: w, height: h, cut };
 }
 
+/**
+ * Sections a page leaves unrendered while they are off screen (`content-visibility: auto`) are drawn
+ * for a whole-page image, as a person scrolling would see each as it came into view. Run just before
+ * the page is measured and grabbed. `hidden` (closed `hidden=until-found` content) stays hidden.
+ */
+const DRAW_EVERY_SECTION = `(() => {
+  for (const el of document.querySelectorAll('*')) {
+    if (getComputedStyle(el).contentVisibility === 'auto') el.style.setProperty('content-visibility', 'visible', 'important');
+  }
+})()`;
+
 async function pageHeight(page: Page): Promise<number> {
   return page.evaluate(() => Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0));
 }
@@ -161,6 +172,7 @@ export async function grabImage(tab: Tab, opts: CaptureOptions): Promise<{ bytes
   if (!opts.fullPage) {
     return { bytes: await screenshotClip(tab, { x: 0, y: 0, width: view.width, height: view.height }, false) };
   }
+  await page.evaluate(DRAW_EVERY_SECTION);
   const full = Math.max(await pageHeight(page), 1);
   const wanted = Math.min(full, opts.fullPageMaxHeight);
   const { height, cut } = fit(view.width, wanted, limits);

@@ -156,11 +156,14 @@ const unlessTimedOut =
  * is captured as it is; so is one still waiting for its first document (a bestAttempt goto gave up),
  * where a script cannot run.
  */
-function settleWithin(page: Page, watch: NavigationWatch, settle: boolean, deadline: Deadline): Promise<Settled> {
+function settleWithin(tab: Tab, watch: NavigationWatch, settle: boolean, deadline: Deadline): Promise<Settled> {
   if (!watch.hasDocument) return Promise.resolve({ busy: false });
   const bound = Math.min(SETTLE_MAX_MS + SETTLE_MARGIN_MS, deadline.remaining() / 3);
   const inPage = settle ? Math.max(0, bound - SETTLE_MARGIN_MS) : 0;
-  return deadline.within(bound, 'settle', settlePage(page, settle, inPage)).catch(unlessTimedOut({ busy: true }));
+  const record = (part: string, ms: number) => deadline.record(part, ms);
+  return deadline
+    .within(bound, 'settle', settlePage(tab, settle, inPage, record))
+    .catch(unlessTimedOut({ busy: true }));
 }
 
 /** A meta refresh due within the window: waits (bounded) for its navigation to start, which then interrupts. */
@@ -214,7 +217,7 @@ export async function renderPage(
       const timedOut = await onThisPage('prepare', () => changePage(page, changes, deadline));
       phase = 'settle';
       const settlePhase = opts.settle ? 'settle' : 'prepare';
-      const settled = await onThisPage(settlePhase, () => settleWithin(page, watch, opts.settle, deadline));
+      const settled = await onThisPage(settlePhase, () => settleWithin(tab, watch, opts.settle, deadline));
       phase = 'navigate';
       await onThisPage('navigate', () => awaitMetaRefresh(watch, settled, epoch, deadline));
       phase = 'capture';

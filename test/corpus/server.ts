@@ -13,6 +13,7 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { makeTestCert, type TestCert } from './cert.js';
+import { lateAnswer } from './late-data.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PAGES = join(HERE, 'pages');
@@ -33,6 +34,19 @@ const VENDOR: Record<string, string> = {
   three: 'three/build',
   leaflet: 'leaflet/dist',
   katex: 'katex/dist',
+  lottie: 'lottie-web/build/player',
+  chartjs: 'chart.js/dist',
+  alpinejs: 'alpinejs/dist',
+  htmx: 'htmx.org/dist',
+  preact: 'preact/dist',
+  'petite-vue': 'petite-vue/dist',
+  anime: 'animejs/dist/bundles',
+  countup: 'countup.js/dist',
+  mithril: 'mithril',
+  marked: 'marked/lib',
+  splide: '@splidejs/splide/dist',
+  chartist: 'chartist/dist',
+  tailwindcss: 'tailwindcss',
 };
 
 const TYPES: Record<string, string> = {
@@ -133,8 +147,13 @@ function handler(other: () => { http: string; https: string }, hits: Hit[]) {
         const items = Array.from({ length: 8 }, (_, i) => ({ id: n * 8 + i, title: `Item ${n * 8 + i}` }));
         return send(res, 200, 'application/json', JSON.stringify(items)); // never runs out
       }
-      let m = /^\/img\/([0-9a-f]{6})\.png$/.exec(path);
       const size = (name: string, fallback: number) => Number(url.searchParams.get(name) ?? fallback);
+      // ?ms=N: answered N ms late (data, images and animations a page loads after its own load)
+      const late = size('ms', 0);
+      if (late > 0) await new Promise((r) => setTimeout(r, Math.min(late, 10_000)));
+      const slow = lateAnswer(path, url.searchParams);
+      if (slow) return send(res, 200, slow.type, slow.body);
+      let m = /^\/img\/([0-9a-f]{6})\.png$/.exec(path);
       if (m) return send(res, 200, 'image/png', await solid(m[1]!, size('w', 400), size('h', 300)));
       m = /^\/tiles\/(\d+)\/(\d+)\/(\d+)\.png$/.exec(path);
       const checker = (Number(m?.[2]) + Number(m?.[3])) % 2 ? '7cb342' : 'aed581';

@@ -1,0 +1,69 @@
+/**
+ * What the settle step needs to know about a page's own activity, installed before the page's scripts
+ * (Page.addScriptToEvaluateOnNewDocument, by emulate.ts when `settle` is on) and read by settle.ts:
+ *   - requestAnimationFrame calls (a page animating frame by frame), the original kept for the settle
+ *     step's own frames;
+ *   - fetch and XMLHttpRequest calls in flight, and when the last one ended;
+ *   - scripts, stylesheets and images that finished (their `load`/`error`), and when;
+ *   - after `load`, when the DOM last changed (a MutationObserver started at `load`, so parsing costs
+ *     nothing).
+ * Times are performance.now() values.
+ */
+export const PAGE_HOOK = 'fcshot.activity';
+
+export const PAGE_HOOKS = `(() => {
+  const original = window.requestAnimationFrame;
+  if (!original || window[Symbol.for('${PAGE_HOOK}')]) return;
+  const state = { frames: 0, frameAt: -Infinity, inFlight: 0, netAt: -Infinity, mutatedAt: -Infinity, loaded: new WeakSet() };
+  const ended = () => { state.inFlight -= 1; state.netAt = performance.now(); };
+  Object.defineProperty(window, Symbol.for('${PAGE_HOOK}'), {
+    value: {
+      frame: (cb) => original.call(window, cb),
+      frames: () => state.frames,
+      frameAt: () => state.frameAt,
+      inFlight: () => state.inFlight,
+      netAt: () => state.netAt,
+      mutatedAt: () => state.mutatedAt,
+      loaded: (el) => state.loaded.has(el),
+    },
+  });
+  window.requestAnimationFrame = function requestAnimationFrame(cb) {
+    state.frames += 1;
+    state.frameAt = performance.now();
+    return original.call(window, cb);
+  };
+  const fetch = window.fetch;
+  if (fetch) {
+    window.fetch = function (...args) {
+      state.inFlight += 1;
+      const answer = fetch.apply(this, args);
+      answer.then(ended, ended);
+      return answer;
+    };
+  }
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    state.inFlight += 1;
+    this.addEventListener('loadend', ended, { once: true });
+    try {
+      return send.apply(this, args);
+    } catch (err) {
+      ended();
+      throw err;
+    }
+  };
+  const done = (e) => {
+    const el = e.target;
+    if (el && el.nodeType === 1) {
+      state.loaded.add(el);
+      state.netAt = performance.now();
+    }
+  };
+  // On the document: an element's load event never reaches the window.
+  document.addEventListener('load', done, true);
+  document.addEventListener('error', done, true);
+  addEventListener('load', () => {
+    new MutationObserver(() => { state.mutatedAt = performance.now(); })
+      .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  }, { once: true });
+})();`;
