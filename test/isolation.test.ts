@@ -150,6 +150,38 @@ describe('hostile pages beside ordinary captures', () => {
   });
 });
 
+describe('pages that break what our in-page scripts rely on', () => {
+  const sabotage: Array<[string, string, Record<string, string | boolean>]> = [
+    ['its document removed', 'document.documentElement.remove()', {}],
+    ['Array.from gone', 'Array.from = null', {}],
+    ['getBoundingClientRect gone, by selector', 'Element.prototype.getBoundingClientRect = null', { selector: 'p' }],
+    ['querySelector throwing a number', 'document.querySelector = () => { throw 1 }', {}],
+    ['document.fonts throwing', 'Object.defineProperty(document, "fonts", { get() { throw 1 } })', {}],
+    ['scrollTo gone, fullPage', 'window.scrollTo = null', { fullPage: true }],
+    [
+      'a NaN height, fullPage',
+      'Object.defineProperty(document.documentElement, "scrollHeight", { get: () => NaN })',
+      { fullPage: true, settle: false },
+    ],
+  ];
+  it.each(sabotage)('%s: its own 502 (or image), never a 500 of ours', async (_name, script, extra) => {
+    const res = await request(svc.app.server)
+      .post('/')
+      .send({ html: `<p>text</p><script>${script}</script>`, width: 200, height: 200, timeout: 8000, ...extra })
+      .buffer(true)
+      .parse(binary);
+    expect(res.status).not.toBe(500);
+    if (res.status !== 200) expect(JSON.parse(res.body.toString()).error).not.toBe('internal');
+    await expectBystandersFine(await bystanders());
+  });
+
+  it('an unparsable waitForSelector is a 400 at once, not a wait until the deadline', async () => {
+    const res = await capture({ url: `${fixtures.origin}/red`, waitForSelector: '[', timeout: 20000 });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString()).field).toBe('waitForSelector');
+  });
+});
+
 describe('Chromium dies under a capture', () => {
   it('the captures in flight are tried once more on a new Chromium and answered', async () => {
     const slow = `${fixtures.origin}/slow-${Date.now()}`;

@@ -202,6 +202,12 @@ describe('the mirror', () => {
     );
     writeFileSync(join(etc, 'sources.list'), 'deb [arch=amd64] http://list.invalid/debian bookworm main\n');
     expect(aptMirror(etc)).toBe('http://list.invalid/debian');
+    // as many mirrors write it: a trailing slash, and the security archive beside it (not the main one)
+    writeFileSync(
+      join(etc, 'sources.list'),
+      'deb https://sec.invalid/debian-security bookworm-security main\ndeb https://slash.invalid/debian/ bookworm main\n',
+    );
+    expect(aptMirror(etc)).toBe('https://slash.invalid/debian');
   });
 });
 

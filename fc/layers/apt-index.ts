@@ -39,8 +39,10 @@ export function aptMirror(etc = '/etc/apt'): string | undefined {
   for (const file of files) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, 'utf8');
+    // The main archive's folder ends in /debian, with or without a trailing slash (not /debian-security).
     const uri =
-      /^URIs:\s*(\S+\/debian)\s*$/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s/m.exec(text)?.[1];
+      /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text)?.[1] ??
+      /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s/m.exec(text)?.[1];
     if (uri) return uri;
   }
   return undefined;
@@ -51,7 +53,7 @@ export function debianMirror(env: NodeJS.ProcessEnv = process.env, etc = '/etc/a
   const mirror = env[MIRROR_SETTING]?.trim() || aptMirror(etc);
   if (!mirror) {
     throw new Error(
-      `no Debian mirror: this machine's apt configuration names none; set ${MIRROR_SETTING} to a Debian mirror URL (the folder holding dists/ and pool/)`,
+      `no Debian mirror: this machine's apt configuration names none; set ${MIRROR_SETTING} to a Debian mirror URL (the folder holding dists/ and pool/, e.g. http://MIRROR-HOST/debian)`,
     );
   }
   return mirror.replace(/\/+$/, '');

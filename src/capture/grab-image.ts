@@ -91,8 +91,12 @@ const DRAW_EVERY_SECTION = `(() => {
   }
 })()`;
 
+/** The page's height, CSS px; what the page reports is a number it controls: anything but a finite one counts as 1. */
 async function pageHeight(page: Page): Promise<number> {
-  return page.evaluate(() => Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0));
+  const height = await page.evaluate(() =>
+    Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0),
+  );
+  return Number.isFinite(height) ? Math.max(height, 1) : 1;
 }
 
 /** The element's box in page coordinates (CSS px), or 404. */
@@ -109,7 +113,9 @@ async function elementClip(page: Page, selector: string): Promise<Clip> {
       throw invalidOption('selector', `not a valid CSS selector: ${selector}`);
     });
   if (!box) throw notFound('selector', selector);
-  if (box.width < 1 || box.height < 1) throw notFound('selector', `${selector} (it has no size)`);
+  // Numbers the page controls: NaN or Infinity is no size either.
+  if (!Object.values(box).every(Number.isFinite) || box.width < 1 || box.height < 1)
+    throw notFound('selector', `${selector} (it has no size)`);
   return { x: Math.round(box.x), y: Math.round(box.y), width: Math.ceil(box.width), height: Math.ceil(box.height) };
 }
 

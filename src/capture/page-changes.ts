@@ -101,6 +101,16 @@ const PAGE_CHANGE_STEPS: Step<PageChange>[] = [
     name: 'waitForSelector',
     run: async ({ page, opts, deadline, gaveUp }) => {
       if (!opts.waitForSelector) return;
+      // puppeteer would poll an unparsable selector until the deadline: the caller's 400, at once.
+      const parses = await page.evaluate((sel: string) => {
+        try {
+          document.createDocumentFragment().querySelector(sel);
+          return true;
+        } catch {
+          return false;
+        }
+      }, opts.waitForSelector);
+      if (!parses) throw invalidOption('waitForSelector', `not a valid CSS selector: ${opts.waitForSelector}`);
       try {
         await page.waitForSelector(opts.waitForSelector, {
           visible: true,

@@ -14,7 +14,7 @@ import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, proxyRefusal, 
 import { changePage } from './page-changes.js';
 import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
 import type { Deadline } from '../deadline.js';
-import { badGateway } from '../errors.js';
+import { badGateway, HttpError } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { refusedError, type WhyBlocked } from '../policy/destination.js';
 import { proxyVerdict } from '../policy/egress-proxy.js';
@@ -173,7 +173,33 @@ function awaitMetaRefresh(watch: NavigationWatch, settled: Settled, epoch: numbe
   return deadline.within(due + 500, 'meta refresh', watch.startedAfter(epoch)).catch(unlessTimedOut(undefined));
 }
 
+/**
+ * An exception our own scripts met inside the page (a frame of puppeteer's `evaluate`), or a value
+ * that is no Error at all (only page code throws those): the page broke what they rely on, such as a
+ * built-in it replaced or the document it removed. Its own doing, so a 502, not a 500 of ours.
+ */
+function pageInterference(err: unknown): HttpError | undefined {
+  if (err instanceof HttpError || err instanceof NavigationStarted) return undefined;
+  const thrownInPage = err instanceof Error ? /\n\s+at evaluate \(evaluate at /.test(err.stack ?? '') : true;
+  if (!thrownInPage) return undefined;
+  const what = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : `it threw ${String(err)}`;
+  return badGateway(`the page's own scripts broke the capture's (${what.slice(0, 200)})`, 'page_interfered');
+}
+
 export async function renderPage(
+  tab: Tab,
+  opts: CaptureOptions,
+  deadline: Deadline,
+  whyBlocked: WhyBlocked,
+): Promise<Rendered> {
+  try {
+    return await renderPageOrThrow(tab, opts, deadline, whyBlocked);
+  } catch (err) {
+    throw pageInterference(err) ?? err;
+  }
+}
+
+async function renderPageOrThrow(
   tab: Tab,
   opts: CaptureOptions,
   deadline: Deadline,
