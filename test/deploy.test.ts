@@ -19,15 +19,9 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  checkRegion,
-  checkRendered,
-  domainSettings,
-  migrateSettings,
-  RENAMED,
-  readPublished,
-  updateEnvFile,
-} from '../fc/deploy/deploy.js';
+import { checkRegion, checkRendered } from '../fc/deploy/deploy.js';
+import { readPublished } from '../fc/deploy/published.js';
+import { domainSettings, migrateSettings, RENAMED, updateEnvFile } from '../fc/deploy/settings.js';
 import { DEBIAN12_REGIONS, DEPLOYABLE, LAYERS, MAX_ZIP_BYTES } from '../fc/layers/targets.js';
 import { ROOT } from '../fc/paths.js';
 import { parseDotEnv, propsOf, renderSYaml } from '../fc/s-yaml.js';
