@@ -6,6 +6,7 @@
  */
 import { KnownDevices } from 'puppeteer-core';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { invalidOption } from './errors.js';
 import { parseTargetUrl } from './policy/target-url.js';
 import { FORMATS, negotiateFormat, spec, type OutputFormat } from './formats.js';
@@ -83,7 +84,8 @@ const literals = <T extends readonly string[]>(values: T, options: Record<string
 const opt = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const Selector = Type.String({ minLength: 1, maxLength: LIMITS.selectorLength });
 /** A list: `?hide=.a&hide=.b` in a query, an array in JSON. */
-const Selectors = (description: string) => opt(Type.Array(Selector, { maxItems: LIMITS.selectors, description }));
+const Selectors = (description: string) =>
+  opt(Type.Array(Selector, { maxItems: LIMITS.selectors, description, default: [] }));
 
 export const OptionsSchema = Type.Object(
   {
@@ -229,7 +231,7 @@ export const OptionsSchema = Type.Object(
     settle: Type.Boolean({
       default: true,
       description:
-        'Before the capture (at most 3 s): web fonts loaded, images still loading in the viewport decoded, finite CSS and Web Animations finished at their end state',
+        'Before the capture (at most 5 s, and a third of the time left): what the page fetches after load finished, web fonts and late images loaded, finite animations at their end, and a page still changing by itself watched until it stands still',
     }),
     // Changing the page
     hide: Selectors('Hide these elements (visibility: hidden)'),
@@ -251,12 +253,14 @@ export const OptionsSchema = Type.Object(
     blockResources: opt(
       Type.Array(literals(RESOURCE_TYPES), {
         maxItems: RESOURCE_TYPES.length,
+        default: [],
         description: 'Do not load these kinds of resource (image, media, font, …)',
       }),
     ),
     blockUrls: opt(
       Type.Array(Type.String({ minLength: 1, maxLength: 500 }), {
         maxItems: LIMITS.selectors,
+        default: [],
         description: 'Do not load URLs matching these patterns (* matches anything)',
       }),
     ),
@@ -265,6 +269,7 @@ export const OptionsSchema = Type.Object(
       Type.Record(Type.String({ pattern: HEADER_NAME }), Type.String({ maxLength: 2048, pattern: HEADER_VALUE }), {
         maxProperties: LIMITS.headers,
         additionalProperties: false,
+        default: {},
         description: 'Extra request headers for the target page’s own origin (JSON object; in a query, JSON text)',
       }),
     ),
@@ -277,7 +282,11 @@ export const OptionsSchema = Type.Object(
           },
           { additionalProperties: false },
         ),
-        { maxItems: LIMITS.cookies, description: 'Cookies for the target page’s site: [{"name":…,"value":…}]' },
+        {
+          maxItems: LIMITS.cookies,
+          default: [],
+          description: 'Cookies for the target page’s site: [{"name":…,"value":…}]',
+        },
       ),
     ),
     userAgent: opt(
@@ -309,6 +318,9 @@ export interface Clip {
   height: number;
 }
 
+/** Lists and maps the schema defaults to empty ones: the pipeline always has them. */
+type Defaulted = 'hide' | 'remove' | 'blockResources' | 'blockUrls' | 'headers' | 'cookies';
+
 /** Options the pipeline gets in another shape than the caller sent them (or not at all). */
 type Reshaped =
   | 'url'
@@ -321,20 +333,16 @@ type Reshaped =
   | 'landscape'
   | 'printBackground'
   | 'margin'
-  | 'hide'
-  | 'remove'
-  | 'blockResources'
-  | 'blockUrls'
-  | 'headers'
-  | 'cookies'
   | 'token'
   | 'expires'
   | 'signature'
   | 'device'
   | 'waitUntil';
 
-/** What the pipeline runs on: every request option as sent, but for the few resolveOptions reshapes. */
-export interface CaptureOptions extends Omit<RequestOptions, Reshaped> {
+/** What the pipeline runs on: every request option as sent (with the schema's defaults), but for the few resolveOptions reshapes. */
+export interface CaptureOptions
+  extends Omit<RequestOptions, Reshaped | Defaulted>,
+    Required<Pick<RequestOptions, Defaulted>> {
   /** The page to load, parsed and normalised once (policy/target-url.ts); undefined when `html` is given. */
   target?: URL;
   format: OutputFormat;
@@ -345,12 +353,6 @@ export interface CaptureOptions extends Omit<RequestOptions, Reshaped> {
   /** Whole-request deadline, ms, already clamped to the server's maximum. */
   timeout: number;
   pdf: { paper: (typeof PAPER_FORMATS)[number]; landscape: boolean; printBackground: boolean; margin?: string };
-  hide: string[];
-  remove: string[];
-  blockResources: string[];
-  blockUrls: string[];
-  headers: Record<string, string>;
-  cookies: Array<{ name: string; value: string }>;
   device?: (typeof DEVICES)[number];
   waitUntil: WaitUntil;
 }
@@ -377,9 +379,12 @@ export function checkNumberSpelling(input: Record<string, unknown>): void {
 }
 
 export function resolveOptions(
-  req: RequestOptions,
+  input: RequestOptions,
   ctx: { accept?: string; defaultUrl: string; maxTimeoutMs: number },
 ): CaptureOptions {
+  // What the schema defaults (the routes' validation has filled them in already; direct callers need not).
+  const req = Value.Default(OptionsSchema, structuredClone(input)) as RequestOptions &
+    Required<Pick<RequestOptions, Defaulted>>;
   const format = (req.format as OutputFormat | undefined) ?? negotiateFormat(ctx.accept);
   const { defaultQuality, transparency, printed } = spec(format);
   if (req.quality !== undefined && defaultQuality === undefined) {
@@ -397,7 +402,7 @@ export function resolveOptions(
   if (framings.length > 1) throw invalidOption(framings[1] as string, `${framings.join(' and ')} cannot be combined`);
   if (printed && framings.length)
     throw invalidOption(framings[0] as string, 'pdf prints the whole page; drop the framing option');
-  for (const name of Object.keys(req.headers ?? {})) {
+  for (const name of Object.keys(req.headers)) {
     if (FORBIDDEN_HEADERS.test(name)) throw invalidOption('headers', `header "${name}" cannot be set`);
   }
   let clip: Clip | undefined;
@@ -411,7 +416,7 @@ export function resolveOptions(
     : undefined;
 
   const target = req.html === undefined ? parseTargetUrl(req.url ?? ctx.defaultUrl) : undefined;
-  if (!target && (req.cookies?.length || Object.keys(req.headers ?? {}).length || req.auth)) {
+  if (!target && (req.cookies.length || Object.keys(req.headers).length || req.auth)) {
     throw invalidOption('html', 'headers, cookies and auth go to a target URL; html has none');
   }
 
@@ -436,12 +441,6 @@ export function resolveOptions(
     auth,
     timeout: Math.min(req.timeout ?? ctx.maxTimeoutMs, ctx.maxTimeoutMs),
     pdf: { paper, landscape, printBackground, margin },
-    hide: req.hide ?? [],
-    remove: req.remove ?? [],
-    blockResources: req.blockResources ?? [],
-    blockUrls: req.blockUrls ?? [],
-    headers: req.headers ?? {},
-    cookies: req.cookies ?? [],
     device: req.device as CaptureOptions['device'],
     waitUntil: req.waitUntil as WaitUntil,
   };
