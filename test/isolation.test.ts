@@ -10,7 +10,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/options.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
-import { binary, shutdownClean, startService, type TestService } from './helpers/service.js';
+import { binary, capture, type Query, shutdownClean, startService, type TestService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
@@ -68,12 +68,11 @@ afterAll(async () => {
   await fixtures.close();
 });
 
-const capture = (query: Record<string, string | number | boolean>) =>
-  request(svc.app.server).get('/').query(query).buffer(true).parse(binary);
+const shot = (query: Query) => capture(svc, query);
 
 /** Three ordinary captures, each with a deadline well above its normal time. */
 const bystanders = () =>
-  Promise.all([1, 2, 3].map(() => capture({ url: `${fixtures.origin}/red`, width: 200, height: 200, timeout: 10000 })));
+  Promise.all([1, 2, 3].map(() => shot({ url: `${fixtures.origin}/red`, width: 200, height: 200, timeout: 10000 })));
 
 async function expectBystandersFine(results: Awaited<ReturnType<typeof bystanders>>) {
   for (const res of results) {
@@ -86,7 +85,7 @@ describe('hostile pages beside ordinary captures', () => {
   it('a page flooding its console (page, worker, iframe) stalls no one and costs node no memory', async () => {
     const pid = svc.browser.pid;
     const before = process.memoryUsage().rss;
-    const hostile = capture({ url: `${fixtures.origin}/flood`, timeout: 8000 });
+    const hostile = shot({ url: `${fixtures.origin}/flood`, timeout: 8000 });
     await new Promise((r) => setTimeout(r, 1000)); // the flood is on
     const [results, flood] = await Promise.all([bystanders(), hostile]);
     await expectBystandersFine(results);
@@ -99,7 +98,7 @@ describe('hostile pages beside ordinary captures', () => {
   it('an element scaled 100000×, captured by selector: cut to the pixel limit, Chromium unharmed', async () => {
     const pid = svc.browser.pid;
     const [hostile, results] = await Promise.all([
-      capture({ url: `${fixtures.origin}/huge`, selector: 'h1' }),
+      shot({ url: `${fixtures.origin}/huge`, selector: 'h1' }),
       bystanders(),
     ]);
     await expectBystandersFine(results);
@@ -119,14 +118,14 @@ describe('hostile pages beside ordinary captures', () => {
       [{ format: 'pdf', margin: '999in' }, 'margin'],
     ];
     for (const [query, field] of cases) {
-      const res = await capture({ url: `${fixtures.origin}/huge`, ...query });
+      const res = await shot({ url: `${fixtures.origin}/huge`, ...query });
       expect({ query, status: res.status }).toEqual({ query, status: 400 });
       expect(JSON.parse(res.body.toString()).field).toBe(field);
     }
   });
 
   it.each(['webp', 'avif'])('a page taller than %s can hold is cut to its limit, not a 500', async (format) => {
-    const res = await capture({ url: `${fixtures.origin}/tall`, fullPage: true, format });
+    const res = await shot({ url: `${fixtures.origin}/tall`, fullPage: true, format });
     expect(res.status).toBe(200);
     const { height } = await sharp(res.body, { limitInputPixels: false }).metadata();
     expect(res.headers['x-truncated']).toBe(`${format}=${height}px`);
@@ -135,7 +134,7 @@ describe('hostile pages beside ordinary captures', () => {
 
   it('endless streams close with their capture: no upstream socket is left pinned', async () => {
     for (let i = 0; i < 3; i++) {
-      const res = await capture({ url: `${fixtures.origin}/streams`, width: 100, height: 100, settle: false });
+      const res = await shot({ url: `${fixtures.origin}/streams`, width: 100, height: 100, settle: false });
       expect(res.status).toBe(200);
     }
     // The contexts are closed after each answer; the proxy's upstream sockets go with them.
@@ -144,7 +143,7 @@ describe('hostile pages beside ordinary captures', () => {
   });
 
   it('a target cannot forge the guard: its own x-egress-blocked headers count for nothing', async () => {
-    const res = await capture({ url: `${fixtures.origin}/forged`, width: 100, height: 100 });
+    const res = await shot({ url: `${fixtures.origin}/forged`, width: 100, height: 100 });
     expect(res.status).toBe(200);
     expect(res.headers['x-blocked-requests']).toBe('0');
   });
@@ -176,7 +175,7 @@ describe('pages that break what our in-page scripts rely on', () => {
   });
 
   it('an unparsable waitForSelector is a 400 at once, not a wait until the deadline', async () => {
-    const res = await capture({ url: `${fixtures.origin}/red`, waitForSelector: '[', timeout: 20000 });
+    const res = await shot({ url: `${fixtures.origin}/red`, waitForSelector: '[', timeout: 20000 });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body.toString()).field).toBe('waitForSelector');
   });
@@ -189,7 +188,7 @@ describe('Chromium dies under a capture', () => {
       setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(colourPage('#00ff00')), 1500);
     });
     const before = svc.browser.pid!;
-    const pending = Promise.all([1, 2].map(() => capture({ url: slow, width: 64, height: 64, timeout: 20000 })));
+    const pending = Promise.all([1, 2].map(() => shot({ url: slow, width: 64, height: 64, timeout: 20000 })));
     await new Promise((r) => setTimeout(r, 600));
     process.kill(before, 'SIGKILL');
     for (const res of await pending) expect(res.status).toBe(200);

@@ -8,14 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { pixelAt } from './helpers/pixels.js';
-import { binary, shutdownClean, startService, withOwnService, type TestService } from './helpers/service.js';
+import {
+  capture,
+  type Query,
+  shutdownClean,
+  startService,
+  withOwnService,
+  type TestService,
+} from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let svc: TestService;
 const api = () => request(svc.app.server);
 
-const get = (query: Record<string, string | number | boolean>, headers: Record<string, string> = {}) =>
-  api().get('/').query(query).set(headers).buffer(true).parse(binary);
+const get = (query: Query, headers: Record<string, string> = {}) => capture(svc, query, headers);
 
 beforeAll(async () => {
   fixtures = await startFixtures({

@@ -3,9 +3,9 @@
  * four loopback origins through its egress guard and trusts the corpus's test certificate by its
  * public-key hash (TRUST_SPKI), as a production service never does.
  */
-import request from 'supertest';
+import type request from 'supertest';
 import { afterAll, beforeAll } from 'vitest';
-import { binary, shutdownClean, startService, type TestService } from '../helpers/service.js';
+import { capture, shutdownClean, startService, type TestService } from '../helpers/service.js';
 import { startCorpus, type Corpus } from './server.js';
 
 export interface CorpusRun {
@@ -22,7 +22,7 @@ export async function startCorpusRun(env: Record<string, string> = {}): Promise<
   return {
     corpus,
     svc,
-    get: (query) => request(svc.app.server).get('/').query(query).buffer(true).parse(binary),
+    get: (query) => capture(svc, query),
     async close() {
       try {
         await shutdownClean(svc);

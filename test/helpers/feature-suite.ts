@@ -6,15 +6,14 @@ import type http from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll } from 'vitest';
 import { colourPage, startFixtures, type FixtureServer } from './fixtures.js';
-import { binary, shutdownClean, startService, type TestService } from './service.js';
+import { binary, capture, type Query, shutdownClean, startService, type TestService } from './service.js';
 
 export let fixtures: FixtureServer;
 export let other: FixtureServer;
 export let svc: TestService;
 export const seen: Record<string, http.IncomingHttpHeaders[]> = {};
 
-export const get = (query: Record<string, string | number | boolean | string[]>) =>
-  request(svc.app.server).get('/').query(query).buffer(true).parse(binary);
+export const get = (query: Query) => capture(svc, query);
 export const post = (body: Record<string, unknown>) =>
   request(svc.app.server).post('/').send(body).buffer(true).parse(binary);
 

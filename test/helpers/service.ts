@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import type request from 'supertest';
+import request from 'supertest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Resolver } from '../../src/policy/destination.js';
 import { createService, type Service } from '../../src/service.js';
@@ -84,6 +84,13 @@ export async function withOwnService(
     await shutdownClean(svc);
   }
 }
+
+/** A capture's options as a query. */
+export type Query = Record<string, string | number | boolean | string[]>;
+
+/** GET / on `svc` with `query` (and request headers); the body kept as a Buffer, whatever it is. */
+export const capture = (svc: Pick<Service, 'app'>, query: Query, headers: Record<string, string> = {}) =>
+  request(svc.app.server).get('/').query(query).set(headers).buffer(true).parse(binary);
 
 /** supertest parser that keeps any response body as a Buffer (images, PDFs). */
 export function binary(res: request.Response, cb: (err: Error | null, body: Buffer) => void): void {
