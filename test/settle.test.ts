@@ -10,6 +10,7 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpackEmbedded } from '../src/browser/locate.js';
+import { ROOT } from '../fc/paths.js';
 import { loadConfig } from '../src/config.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { binary, shutdownClean, startService, type TestService } from './helpers/service.js';
@@ -56,7 +57,37 @@ beforeAll(async () => {
       `<script>addEventListener('load', () => document.body.insertAdjacentHTML('beforeend', '${LATE_TEXT}'));</script>`,
     ),
     '/lazy-image': page('', '<img loading="lazy" src="/slow.png" width="100" height="100" style="display:block">'),
+    // A moment after load, then the content: a timeout before the page adds its images (no size given)…
+    '/timer-images': page(
+      '',
+      `<script>addEventListener('load', () => setTimeout(() =>
+        document.body.insertAdjacentHTML('afterbegin', '<img src="/slow.png" style="display:block">'), 150));</script>`,
+    ),
+    // …or before it fetches its data and draws it.
+    '/timer-fetch': page(
+      '',
+      `<script>addEventListener('load', () => setTimeout(() => fetch('/data').then((r) => r.text()).then((t) =>
+        document.body.insertAdjacentHTML('afterbegin', t)), 400));</script>`,
+    ),
+    // lazysizes (npm), which looks for images to load on a throttled timer, below the fold in a tall page.
+    '/lazysizes': page(
+      '<script src="/lazysizes.js" async></script>',
+      Array.from(
+        { length: 10 },
+        (_, i) =>
+          `<div style="height:500px"></div><img class="lazyload" data-src="/green.png?n=${i}" width="100" height="100" style="display:block">`,
+      ).join(''),
+    ),
   });
+  fixtures.route('/data', (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end('<div class="box"></div>'), 500);
+  });
+  fixtures.route('/green.png', (_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(green));
+  const lazysizes = await readFile(join(ROOT, 'node_modules', 'lazysizes', 'lazysizes.min.js'));
+  fixtures.route(
+    '/lazysizes.js',
+    (_req, res) => void res.writeHead(200, { 'content-type': 'text/javascript' }).end(lazysizes),
+  );
   fixtures.route('/late.ttf', (req, res) => {
     const delay = Number(new URL(req.url!, 'http://x').searchParams.get('delay') ?? 0);
     setTimeout(() => res.writeHead(200, { 'content-type': 'font/ttf' }).end(font), delay);
@@ -98,7 +129,7 @@ function differingPixels(a: Buffer, b: Buffer): number {
 const GREEN = [0, 255, 0];
 
 describe('the settle step (on by default)', () => {
-  const ends = ['/css-animation', '/web-animation', '/transition', '/lazy-image'];
+  const ends = ['/css-animation', '/web-animation', '/transition', '/lazy-image', '/timer-images', '/timer-fetch'];
   it.each(ends)('%s is captured in its end state', async (path) => {
     const settled = await shoot(path);
     expect(settled.pixel(50, 50)).toEqual(GREEN);
@@ -107,6 +138,18 @@ describe('the settle step (on by default)', () => {
     const raw = await shoot(path, { settle: false });
     expect(raw.pixel(50, 50)).not.toEqual(GREEN);
     expect(raw.res.headers['server-timing']).not.toMatch(/settle/);
+  });
+
+  it('fullPage loads every image lazysizes holds back, though it looks for them only every ~125 ms', async () => {
+    const { data, res } = await shoot('/lazysizes', { fullPage: true, width: 200 });
+    const height = Number((await sharp(res.body as Buffer).metadata()).height);
+    expect(height).toBeGreaterThanOrEqual(6000);
+    const missing = Array.from({ length: 10 }, (_, i) => i).filter((i) => {
+      const y = (i + 1) * 500 + i * 100 + 50; // the middle of image i
+      const at = (y * 200 + 50) * 3;
+      return ![...data.subarray(at, at + 3)].every((v, c) => v === GREEN[c]);
+    });
+    expect(missing).toEqual([]);
   });
 
   it('a web font that arrives late is swapped in before the capture', async () => {

@@ -14,6 +14,9 @@ import { runInOrder, type Step } from './steps.js';
 
 /** Longest the fullPage scroll-through may take, however long the page keeps growing. */
 const LAZY_BUDGET_MS = 10_000;
+/** Lazy images revisited after the scroll-through: at most this long in all, and this long each. */
+const LAZY_REVISIT_MS = 3000;
+const LAZY_DWELL_MS = 150;
 
 const NO_ANIMATIONS =
   '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}';
@@ -68,6 +71,34 @@ async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadl
     const height: number = await page.evaluate(() => document.documentElement.scrollHeight);
     if (height <= reached.height || reached.y >= opts.fullPageMaxHeight) break;
     from = reached.y;
+  }
+  // Lazy-loading scripts that look on a timer (lazysizes, every ~125 ms) miss images a quick scroll
+  // passes by: each image still waiting for its data-src is brought into view once more, a moment each.
+  const left = until - Date.now();
+  if (left > 0) {
+    const revisited = await page.evaluate(
+      async (budgetMs: number, dwellMs: number) => {
+        const stop = performance.now() + budgetMs;
+        const waiting = (img: HTMLImageElement) =>
+          img.classList.contains('lazyload') ||
+          img.classList.contains('lazyloading') ||
+          (img.dataset.src !== undefined && img.getAttribute('src') !== img.dataset.src);
+        let count = 0;
+        for (const img of Array.from(document.images).filter(waiting)) {
+          if (performance.now() > stop) break;
+          img.scrollIntoView({ block: 'center' });
+          await new Promise((r) => setTimeout(r, dwellMs));
+          count += 1;
+        }
+        return count;
+      },
+      Math.min(left, LAZY_REVISIT_MS),
+      LAZY_DWELL_MS,
+    );
+    if (revisited > 0) {
+      const idle = Math.min(3000, until - Date.now());
+      if (idle > 0) await page.waitForNetworkIdle({ idleTime: 250, timeout: idle }).catch(() => undefined);
+    }
   }
   await page.evaluate(() => window.scrollTo(0, 0));
 }

@@ -6,10 +6,15 @@
  *   - fetch and XMLHttpRequest calls in flight, and when the last one ended;
  *   - scripts, stylesheets and images that finished (their `load`/`error`), and when;
  *   - after `load`, when the DOM last changed (a MutationObserver started at `load`, so parsing costs
- *     nothing).
+ *     nothing);
+ *   - short timeouts (at most SHORT_TIMER_MS) still to fire, and when the last is due: a page that waits
+ *     a moment before it fetches its data or adds its images shows nothing pending until then.
  * Times are performance.now() values.
  */
 export const PAGE_HOOK = 'fcshot.activity';
+
+/** Timeouts up to this long are waited for by the settle step (longer ones are a page's own schedule). */
+export const SHORT_TIMER_MS = 1000;
 
 export const PAGE_HOOKS = `(() => {
   const original = window.requestAnimationFrame;
@@ -25,8 +30,26 @@ export const PAGE_HOOKS = `(() => {
       netAt: () => state.netAt,
       mutatedAt: () => state.mutatedAt,
       loaded: (el) => state.loaded.has(el),
+      timersDue: () => Math.max(-Infinity, ...timers.values()),
     },
   });
+  const timers = new Map();
+  const setTimer = window.setTimeout;
+  const clearTimer = window.clearTimeout;
+  window.setTimeout = function setTimeout(callback, ms, ...rest) {
+    if (typeof callback !== 'function') return setTimer.call(window, callback, ms, ...rest);
+    const delay = Number(ms) || 0;
+    const id = setTimer.call(window, function (...args) {
+      timers.delete(id);
+      return callback.apply(this, args);
+    }, ms, ...rest);
+    if (delay <= ${SHORT_TIMER_MS}) timers.set(id, performance.now() + delay);
+    return id;
+  };
+  window.clearTimeout = function clearTimeout(id) {
+    timers.delete(id);
+    return clearTimer.call(window, id);
+  };
   window.requestAnimationFrame = function requestAnimationFrame(cb) {
     state.frames += 1;
     state.frameAt = performance.now();

@@ -96,6 +96,13 @@ const SETTLE_IN_PAGE = `async (settle, maxMs, rounds, quietFrames, netQuietMs) =
     const at = lastEnded();
     return at <= loadAt || performance.now() - at >= netQuietMs;
   };
+  // Short timeouts the page set before now: what they start (a fetch, images, a render) is waited for
+  // below. Only those already set: a page polling on a timer does not hold the step.
+  const timersDue = hook?.timersDue ? hook.timersDue() : -Infinity;
+  if (timersDue > performance.now()) {
+    busy = true;
+    await sleep(Math.min(timersDue, until) - performance.now() + 10);
+  }
   let networkMs = 0;
   if (!quiet()) {
     busy = true;

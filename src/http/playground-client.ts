@@ -192,7 +192,8 @@ function snippets(req) {
   const ext = req.options.format || 'png';
   const auth = req.token !== undefined || config.access.token;
   const json = JSON.stringify(req.options);
-  const curl = ['curl -sS -o shot.' + ext];
+  // -f: an error answer fails the command instead of being saved as the image
+  const curl = ['curl -fsS -o shot.' + ext];
   if (auth) curl.push('-H "Authorization: Bearer $TOKEN"');
   if (req.method === 'POST') curl.push("-H 'Content-Type: application/json'", '--data-raw ' + shell(json), shell(req.endpoint));
   else curl.push(shell(req.getUrl));
@@ -336,7 +337,12 @@ async function capture(event) {
   try {
     req = currentRequest();
   } catch (e) {
-    if (e instanceof FieldError) markField(e.field, e.message);
+    if (e instanceof FieldError) {
+      markField(e.field, e.message);
+      // what the last answer said no longer applies to this request
+      $('error').hidden = true;
+      $('state').textContent = 'not sent: fix ' + e.field;
+    }
     return;
   }
   if (inflight) inflight.abort();

@@ -78,7 +78,8 @@ export function curlToRequest(words: string[]): CurlRequest {
     } else if (w === '-d' || w === '--data' || w === '--data-raw') req.body = next();
     else if (w === '-o' || w === '--output') req.output = next();
     else if (w === '-X' || w === '--request') req.method = next();
-    else if (w === '-s' || w === '-S' || w === '-sS') continue;
+    // -f (fail on an error answer), -s, -S: how curl reports, nothing sent differently
+    else if (/^-[fsS]+$/.test(w)) continue;
     else if (w.startsWith('-')) throw new Error(`curl option ${w} is not understood here`);
     else req.url = w;
   }
