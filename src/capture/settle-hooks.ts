@@ -7,8 +7,10 @@
  *   - scripts, stylesheets and images that finished (their `load`/`error`), and when;
  *   - after `load`, when the DOM last changed (a MutationObserver started at `load`, so parsing costs
  *     nothing);
- *   - short timeouts (at most SHORT_TIMER_MS) still to fire, and when the last is due: a page that waits
- *     a moment before it fetches its data or adds its images shows nothing pending until then.
+ *   - short timeouts (at most SHORT_TIMER_MS) set after `load` and still to fire, and when the last is
+ *     due: a page that waits a moment after load before it fetches its data or adds its images shows
+ *     nothing pending until then. (Timers set before `load` are the page's own rhythm, such as a
+ *     carousel's autoplay: waiting for them would only catch it moving.)
  * Times are performance.now() values.
  */
 export const PAGE_HOOK = 'fcshot.activity';
@@ -43,7 +45,7 @@ export const PAGE_HOOKS = `(() => {
       timers.delete(id);
       return callback.apply(this, args);
     }, ms, ...rest);
-    if (delay <= ${SHORT_TIMER_MS}) timers.set(id, performance.now() + delay);
+    if (state.afterLoad && delay <= ${SHORT_TIMER_MS}) timers.set(id, performance.now() + delay);
     return id;
   };
   window.clearTimeout = function clearTimeout(id) {
@@ -86,6 +88,7 @@ export const PAGE_HOOKS = `(() => {
   document.addEventListener('load', done, true);
   document.addEventListener('error', done, true);
   addEventListener('load', () => {
+    state.afterLoad = true;
     new MutationObserver(() => { state.mutatedAt = performance.now(); })
       .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   }, { once: true });

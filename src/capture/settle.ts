@@ -121,26 +121,31 @@ const SETTLE_IN_PAGE = `async (settle, maxMs, rounds, quietFrames, netQuietMs) =
     busy = true;
     await bounded(Promise.allSettled(loading.map((img) => img.decode())));
   }
-  for (let round = 0; round < rounds && performance.now() < until; round++) {
-    const finite = document.getAnimations().filter((a) => {
-      const end = a.effect?.getComputedTiming().endTime;
-      return a.playState === 'running' && typeof end === 'number' && Number.isFinite(end);
-    });
-    if (!finite.length) break;
-    busy = true;
-    for (const a of finite) {
-      try {
-        a.finish();
-      } catch {
-        // a zero playback rate cannot finish; leave it
+  const finishAnimations = async () => {
+    for (let round = 0; round < rounds && performance.now() < until; round++) {
+      const finite = document.getAnimations().filter((a) => {
+        const end = a.effect?.getComputedTiming().endTime;
+        return a.playState === 'running' && typeof end === 'number' && Number.isFinite(end);
+      });
+      if (!finite.length) break;
+      busy = true;
+      for (const a of finite) {
+        try {
+          a.finish();
+        } catch {
+          // a zero playback rate cannot finish; leave it
+        }
       }
+      await bounded(frame());
     }
-    await bounded(frame());
-  }
+  };
+  await finishAnimations();
   // A DOM that changed just now (a framework's late render): until it has not changed for 100 ms.
   if (hook && performance.now() - hook.mutatedAt() < 100) {
     busy = true;
     while (performance.now() < until && performance.now() - hook.mutatedAt() < 100) await sleep(20);
+    // What the late render (or a timer's slide) started is finished too.
+    await finishAnimations();
   }
   if (busy) for (let i = 0; i < quietFrames && performance.now() < until; i++) await bounded(frame());
   // Still changing by itself: its data came after load, or it draws frame by frame.
