@@ -285,10 +285,16 @@ export class MemoryGuard {
     };
   }
 
-  /** Chromium's memory now, MB (a fresh process list and one read each). */
+  /**
+   * The memory Chromium keeps across captures, MB (a fresh process list and one read each): its browser,
+   * GPU and utility processes. Renderers are left out: they hold the pages in flight (the guard's business,
+   * per capture), and a renderer just killed still holds its page until it is gone; counting them made
+   * one page over its budget recycle the browser its kill was meant to spare.
+   */
   async chromiumMbNow(): Promise<number> {
     await this.refresh(true);
-    return this.unlistedMb + this.slowMb + this.known.reduce((sum, p) => sum + anonMb(p.pid), 0);
+    const own = this.known.filter((p) => p.type !== 'renderer');
+    return this.unlistedMb + this.slowMb + own.reduce((sum, p) => sum + anonMb(p.pid), 0);
   }
 
   /** The renderer kill (if any) since `since` (a Date.now()), to name why a page went away. */
