@@ -6,7 +6,6 @@
  */
 import { KnownDevices } from 'puppeteer-core';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { invalidOption } from './errors.js';
 import { parseTargetUrl } from './policy/target-url.js';
 import { FORMATS, negotiateFormat, spec, type OutputFormat } from './formats.js';
@@ -321,6 +320,9 @@ export interface Clip {
 /** Lists and maps the schema defaults to empty ones: the pipeline always has them. */
 type Defaulted = 'hide' | 'remove' | 'blockResources' | 'blockUrls' | 'headers' | 'cookies';
 
+/** A request as validation leaves it: the schema's defaults filled in (ajv's useDefaults; Value.Default in tests). */
+export type ValidatedOptions = RequestOptions & Required<Pick<RequestOptions, Defaulted>>;
+
 /** Options the pipeline gets in another shape than the caller sent them (or not at all). */
 type Reshaped =
   | 'url'
@@ -379,12 +381,9 @@ export function checkNumberSpelling(input: Record<string, unknown>): void {
 }
 
 export function resolveOptions(
-  input: RequestOptions,
+  req: ValidatedOptions,
   ctx: { accept?: string; defaultUrl: string; maxTimeoutMs: number },
 ): CaptureOptions {
-  // What the schema defaults (the routes' validation has filled them in already; direct callers need not).
-  const req = Value.Default(OptionsSchema, structuredClone(input)) as RequestOptions &
-    Required<Pick<RequestOptions, Defaulted>>;
   const format = (req.format as OutputFormat | undefined) ?? negotiateFormat(ctx.accept);
   const { defaultQuality, transparency, printed } = spec(format);
   if (req.quality !== undefined && defaultQuality === undefined) {

@@ -7,11 +7,11 @@ import { Value } from '@sinclair/typebox/value';
 import { HttpError } from '../src/errors.js';
 import { negotiateFormat } from '../src/formats.js';
 import { cacheKey } from '../src/http/capture-cache.js';
-import { checkNumberSpelling, OptionsSchema, resolveOptions, type RequestOptions } from '../src/options.js';
+import { checkNumberSpelling, OptionsSchema, resolveOptions, type ValidatedOptions } from '../src/options.js';
 
 const ctx = { defaultUrl: 'https://default.example', maxTimeoutMs: 30_000 };
 /** A request as the validator leaves it: defaults filled in. */
-const req = (over: Record<string, unknown> = {}) => Value.Default(OptionsSchema, { ...over }) as RequestOptions;
+const req = (over: Record<string, unknown> = {}) => Value.Default(OptionsSchema, { ...over }) as ValidatedOptions;
 const refusal = (fn: () => unknown) => {
   try {
     fn();

@@ -13,7 +13,7 @@ import {
   JSON_QUERY_FIELDS,
   OptionsSchema,
   resolveOptions,
-  type RequestOptions,
+  type ValidatedOptions,
 } from '../options.js';
 import type { CaptureFiles } from '../capture-files.js';
 import { type Screenshot, type ScreenshotDeps, takeScreenshot } from '../screenshot.js';
@@ -62,7 +62,12 @@ function sendFile(request: FastifyRequest, reply: FastifyReply, files: CaptureFi
 const signed = new WeakSet<FastifyRequest>();
 
 /** Answers one screenshot request: from the capture cache, or by taking the screenshot. */
-async function respond(request: FastifyRequest, reply: FastifyReply, input: RequestOptions, opts: CaptureRouteOptions) {
+async function respond(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  input: ValidatedOptions,
+  opts: CaptureRouteOptions,
+) {
   const options = resolveOptions(input, {
     accept: signed.has(request) ? undefined : request.headers.accept,
     defaultUrl: opts.defaultUrl,
@@ -137,7 +142,7 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
       checkNumberSpelling(request.query as Record<string, unknown>);
       parseJsonQueryFields(request.query as Record<string, unknown>);
     },
-    handler: (request, reply) => respond(request, reply, request.query as RequestOptions, opts),
+    handler: (request, reply) => respond(request, reply, request.query as ValidatedOptions, opts),
   });
 
   app.route({
@@ -155,6 +160,6 @@ export function registerCaptureRoutes(app: FastifyInstance, opts: CaptureRouteOp
       if (request.body && typeof request.body === 'object')
         checkNumberSpelling(request.body as Record<string, unknown>);
     },
-    handler: (request, reply) => respond(request, reply, request.body as RequestOptions, opts),
+    handler: (request, reply) => respond(request, reply, request.body as ValidatedOptions, opts),
   });
 }
