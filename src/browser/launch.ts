@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import puppeteer, { type Browser, type ConnectionTransport } from 'puppeteer-core';
 
 /** Events no code of ours listens to, the ones a page can make Chromium send without end. */
-export const DROPPED_EVENTS = ['Runtime.consoleAPICalled', 'Log.entryAdded', 'Runtime.exceptionThrown'] as const;
+const DROPPED_EVENTS = ['Runtime.consoleAPICalled', 'Log.entryAdded', 'Runtime.exceptionThrown'] as const;
 
 const DROPPED_HEADS = DROPPED_EVENTS.map((method) => Buffer.from(`{"method":"${method}"`));
 /** How many bytes of a message decide whether it is dropped. */
@@ -24,8 +24,6 @@ const HEAD_BYTES = Math.max(...DROPPED_HEADS.map((h) => h.length));
 export class QuietPipeTransport implements ConnectionTransport {
   onmessage?: (message: string) => void;
   onclose?: () => void;
-  /** Messages skipped so far (for tests and logs). */
-  dropped = 0;
   private parts: Buffer[] = [];
   private length = 0;
   private decided = false;
@@ -69,7 +67,6 @@ export class QuietPipeTransport implements ConnectionTransport {
           this.skipping = true;
           this.parts = [];
           this.length = 0;
-          this.dropped += 1;
         }
       }
       if (nul === -1) return;
@@ -104,7 +101,6 @@ export interface LaunchOptions {
 export interface Launched {
   browser: Browser;
   process: ChildProcess;
-  transport: QuietPipeTransport;
   /** Kills Chromium and every process of its group (renderers, GPU, zygote). */
   kill(): void;
 }
@@ -155,7 +151,7 @@ export async function launchChromium(opts: LaunchOptions): Promise<Launched> {
       }),
       failed,
     ]);
-    return { browser, process: proc, transport, kill };
+    return { browser, process: proc, kill };
   } catch (err) {
     kill();
     throw err;
