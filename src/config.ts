@@ -50,6 +50,11 @@ export interface Config {
    * memory is used). 0: no guard.
    */
   memoryLimitMb?: number;
+  /**
+   * Tabs kept, scrubbed, for the next capture of the same site, which then needs no new renderer
+   * process (src/browser/warm-tabs.ts): WARM_TABS, else MAX_CONCURRENCY. 0: a fresh context every time.
+   */
+  warmTabs: number;
   /** Recycle Chromium after this many captures (0: never). */
   recycleAfter: number;
   /** Recycle Chromium when its process tree's anonymous memory passes this many MB (0: never). */
@@ -102,6 +107,7 @@ function spkiList(raw: string | undefined): string[] {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const maxConcurrency = int(env, 'MAX_CONCURRENCY', 4, 1);
   return {
     port: int(env, 'PORT', int(env, 'FC_CUSTOM_LISTEN_PORT', int(env, 'FC_SERVER_PORT', 9000, 0), 0), 0),
     defaultUrl: env.DEFAULT_URL || 'https://www.serverless-devs.com',
@@ -111,7 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedChromiumDir: env.EMBEDDED_CHROMIUM_DIR || `${tmpdir()}/fcshot-chromium`,
     localFontsDir: join(cacheDirOf(env), 'local-fonts'),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000),
-    maxConcurrency: int(env, 'MAX_CONCURRENCY', 4, 1),
+    maxConcurrency,
     maxQueue: int(env, 'MAX_QUEUE', 16, 0),
     egressAllow: list(env.EGRESS_ALLOW),
     egressPorts: env.EGRESS_PORTS || '80,443,8080,8443',
@@ -125,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       env.MEMORY_LIMIT_MB || env.FC_FUNCTION_MEMORY_SIZE
         ? int(env, 'MEMORY_LIMIT_MB', int(env, 'FC_FUNCTION_MEMORY_SIZE', 0, 0), 0)
         : undefined,
+    warmTabs: int(env, 'WARM_TABS', maxConcurrency, 0),
     recycleAfter: int(env, 'RECYCLE_AFTER', 500, 0),
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',

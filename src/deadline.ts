@@ -21,6 +21,7 @@ export class Deadline {
   private readonly timer: NodeJS.Timeout;
   private phase = 'queue';
   readonly timings: Record<string, number> = {};
+  private readonly descriptions: Record<string, string> = {};
 
   constructor(ms: number) {
     this.at = Date.now() + ms;
@@ -92,14 +93,22 @@ export class Deadline {
     this.timings[phase] = (this.timings[phase] ?? 0) + ms;
   }
 
+  /** A word on a phase for Server-Timing's `desc` (e.g. `page;desc=warm`). */
+  describe(phase: string, text: string): void {
+    this.descriptions[phase] = text;
+  }
+
   dispose(): void {
     clearTimeout(this.timer);
   }
 
-  /** `queue;dur=1.2, navigate;dur=110.4, …` */
+  /** `queue;dur=1.2, page;desc=warm;dur=0.3, navigate;dur=110.4, …` */
   serverTiming(): string {
     return Object.entries(this.timings)
-      .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
+      .map(([name, ms]) => {
+        const desc = this.descriptions[name];
+        return `${name};${desc ? `desc=${desc};` : ''}dur=${ms.toFixed(1)}`;
+      })
       .join(', ');
   }
 }

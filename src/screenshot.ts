@@ -1,7 +1,7 @@
 /**
  * takeScreenshot, the pipeline once a request is validated and its options resolved (src/options.ts):
- * policy (may the target be reached) → queue (a capture slot) → render (renderPage, in a fresh context
- * in the shared Chromium) → encode (encodeToFile: sharp, to a file under the capture directory). The
+ * policy (may the target be reached) → queue (a capture slot) → render (renderPage, in a tab of its own
+ * in the shared Chromium: a fresh context, or a scrubbed warm tab of the same site) → encode (encodeToFile: sharp, to a file under the capture directory). The
  * route calls it once, when the capture cache cannot answer, and streams the file it returns.
  */
 import type PQueue from 'p-queue';
@@ -9,7 +9,7 @@ import type { BrowserManager } from './browser/browser.js';
 import { checkCaptureSize } from './capture/grab-image.js';
 import type { CaptureFile, CaptureFiles } from './capture-files.js';
 import { encodeImage } from './capture/encode.js';
-import { type PageReport, renderPage } from './capture/render-page.js';
+import { type PageReport, renderPage, warmKeyFor } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
 import { badGateway, HttpError, isBrowserGone, isPageGone, unavailable } from './errors.js';
 import type { CaptureOptions } from './options.js';
@@ -57,11 +57,13 @@ export async function takeScreenshot(
     const render = () => {
       const pageReady = deadline.mark('page');
       return deps.browser.withPage(
-        (tab) => {
+        (tab, { warm }) => {
           pageReady();
+          if (warm) deadline.describe('page', 'warm');
           return renderPage(tab, opts, deadline, whyBlockedBy(deps.egress));
         },
         (work) => deadline.race(work),
+        warmKeyFor(opts),
       );
     };
     // Chromium died under this capture, most likely for another request's page: once more on a new

@@ -60,6 +60,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     locate: overrides.locate ?? (() => locateChromium(config)),
     proxyUrl: proxy.url,
     recycleAfter: config.recycleAfter,
+    warmTabs: config.warmTabs,
     recycleAboveMb: config.recycleAboveMb,
     trustSpki: config.trustSpki,
     memory:

@@ -1,22 +1,26 @@
 /**
- * One Chromium per process, shared by all requests; each request gets its own browser context and
- * page. One context with a blank page is kept ready ahead of the next request (the ~50 ms of
- * createBrowserContext + newPage happen off the request path). If Chromium dies the next caller
- * launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the browser is
- * replaced, the old one closed once its last capture ends.
+ * One Chromium per process, shared by all requests; each request gets a tab of its own: a warm one
+ * kept from an earlier capture of the same site (warm-tabs.ts: same renderer process, scrubbed), or a
+ * fresh browser context. One fresh context with a blank page is kept ready ahead of the next request
+ * (the ~50 ms of createBrowserContext + newPage happen off the request path). If Chromium dies the
+ * next caller launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the
+ * browser is replaced, the old one closed once its last capture ends.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { Browser, BrowserContext, CDPSession, Page } from 'puppeteer-core';
+import type { Browser, CDPSession } from 'puppeteer-core';
 import { withTimeout } from '../deadline.js';
 import { badGateway, browserGone, HttpError, isPageGone } from '../errors.js';
 import { chromiumEnvironment, chromiumFlags } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
+import { OwnTab, type Tab, WarmTabs } from './warm-tabs.js';
+
+export type { Tab };
 
 /** Recycling looks at Chromium's memory at most this often (PSS without the guard: it walks page tables). */
 const MEMORY_CHECK_EVERY_MS = 1000;
@@ -43,6 +47,8 @@ export interface BrowserManagerOptions {
   recycleAfter: number;
   /** Recycle when Chromium's process tree passes this many MB of anonymous memory (0: never). */
   recycleAboveMb: number;
+  /** How many scrubbed tabs are kept for later captures of their site (0: a fresh context every time). */
+  warmTabs: number;
   /** Public-key hashes Chromium trusts without a CA (TRUST_SPKI, tests only). */
   trustSpki?: string[];
   /** Keeps the instance inside its memory budget while captures run. */
@@ -59,32 +65,12 @@ interface Live {
   inFlight: number;
   retiring: boolean;
   /** A fresh context with a blank page, made ahead of the next request. */
-  spare?: Promise<Prepared | undefined>;
+  spare?: Promise<OwnTab | undefined>;
+  /** Tabs kept after their capture, for the next capture of the same site. */
+  warm: WarmTabs;
   /** A CDP session to the browser itself (its process list). */
   system?: Promise<CDPSession>;
   removeProfile: () => Promise<void>;
-}
-
-/** What a capture works with: a page, and a raw CDP session to it for the calls puppeteer wraps slowly. */
-export interface Tab {
-  page: Page;
-  cdp: CDPSession;
-}
-
-interface Prepared extends Tab {
-  context: BrowserContext;
-}
-
-/** A new, isolated context (no cookies, cache or storage shared) with one page; downloads denied. */
-async function prepare(browser: Browser): Promise<Prepared> {
-  const context = await browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
-  try {
-    const page = await context.newPage();
-    return { context, page, cdp: await page.createCDPSession() };
-  } catch (err) {
-    await context.close().catch(() => undefined);
-    throw err;
-  }
 }
 
 export class BrowserManager {
@@ -105,8 +91,7 @@ export class BrowserManager {
   private async processes(): Promise<ChromiumProcess[]> {
     const live = this.live;
     if (!live?.browser.connected) return [];
-    live.system ??= live.browser.target().createCDPSession();
-    const { processInfo } = (await (await live.system).send('SystemInfo.getProcessInfo')) as {
+    const { processInfo } = (await (await this.browserSession(live)).send('SystemInfo.getProcessInfo')) as {
       processInfo: Array<{ type: string; id: number }>;
     };
     return processInfo.map((p) => ({ pid: p.id, type: p.type }));
@@ -121,17 +106,47 @@ export class BrowserManager {
 
   private keepSpare(live: Live): void {
     if (live.retiring || this.closed || live.spare) return;
-    live.spare = prepare(live.browser).catch(() => undefined);
+    live.spare = OwnTab.open(live.browser).catch(() => undefined);
   }
 
-  /** The spare page if there is a sound one, else a new one. */
-  private async takePage(live: Live): Promise<Prepared> {
+  /** The spare tab if there is a sound one, else a new one. */
+  private async takeFresh(live: Live): Promise<OwnTab> {
     const spare = live.spare;
     live.spare = undefined;
     const ready = await spare;
-    if (ready && !ready.page.isClosed()) return ready;
-    await ready?.context.close().catch(() => undefined);
-    return prepare(live.browser);
+    if (ready?.usable) return ready;
+    await ready?.close();
+    return OwnTab.open(live.browser);
+  }
+
+  /** A tab on its way, within the caller's bound; one that comes after the caller gave up is closed. */
+  private async obtain<U extends OwnTab | undefined>(taking: Promise<U>, bound: Bound): Promise<U> {
+    return bound(taking).catch((err: unknown) => {
+      void taking.then((late) => late?.close()).catch(() => undefined);
+      throw err;
+    });
+  }
+
+  /** A session to the browser itself (its process list, permissions). */
+  private browserSession(live: Live): Promise<CDPSession> {
+    live.system ??= live.browser.target().createCDPSession();
+    return live.system;
+  }
+
+  /**
+   * After a capture, off the request path: the tab kept for its site and scrubbed (warm-tabs.ts), or
+   * closed with its context (a failed capture, options that leave state, a browser on its way out).
+   */
+  private async release(live: Live, tab: OwnTab, site: string | undefined): Promise<void> {
+    if (site !== undefined && this.opts.warmTabs > 0 && !live.retiring && !this.closed) {
+      const scrubbed = this.browserSession(live)
+        .then((session) => tab.scrub(session))
+        .then(() => true)
+        .catch(() => false);
+      await Promise.all([...live.warm.keep(site, tab, scrubbed).map((out) => out.close()), scrubbed]);
+      return;
+    }
+    await withTimeout(CLOSE_CONTEXT_MS, 'closing a context', tab.close()).catch(() => undefined);
   }
 
   private current(): Promise<Live> {
@@ -165,7 +180,16 @@ export class BrowserManager {
     });
     const removeProfile = () => removeFolder(profile);
     proc.once('exit', () => void removeProfile()); // a crash or a kill from outside
-    const live: Live = { browser, process: proc, kill, captures: 0, inFlight: 0, retiring: false, removeProfile };
+    const live: Live = {
+      browser,
+      process: proc,
+      kill,
+      captures: 0,
+      inFlight: 0,
+      retiring: false,
+      removeProfile,
+      warm: new WarmTabs(this.opts.warmTabs),
+    };
     this.all.add(live);
     browser.once('disconnected', () => {
       this.all.delete(live);
@@ -192,26 +216,31 @@ export class BrowserManager {
   }
 
   /**
-   * Runs `fn` with a page in a fresh browser context (no cookies, cache or storage shared with any
-   * other caller) and closes the context afterwards, whatever happens.
+   * Runs `fn` with a tab of its own, no cookies, cache, storage or history shared with any other
+   * caller: for a capture that names its `site` (render-page.ts, warmKeyFor), a tab kept from an
+   * earlier capture of that site if there is one, else a fresh browser context. Afterwards the tab is
+   * scrubbed and kept (when `site` is given and `fn` succeeded) or closed, whatever happens.
    */
-  async withPage<T>(fn: (tab: Tab) => Promise<T>, bound: Bound = (work) => work): Promise<T> {
+  async withPage<T>(
+    fn: (tab: Tab, how: { warm: boolean }) => Promise<T>,
+    bound: Bound = (work) => work,
+    site?: string,
+  ): Promise<T> {
     const live = await bound(this.current());
     const started = Date.now();
     const watched = this.opts.memory?.busy();
     live.inFlight += 1;
     live.captures += 1;
     if (this.opts.recycleAfter > 0 && live.captures >= this.opts.recycleAfter) live.retiring = true;
-    let context: BrowserContext | undefined;
+    let tab: OwnTab | undefined;
+    let succeeded = false;
     try {
-      const taking = this.takePage(live);
-      // Given up on (the caller's deadline): the page still made is closed when it comes.
-      const prepared = await bound(taking).catch((err: unknown) => {
-        void taking.then((late) => late.context.close()).catch(() => undefined);
-        throw err;
-      });
-      context = prepared.context;
-      return await fn(prepared);
+      const kept = site === undefined ? undefined : await this.obtain(live.warm.take(site), bound);
+      const warm = kept !== undefined;
+      tab = kept ?? (await this.obtain(this.takeFresh(live), bound));
+      const result = await fn(tab, { warm });
+      succeeded = true;
+      return result;
     } catch (err) {
       // Whatever puppeteer said (frame detached, target closed…), a dead browser is the cause.
       if (!live.browser.connected) throw browserGone();
@@ -219,11 +248,10 @@ export class BrowserManager {
     } finally {
       watched?.();
       live.inFlight -= 1;
-      // Closing the context and preparing the next page happen while the caller encodes and streams.
+      // Scrubbing or closing the tab and preparing the next one happen while the caller encodes and streams.
+      const used = tab;
       const done: Promise<void> = (async () => {
-        await withTimeout(CLOSE_CONTEXT_MS, 'closing a context', context?.close() ?? Promise.resolve()).catch(
-          () => undefined,
-        );
+        if (used) await this.release(live, used, succeeded ? site : undefined);
         if (live.retiring && live.inFlight === 0) await this.retire(live);
         else {
           this.keepSpare(live);
@@ -272,13 +300,18 @@ export class BrowserManager {
     await closeBrowser(live);
   }
 
-  /** Browser contexts in use right now: all but the default one and the spare (tests check none leaks). */
+  /** Browser contexts in use right now: all but the default one, the spare and the warm tabs' (tests check none leaks). */
   async openContexts(): Promise<number> {
     await Promise.all(this.closing);
     const live = this.live;
     if (!live) return 0;
     const spare = await live.spare;
-    return live.browser.browserContexts().length - 1 - (spare ? 1 : 0);
+    return live.browser.browserContexts().length - 1 - (spare ? 1 : 0) - live.warm.size;
+  }
+
+  /** Tabs kept for later captures of their site right now. */
+  get warmTabs(): number {
+    return this.live?.warm.size ?? 0;
   }
 
   /** True when Chromium answers a trivial command. */

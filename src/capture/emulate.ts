@@ -40,6 +40,7 @@ export function viewportOf(opts: CaptureOptions) {
 }
 
 interface Emulation {
+  tab: Tab;
   cdp: CDPSession;
   page: Page;
   opts: CaptureOptions;
@@ -47,7 +48,7 @@ interface Emulation {
 }
 
 /** Request interception, only when a rule needs it: blocked types and URLs, extra headers for the target's origin. */
-async function interceptRequests(page: Page, opts: CaptureOptions): Promise<void> {
+async function interceptRequests({ page, on }: Tab, opts: CaptureOptions): Promise<void> {
   const blockTypes = new Set(opts.blockResources);
   const blockUrls = opts.blockUrls;
   const extra: Record<string, string> = { ...opts.headers };
@@ -58,7 +59,7 @@ async function interceptRequests(page: Page, opts: CaptureOptions): Promise<void
   if (!blockTypes.size && !blockUrls.length && !hasExtra) return;
 
   await page.setRequestInterception(true);
-  page.on('request', (request: HTTPRequest) => {
+  on('request', (request: HTTPRequest) => {
     if (request.isInterceptResolutionHandled()) return;
     const url = request.url();
     if (blockTypes.has(request.resourceType()) || blockUrls.some((pattern) => matchesUrlPattern(pattern, url))) {
@@ -181,7 +182,7 @@ const EMULATION_STEPS: Step<Emulation>[] = [
   },
   {
     name: 'requestRules',
-    run: ({ page, opts }) => interceptRequests(page, opts),
+    run: ({ tab, opts }) => interceptRequests(tab, opts),
   },
   {
     // Before the page's own scripts, in every frame: the console silenced, and (for the settle step)
@@ -194,6 +195,6 @@ const EMULATION_STEPS: Step<Emulation>[] = [
   },
 ];
 
-export async function emulate({ cdp, page }: Tab, opts: CaptureOptions): Promise<void> {
-  await runTogether(EMULATION_STEPS, { cdp, page, opts, view: viewportOf(opts) });
+export async function emulate(tab: Tab, opts: CaptureOptions): Promise<void> {
+  await runTogether(EMULATION_STEPS, { tab, cdp: tab.cdp, page: tab.page, opts, view: viewportOf(opts) });
 }

@@ -10,7 +10,8 @@
  * loadEventFired), matched to the navigation by its loader id, and puppeteer's network events for the
  * navigation's request (the main frame's latest navigation request): its response or failure.
  */
-import type { CDPSession, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
+import type { HTTPRequest, HTTPResponse } from 'puppeteer-core';
+import type { Tab } from '../browser/warm-tabs.js';
 import type { Protocol } from 'puppeteer-core';
 import { badGateway, blocked, type HttpError, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';
@@ -77,8 +78,7 @@ export class NavigationWatch {
   readonly failure: Promise<never>;
 
   constructor(
-    private readonly page: Page,
-    private readonly cdp: CDPSession,
+    private readonly tab: Tab,
     private readonly whyBlocked: WhyBlocked,
     private readonly waitUntil: WaitUntil,
     /** The first page is raw HTML (no navigation of its own): every navigation is a hop. */
@@ -92,7 +92,7 @@ export class NavigationWatch {
 
   /** Subscribes to the main frame's navigation events (one round trip, run beside emulation). */
   async start(): Promise<void> {
-    const { cdp, page } = this;
+    const { cdp, on } = this.tab;
     cdp.on('Page.frameStartedNavigating', (e: Protocol.Page.FrameStartedNavigatingEvent) => this.onStart(e));
     cdp.on('Page.frameNavigated', (e: Protocol.Page.FrameNavigatedEvent) => {
       if (e.frame.parentId || this.current?.loaderId !== e.frame.loaderId) return;
@@ -104,11 +104,11 @@ export class NavigationWatch {
     };
     if (this.waitUntil === 'domcontentloaded') cdp.on('Page.domContentEventFired', reached);
     else cdp.on('Page.loadEventFired', reached);
-    page.on('request', (request) => {
+    on('request', (request) => {
       if (this.current && !this.current.landed && this.isMainNavigation(request)) this.current.request = request;
     });
-    page.on('response', (response) => this.onResponse(response));
-    page.on('requestfailed', (request) => this.onFailed(request));
+    on('response', (response) => this.onResponse(response));
+    on('requestfailed', (request) => this.onFailed(request));
     const [, tree] = await Promise.all([cdp.send('Page.enable'), cdp.send('Page.getFrameTree')]);
     this.mainFrameId = tree.frameTree.frame.id;
   }
@@ -123,7 +123,7 @@ export class NavigationWatch {
   }
 
   private isMainNavigation(request: HTTPRequest): boolean {
-    return request.isNavigationRequest() && request.frame() === this.page.mainFrame();
+    return request.isNavigationRequest() && request.frame() === this.tab.page.mainFrame();
   }
 
   private isCurrent(request: HTTPRequest): boolean {

@@ -37,16 +37,30 @@ export interface Rendered extends PageReport {
   bytes: Buffer;
 }
 
+/**
+ * The tab a capture may leave for the next capture of the same site (src/browser/warm-tabs.ts), by
+ * site (scheme and host): undefined when its options leave state that scrubbing does not undo or
+ * that must never meet another caller's page: raw HTML (no site), the caller's cookies, headers or
+ * basic auth, request rules (interception on puppeteer's own session), the cookie-banner helper (a
+ * function exposed to the page).
+ */
+export function warmKeyFor(opts: CaptureOptions): string | undefined {
+  const { target } = opts;
+  if (!target || opts.cookies.length || Object.keys(opts.headers).length || opts.auth) return undefined;
+  if (opts.blockResources.length || opts.blockUrls.length || opts.hideCookieBanners) return undefined;
+  return `${target.protocol}//${target.hostname}`;
+}
+
 /** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
-function guardPage(page: Page) {
+function guardPage(tab: Tab) {
   const refused = new Set<HTTPRequest>();
   const failed: HTTPRequest[] = [];
-  page.on('dialog', (dialog) => void dialog.dismiss().catch(() => undefined));
-  page.on('popup', (popup) => void popup?.close().catch(() => undefined));
-  page.on('response', (response) => {
+  tab.on('dialog', (dialog) => void dialog.dismiss().catch(() => undefined));
+  tab.on('popup', (popup) => void popup?.close().catch(() => undefined));
+  tab.on('response', (response) => {
     if (proxyVerdict(response.headers()).blocked) refused.add(response.request());
   });
-  page.on('requestfailed', (request) => failed.push(request));
+  tab.on('requestfailed', (request) => failed.push(request));
   /**
    * How many requests the guard refused. A refused CONNECT or a cross-origin request whose 403 the
    * page may not read shows up only as a failure, so failures are checked against the rule again.
@@ -64,7 +78,7 @@ function networkIdle(page: Page, opts: CaptureOptions, deadline: Deadline): Prom
 }
 
 async function navigate(
-  page: Page,
+  { page, on }: Tab,
   opts: CaptureOptions,
   deadline: Deadline,
   whyBlocked: WhyBlocked,
@@ -83,7 +97,7 @@ async function navigate(
   }
   const url = opts.target!.href;
   let lastMainUrl = url;
-  page.on('request', (request) => {
+  on('request', (request) => {
     if (request.isNavigationRequest() && request.frame() === page.mainFrame()) lastMainUrl = request.url();
   });
   let response: HTTPResponse | null = null;
@@ -111,9 +125,9 @@ async function navigate(
 }
 
 /** Rejects when the page's renderer dies (out of memory, crash): no waiting for a deadline. */
-function rendererDeath(page: Page): Promise<never> {
+function rendererDeath(tab: Tab): Promise<never> {
   const death = new Promise<never>((_resolve, reject) => {
-    page.once('error', (err) => reject(badGateway(`the page crashed: ${err.message}`, 'renderer_crashed')));
+    tab.on('error', (err) => reject(badGateway(`the page crashed: ${err.message}`, 'renderer_crashed')));
   });
   death.catch(() => undefined); // observed by whoever races it; never an unhandled rejection
   return death;
@@ -206,9 +220,9 @@ async function renderPageOrThrow(
   whyBlocked: WhyBlocked,
 ): Promise<Rendered> {
   const { page } = tab;
-  const countRefused = guardPage(page);
-  const death = rendererDeath(page);
-  const watch = new NavigationWatch(page, tab.cdp, whyBlocked, opts.waitUntil, opts.html !== undefined);
+  const countRefused = guardPage(tab);
+  const death = rendererDeath(tab);
+  const watch = new NavigationWatch(tab, whyBlocked, opts.waitUntil, opts.html !== undefined);
   // Every phase also ends the moment the renderer dies or the navigation watch refuses (loop, blocked).
   const unlessStopped =
     <T>(work: () => Promise<T>) =>
@@ -219,7 +233,7 @@ async function renderPageOrThrow(
   await deadline.step('emulate', () => Promise.all([emulate(tab, opts), watch.start()]));
   const response = await deadline.step(
     'navigate',
-    unlessStopped(() => navigate(page, opts, deadline, whyBlocked, gaveUp)),
+    unlessStopped(() => navigate(tab, opts, deadline, whyBlocked, gaveUp)),
   );
   if (opts.html === undefined) watch.acceptFirst(response);
 

@@ -1,0 +1,282 @@
+/**
+ * Warm tabs (src/browser/warm-tabs.ts): a capture of a site runs in the tab, and the renderer process,
+ * an earlier capture of that site left; nothing that capture did may be visible to it. A hostile page
+ * writes every kind of state it can (cookies, local and session storage, IndexedDB, Cache Storage, a
+ * service worker, the window's name, history entries, a global, cached responses, a same-site frame's
+ * storage) and keeps writing from timers and as it is left; the next capture of the site (MAX_CONCURRENCY 1, so it is
+ * served by the same tab, which its Server-Timing says) reports what it finds to the fixture server.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { capture, shutdownClean, startService, type TestService, withOwnService } from './helpers/service.js';
+
+let fixtures: FixtureServer;
+/** A second site (another loopback address), for the cross-site frame. */
+let other: http.Server;
+let otherOrigin: string;
+/** Another origin of the same site (the same address, another port), for a same-site frame. */
+let sibling: http.Server;
+let siblingOrigin: string;
+/** A third origin of the site, for a frame the page removes again. */
+let cousin: http.Server;
+let cousinOrigin: string;
+let svc: TestService;
+const reports: Array<Record<string, unknown>> = [];
+let beacons = 0;
+
+/** What a page can find of an earlier page of its site, sent to /report. */
+const READ = `
+  async function findings() {
+    const out = {};
+    out.cookie = document.cookie;
+    out.local = Object.keys(localStorage);
+    out.session = Object.keys(sessionStorage);
+    out.name = window.name;
+    out.history = history.length;
+    out.global = typeof window.leftBehind;
+    out.idb = (await indexedDB.databases()).map((d) => d.name);
+    out.caches = await caches.keys();
+    out.workers = (await navigator.serviceWorker.getRegistrations()).length;
+    out.controlled = Boolean(navigator.serviceWorker.controller);
+    out.dark = matchMedia('(prefers-color-scheme: dark)').matches;
+    out.zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    out.agent = navigator.userAgent;
+    out.visible = document.visibilityState;
+    out.raf = await new Promise((r) => { requestAnimationFrame(() => r('ran')); setTimeout(() => r('stuck'), 500); });
+    out.width = innerWidth;
+    return out;
+  }`;
+
+const hostile = (other: string, removed = '') => `<!doctype html><body style="background:#f00">
+<img src="/cached.png"><link rel="stylesheet" href="/cached.css">
+<iframe src="${other}/frame-write"></iframe>
+<script>
+  if ('${removed}') {
+    const gone = document.createElement('iframe');
+    gone.src = '${removed}/frame-write';
+    gone.onload = () => setTimeout(() => gone.remove(), 50);
+    document.body.append(gone);
+  }
+  document.cookie = 'left=1; max-age=3600';
+  localStorage.setItem('left', '1');
+  sessionStorage.setItem('left', '1');
+  window.name = 'left';
+  window.leftBehind = 1;
+  history.pushState({}, '', '?a'); history.pushState({}, '', '?b');
+  indexedDB.open('left', 1).onupgradeneeded = (e) => e.target.result.createObjectStore('s');
+  caches.open('left').then((c) => c.put('/left', new Response('left')));
+  navigator.serviceWorker.register('/sw.js');
+  fetch('/cached.txt');
+  // Goes on writing after its capture, for as long as it runs (and as it is left), and saying so.
+  addEventListener('pagehide', () => { sessionStorage.setItem('hide', '1'); localStorage.setItem('hide', '1'); });
+  setInterval(() => {
+    sessionStorage.setItem('late' + Date.now(), '1');
+    localStorage.setItem('late' + Date.now(), '1');
+    document.cookie = 'late=1; max-age=3600';
+  }, 10);
+  setInterval(() => fetch('/beacon').catch(() => {}), 150);
+</script></body>`;
+
+const reader = (other: string, removed = '') => `<!doctype html><body style="background:#0f0">
+<img src="/cached.png"><link rel="stylesheet" href="/cached.css">
+<iframe src="${other}/frame-read"></iframe>
+${removed ? `<iframe src="${removed}/frame-read?removed"></iframe>` : ''}
+<script>${READ}
+  fetch('/cached.txt');
+  findings().then((out) => fetch('/report', { method: 'POST', body: JSON.stringify(out) }));
+</script></body>`;
+
+const hits = (path: string) => fixtures.hits.filter((h) => h === path).length;
+
+beforeAll(async () => {
+  fixtures = await startFixtures();
+  const frames = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const html = (body: string) => res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+    if (req.url === '/frame-write')
+      html(`<script>
+        const write = () => {
+          localStorage.setItem('frame' + Date.now(), '1');
+          sessionStorage.setItem('frame' + Date.now(), '1');
+          document.cookie = 'frame=1; max-age=3600';
+        };
+        write();
+        setInterval(write, 5);
+        addEventListener('pagehide', write);
+      </script>`);
+    else if (req.url?.startsWith('/frame-read')) {
+      const key = req.url.endsWith('?removed') ? 'removedFrame' : 'frame';
+      html(
+        `<script>fetch('${fixtures.origin}/report', { method: 'POST', body: JSON.stringify({ ${key}: Object.keys(localStorage), ${key}Session: Object.keys(sessionStorage), ${key}Cookie: document.cookie }) });</script>`,
+      );
+    } else res.writeHead(404).end();
+  };
+  other = http.createServer(frames);
+  sibling = http.createServer(frames);
+  cousin = http.createServer(frames);
+  await new Promise<void>((r) => cousin.listen(0, '127.0.0.1', r));
+  cousinOrigin = `http://127.0.0.1:${(cousin.address() as AddressInfo).port}`;
+  await new Promise<void>((r) => other.listen(0, '127.0.0.2', r));
+  await new Promise<void>((r) => sibling.listen(0, '127.0.0.1', r));
+  otherOrigin = `http://127.0.0.2:${(other.address() as AddressInfo).port}`;
+  siblingOrigin = `http://127.0.0.1:${(sibling.address() as AddressInfo).port}`;
+  const page = (body: string) => (_q: http.IncomingMessage, r: http.ServerResponse) =>
+    void r.writeHead(200, { 'content-type': 'text/html' }).end(body);
+  fixtures.route('/hostile', (q, r) => page(hostile(siblingOrigin, cousinOrigin))(q, r));
+  fixtures.route('/read', (q, r) => page(reader(siblingOrigin, cousinOrigin))(q, r));
+  fixtures.route('/pop-up', (q, r) => page(`<script>window.open('${siblingOrigin}/frame-write');</script>`)(q, r));
+  fixtures.route('/cross-site-frame', (q, r) => page(hostile(otherOrigin))(q, r));
+  fixtures.route('/cross-site-read', (q, r) => page(reader(otherOrigin))(q, r));
+  fixtures.route('/options', (_q, r) =>
+    r
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end(
+        `<script>${READ}; findings().then((out) => fetch('/report', { method: 'POST', body: JSON.stringify(out) }));</script>`,
+      ),
+  );
+  const cached = (type: string, body: string | Buffer) => (_q: http.IncomingMessage, r: http.ServerResponse) =>
+    void r.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=3600' }).end(body);
+  fixtures.route(
+    '/cached.png',
+    cached('image/svg+xml', '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>'),
+  );
+  fixtures.route('/cached.css', cached('text/css', 'p{color:red}'));
+  fixtures.route('/cached.txt', cached('text/plain', 'cached'));
+  fixtures.route(
+    '/sw.js',
+    cached(
+      'text/javascript',
+      `self.addEventListener('fetch', (e) => e.respondWith(new Response('<h1>poisoned</h1>', { headers: { 'content-type': 'text/html' } })));`,
+    ),
+  );
+  fixtures.route('/beacon', (_q, r) => {
+    beacons += 1;
+    r.writeHead(204).end();
+  });
+  fixtures.route('/report', (req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      reports.push(JSON.parse(body));
+      res.writeHead(204, { 'access-control-allow-origin': '*' }).end();
+    });
+  });
+  svc = await startService({
+    EGRESS_ALLOW: [
+      fixtures.allowEntry,
+      `127.0.0.2:${(other.address() as AddressInfo).port}`,
+      `127.0.0.1:${(sibling.address() as AddressInfo).port}`,
+      `127.0.0.1:${(cousin.address() as AddressInfo).port}`,
+    ].join(','),
+    MAX_CONCURRENCY: '1',
+  });
+});
+
+afterAll(async () => {
+  await shutdownClean(svc);
+  await fixtures.close();
+  await new Promise((r) => other.close(r));
+  await new Promise((r) => sibling.close(r));
+  await new Promise((r) => cousin.close(r));
+});
+
+/** Captures `path` and returns the reports its page (and its frames) sent. */
+async function reported(path: string, query: Record<string, string> = {}) {
+  const before = reports.length;
+  const res = await capture(svc, { url: `${fixtures.origin}${path}`, ...query });
+  if (process.env.DEBUG_SCRUB) console.error(path, res.headers['server-timing']);
+  expect(res.status).toBe(200);
+  return { res, found: Object.assign({}, ...reports.slice(before)) as Record<string, unknown> };
+}
+
+describe('a warm tab shows the next capture of its site nothing of the last', () => {
+  it('runs the next capture of the site in the same tab, and it finds no trace of a hostile page', async () => {
+    const first = await capture(svc, { url: `${fixtures.origin}/hostile` });
+    expect(first.status).toBe(200);
+    expect(first.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    expect(hits('/sw.js')).toBe(1); // the worker was registered before the capture ended
+    const { res, found } = await reported('/read');
+    expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
+    expect(found).toMatchObject({
+      cookie: '',
+      local: [],
+      session: [],
+      name: '',
+      global: 'undefined',
+      idb: [],
+      caches: [],
+      workers: 0,
+      controlled: false,
+      frame: [],
+      frameSession: [],
+      frameCookie: '',
+    });
+    // The hostile page's entries are gone; the blank page between the captures is the one before it.
+    expect(found.history).toBeLessThanOrEqual(2);
+    // Nothing came from the renderer's memory or the HTTP cache: each capture fetched its own.
+    expect(hits('/cached.png')).toBe(2);
+    expect(hits('/cached.css')).toBe(2);
+    expect(hits('/cached.txt')).toBe(2);
+  });
+
+  it('closes, rather than keeps, a tab that showed a frame of another site (its storage is partitioned)', async () => {
+    await capture(svc, { url: `${fixtures.origin}/cross-site-frame` });
+    const { res, found } = await reported('/cross-site-read');
+    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    expect(found).toMatchObject({ local: [], session: [], frame: [], frameSession: [], frameCookie: '' });
+  });
+
+  it('closes, rather than keeps, a tab whose page opened a pop-up (a tab of its own, in the same context)', async () => {
+    await capture(svc, { url: `${fixtures.origin}/pop-up` });
+    const { res, found } = await reported('/read');
+    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    expect(found).toMatchObject({ frame: [], frameSession: [] });
+  });
+
+  it('stops everything the last page left running', async () => {
+    await capture(svc, { url: `${fixtures.origin}/hostile` });
+    await capture(svc, { url: `${fixtures.origin}/read` });
+    const settled = beacons;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(beacons).toBe(settled);
+  });
+
+  it('leaves none of a capture’s options to the next', async () => {
+    await reported('/options', {
+      darkMode: 'true',
+      timezone: 'Asia/Tokyo',
+      userAgent: 'CallerAgent/1.0',
+      width: '700',
+    });
+    const { res, found } = await reported('/options');
+    expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
+    expect(found.dark).toBe(false);
+    expect(found.zone).not.toBe('Asia/Tokyo');
+    expect(found.agent).not.toContain('CallerAgent');
+    expect(found.width).toBe(1280);
+  });
+
+  it('keeps no tab after a capture that failed or sent the caller’s credentials', async () => {
+    await capture(svc, { url: `${fixtures.origin}/red` });
+    expect(svc.browser.warmTabs).toBe(1);
+    const failed = await capture(svc, { url: `${fixtures.origin}/red`, waitForSelector: '#never', timeout: '1500' });
+    expect(failed.status).toBe(504);
+    expect(svc.browser.warmTabs).toBe(0);
+    await capture(svc, { url: `${fixtures.origin}/red`, cookies: JSON.stringify([{ name: 'session', value: 'x' }]) });
+    expect(svc.browser.warmTabs).toBe(0);
+  });
+});
+
+describe('WARM_TABS', () => {
+  it('0 gives every capture a fresh context', async () => {
+    await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, MAX_CONCURRENCY: '1', WARM_TABS: '0' }, async (own) => {
+      for (let i = 0; i < 2; i++) {
+        const res = await capture(own, { url: `${fixtures.origin}/red` });
+        expect(res.status).toBe(200);
+        expect(res.headers['server-timing']).not.toMatch(/desc=warm/);
+      }
+      expect(own.browser.warmTabs).toBe(0);
+    });
+  });
+});
