@@ -171,6 +171,8 @@ beforeAll(async () => {
     ].join(','),
     MAX_CONCURRENCY: '1',
   });
+  // The site has been captured before: its tabs are worth keeping from now on.
+  expect((await capture(svc, { url: `${fixtures.origin}/red` })).status).toBe(200);
 });
 
 afterAll(async () => {
@@ -265,6 +267,15 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
     expect(svc.browser.warmTabs).toBe(0);
     await capture(svc, { url: `${fixtures.origin}/red`, cookies: JSON.stringify([{ name: 'session', value: 'x' }]) });
     expect(svc.browser.warmTabs).toBe(0);
+  });
+});
+
+describe('which tabs are kept', () => {
+  it('keeps none for a site captured once, and one once the site comes up again', async () => {
+    const timing = async () => (await capture(svc, { url: `${otherOrigin}/plain` })).headers['server-timing'];
+    expect(await timing()).not.toMatch(/desc=warm/); // first capture of the site: its tab is closed
+    expect(await timing()).not.toMatch(/desc=warm/); // the site recurs: this tab is kept
+    expect(await timing()).toMatch(/page;desc=warm/);
   });
 });
 

@@ -219,7 +219,8 @@ export class BrowserManager {
    * Runs `fn` with a tab of its own, no cookies, cache, storage or history shared with any other
    * caller: for a capture that names its `site` (render-page.ts, warmKeyFor), a tab kept from an
    * earlier capture of that site if there is one, else a fresh browser context. Afterwards the tab is
-   * scrubbed and kept (when `site` is given and `fn` succeeded) or closed, whatever happens.
+   * scrubbed and kept (when `fn` succeeded and the site recurs: warm-tabs.ts, noteCapture) or closed,
+   * whatever happens.
    */
   async withPage<T>(
     fn: (tab: Tab, how: { warm: boolean }) => Promise<T>,
@@ -234,6 +235,7 @@ export class BrowserManager {
     if (this.opts.recycleAfter > 0 && live.captures >= this.opts.recycleAfter) live.retiring = true;
     let tab: OwnTab | undefined;
     let succeeded = false;
+    const worthKeeping = site !== undefined && live.warm.noteCapture(site);
     try {
       const kept = site === undefined ? undefined : await this.obtain(live.warm.take(site), bound);
       const warm = kept !== undefined;
@@ -251,7 +253,7 @@ export class BrowserManager {
       // Scrubbing or closing the tab and preparing the next one happen while the caller encodes and streams.
       const used = tab;
       const done: Promise<void> = (async () => {
-        if (used) await this.release(live, used, succeeded ? site : undefined);
+        if (used) await this.release(live, used, succeeded && worthKeeping ? site : undefined);
         if (live.retiring && live.inFlight === 0) await this.retire(live);
         else {
           this.keepSpare(live);

@@ -268,8 +268,22 @@ interface Kept {
 export class WarmTabs {
   /** Least recently kept first. */
   private readonly kept: Kept[] = [];
+  /** The sites of the last captures, oldest first. */
+  private readonly recent: string[] = [];
 
   constructor(private readonly capacity: number) {}
+
+  /**
+   * Notes a capture of `site`; true when a tab kept after it would likely serve again: the site came
+   * up within the last 2 × capacity captures. A site seen once, or long ago, is not worth the scrub
+   * (a workload of ever new sites pays nothing for warm tabs).
+   */
+  noteCapture(site: string): boolean {
+    const recurring = this.recent.includes(site);
+    this.recent.push(site);
+    if (this.recent.length > 2 * this.capacity) this.recent.shift();
+    return recurring && this.capacity > 0;
+  }
 
   get size(): number {
     return this.kept.length;
