@@ -38,6 +38,9 @@ async function makeImages(count: number): Promise<Buffer[]> {
   );
 }
 
+/** Sites the pages are also served from (more than any service keeps warm tabs for). */
+export const ALIAS_SITES = 16;
+
 export async function startBenchFixtures() {
   const images = await makeImages(12);
   const css = `body{font:16px/1.6 sans-serif;margin:0;color:#222;background:#fafafa}header{background:#234;color:#fff;padding:24px 48px}
@@ -78,13 +81,29 @@ ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+  // The same pages on other loopback addresses: each its own site, for a run where every capture is
+  // of another site than the last few.
+  const aliases = await Promise.all(
+    Array.from({ length: ALIAS_SITES }, async (_, i) => {
+      const alias = http.createServer(serve);
+      alias.keepAliveTimeout = 5000;
+      await new Promise<void>((r) => alias.listen(0, `127.0.0.${10 + i}`, r));
+      return alias;
+    }),
+  );
+  const aliasAddress = (a: http.Server) => {
+    const { address, port } = a.address() as AddressInfo;
+    return `${address}:${port}`;
+  };
   const port = (server.address() as AddressInfo).port;
   const tlsPort = (secure.address() as AddressInfo).port;
   return {
     origin: `http://127.0.0.1:${port}`,
     httpsOrigin: `https://127.0.0.1:${tlsPort}`,
-    /** For EGRESS_ALLOW: both listeners. */
-    allowEntry: `127.0.0.1:${port},127.0.0.1:${tlsPort}`,
+    /** The same plain-HTTP pages on ALIAS_SITES other sites (127.0.0.10, .11, …). */
+    siteOrigins: aliases.map((a) => `http://${aliasAddress(a)}`),
+    /** For EGRESS_ALLOW: every listener. */
+    allowEntry: [`127.0.0.1:${port}`, `127.0.0.1:${tlsPort}`, ...aliases.map(aliasAddress)].join(','),
     /** For TRUST_SPKI and the floor's --ignore-certificate-errors-spki-list. */
     spki: cert.spki,
     close: async () => {
@@ -95,6 +114,13 @@ ${images.map((_, i) => `<figure><img src="/img/${i}.png" width="480" height="300
           server.close(() => r());
         }),
         new Promise<void>((r) => secure.close(() => r())),
+        ...aliases.map(
+          (a) =>
+            new Promise<void>((r) => {
+              a.closeAllConnections();
+              a.close(() => r());
+            }),
+        ),
       ]);
     },
   };

@@ -1,7 +1,7 @@
 /**
  * The floor: one warm Chromium driven directly over CDP, a fresh context per shot, no HTTP, no
  * re-encoding (Chromium's own PNG). Runs as a child process so its memory is measured on its own;
- * the parent sends {n, concurrency, url} and gets the latencies (and the number of failed shots) back.
+ * the parent sends {n, concurrency, urls} and gets the latencies (and the number of failed shots) back.
  */
 import puppeteer from 'puppeteer-core';
 
@@ -41,7 +41,8 @@ async function shot(url: string): Promise<number> {
   return performance.now() - started;
 }
 
-process.on('message', async (msg: { n: number; concurrency: number; url: string } | 'exit') => {
+/** `urls` are taken in turn, one per shot. */
+process.on('message', async (msg: { n: number; concurrency: number; urls: string[] } | 'exit') => {
   if (msg === 'exit') {
     await browser.close();
     process.exit(0);
@@ -53,9 +54,10 @@ process.on('message', async (msg: { n: number; concurrency: number; url: string 
   await Promise.all(
     Array.from({ length: msg.concurrency }, async () => {
       while (next < msg.n) {
+        const url = msg.urls[next % msg.urls.length]!;
         next += 1;
         try {
-          latencies.push(await shot(msg.url));
+          latencies.push(await shot(url));
         } catch {
           failures += 1;
         }

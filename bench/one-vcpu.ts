@@ -29,6 +29,8 @@ const DEADLINE_MS = 30_000;
 
 export interface VcpuRow {
   name: 'service' | 'floor' | 'seed';
+  /** One site captured over and over, or every capture of another site than the last ones. */
+  sites: 'one' | 'many';
   concurrency: number;
   n: number;
   p50: number;
@@ -37,6 +39,8 @@ export interface VcpuRow {
   cpuMsPerCapture?: number;
   /** The part of it spent in the node process (the rest is Chromium's). */
   nodeCpuMsPerCapture?: number;
+  /** CPU ms per capture by process: node, and Chromium's browser, renderers, GPU, utility (network) processes. */
+  split?: Record<string, number>;
   peakPssMb: number;
   cgroupPeakMb?: number;
   /** Share of requests slower than the deadline (or answered 504). */
@@ -132,8 +136,8 @@ interface Outcome {
   wallMs: number;
 }
 
-/** Closed loop: `concurrency` clients, `n` requests in all. */
-async function httpLoad(url: string, concurrency: number, n: number): Promise<Outcome> {
+/** Closed loop: `concurrency` clients, `n` requests in all, to `urls` in turn. */
+async function httpLoad(urls: string[], concurrency: number, n: number): Promise<Outcome> {
   const latencies: number[] = [];
   let failed = 0;
   let over = 0;
@@ -142,6 +146,7 @@ async function httpLoad(url: string, concurrency: number, n: number): Promise<Ou
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < n) {
+        const url = urls[next % urls.length]!;
         next += 1;
         const t0 = performance.now();
         try {
@@ -172,6 +177,60 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** What a process is, from its command line (Chromium's --type; a zygote's children are renderers). */
+function processKind(pid: number, root: number, kinds: Map<number, string>): string {
+  if (pid === root) return 'node';
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const type = /--type=([\w-]+)/.exec(cmd)?.[1];
+    if (kinds.get(parent) === 'zygote' || type === 'renderer') return 'renderer';
+    if (type === 'gpu-process') return 'GPU';
+    return type ?? (cmd.includes('chrom') ? 'browser' : 'other');
+  } catch {
+    return 'other';
+  }
+}
+
+/**
+ * CPU by kind of process in `cgroup` while `work` runs: every process's CPU time read every 50 ms,
+ * the last reading of one that ended counted (at most 50 ms of it missed).
+ */
+async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () => Promise<T>) {
+  const kinds = new Map<number, string>();
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  /** `atStart`: what a process has used so far is not counted; a process seen later counts from 0. */
+  const read = (atStart = false) => {
+    for (const pid of cgroup ? cgroup.pids() : [root]) {
+      const ms = processCpuMs(pid);
+      if (ms === undefined) continue;
+      if (!kinds.has(pid)) kinds.set(pid, processKind(pid, root, kinds));
+      if (!first.has(pid)) first.set(pid, atStart ? ms : 0);
+      last.set(pid, ms);
+    }
+  };
+  read(true);
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      await sleep(50);
+      read();
+    }
+  })();
+  const result = await work();
+  running = false;
+  await sampler;
+  read();
+  const split: Record<string, number> = {};
+  for (const [pid, ms] of last) {
+    const kind = kinds.get(pid)!;
+    split[kind] = (split[kind] ?? 0) + ms - (first.get(pid) ?? 0);
+  }
+  return { result, split };
+}
+
 async function withPeak<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
   let peak = 0;
   let running = true;
@@ -188,15 +247,26 @@ async function withPeak<T>(pid: number, work: () => Promise<T>): Promise<{ resul
 }
 
 /** Runs one level on one confined process and turns it into a row. */
-async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () => Promise<Outcome>): Promise<VcpuRow> {
+async function level(
+  name: VcpuRow['name'],
+  c: number,
+  proc: Confined,
+  work: () => Promise<Outcome>,
+  sites: VcpuRow['sites'] = 'one',
+): Promise<VcpuRow> {
   const cpu0 = proc.cgroup?.stats().cpuMs;
   const node0 = processCpuMs(proc.child.pid!);
-  const { result, peakMb } = await withPeak(proc.child.pid!, work);
+  const {
+    result: { result, peakMb },
+    split,
+  } = await withSplit(proc.cgroup, proc.child.pid!, () => withPeak(proc.child.pid!, work));
   const stats = proc.cgroup?.stats();
   const node1 = processCpuMs(proc.child.pid!);
   const n = result.latencies.length + result.failed;
+  const perCapture = Math.max(1, result.latencies.length);
   const row: VcpuRow = {
     name,
+    sites,
     concurrency: c,
     n,
     p50: pct(result.latencies, 50),
@@ -208,6 +278,7 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
         : undefined,
     nodeCpuMsPerCapture:
       node0 !== undefined && node1 !== undefined ? (node1 - node0) / Math.max(1, result.latencies.length) : undefined,
+    split: Object.fromEntries(Object.entries(split).map(([kind, ms]) => [kind, ms / perCapture])),
     peakPssMb: peakMb,
     cgroupPeakMb: stats?.maxUsageMb,
     overDeadline: result.over / n,
@@ -215,9 +286,9 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
     oomKilled: proc.oomKilled(),
   };
   console.log(
-    `  ${name} @${c}: p50 ${row.p50.toFixed(0)} ms, p95 ${row.p95.toFixed(0)} ms, ${row.rps.toFixed(2)}/s, ` +
+    `  ${name}${sites === 'many' ? ' (many sites)' : ''} @${c}: p50 ${row.p50.toFixed(0)} ms, p95 ${row.p95.toFixed(0)} ms, ${row.rps.toFixed(2)}/s, ` +
       `${row.cpuMsPerCapture?.toFixed(0) ?? '?'} CPU ms/capture (node ${row.nodeCpuMsPerCapture?.toFixed(0) ?? '?'}), PSS ${peakMb.toFixed(0)} MB, ` +
-      `failed ${row.failed}${row.oomKilled ? ', OOM-killed' : ''}`,
+      `failed ${row.failed}${row.oomKilled ? ', OOM-killed' : ''}; split ${JSON.stringify(row.split, (_k, v) => (typeof v === 'number' ? Math.round(v) : v))}`,
   );
   return row;
 }
@@ -225,9 +296,78 @@ async function level(name: VcpuRow['name'], c: number, proc: Confined, work: () 
 const perLevel = (c: number, perClient = PER_CLIENT) => Math.max(MIN_PER_LEVEL, perClient * c);
 
 /** The whole one-vCPU run on `url` (the article page). */
+/** Where and how the systems run: the layers, the measured core, the memory, free ports. */
+interface Setup {
+  layout: LocalLayout;
+  allow: string;
+  freePort: () => Promise<number>;
+  core?: number;
+  memoryMb: number;
+}
+
+/** The service at concurrency `c` in a process of its own, capturing `urls` in turn. */
+async function runService(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
+  const port = await setup.freePort();
+  const { cmd, args, env, cwd } = localProcess(setup.layout, port, {
+    EGRESS_ALLOW: setup.allow,
+    LOG_LEVEL: 'warn',
+    RECYCLE_AFTER: '0',
+    MAX_CONCURRENCY: String(c),
+    MAX_QUEUE: '16',
+  });
+  const svc = startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });
+  try {
+    await waitForHttp(port);
+    const targets = urls.map((url) => `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`);
+    await httpLoad(targets, 1, 2);
+    return await level('service', c, svc, () => httpLoad(targets, c, perLevel(c)), sites);
+  } finally {
+    await svc.stop();
+  }
+}
+
+/** The raw-CDP floor at concurrency `c` in a process of its own, capturing `urls` in turn. */
+async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
+  const { layout } = setup;
+  const floor = startConfined(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/floor.ts'), join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')],
+    { env: process.env, core: setup.core, ipc: true, memoryMb: setup.memoryMb },
+  );
+  try {
+    await new Promise((r) => floor.child.once('message', r));
+    const ask = (n: number, concurrency: number) =>
+      new Promise<Outcome>((resolve) => {
+        const onExit = () => resolve({ latencies: [], failed: n, over: 0, wallMs: 1 });
+        floor.child.once('exit', onExit);
+        floor.child.once('message', (m) => {
+          floor.child.off('exit', onExit);
+          const { latencies, failures, wallMs } = m as { latencies: number[]; failures: number; wallMs: number };
+          resolve({ latencies, failed: failures, over: latencies.filter((l) => l > DEADLINE_MS).length, wallMs });
+        });
+        floor.child.send({ n, concurrency, urls });
+      });
+    await ask(2, 1);
+    const row = await level('floor', c, floor, () => ask(perLevel(c), c), sites);
+    if (floor.child.connected) floor.child.send('exit');
+    return row;
+  } finally {
+    await floor.stop();
+  }
+}
+
+/** The concurrency the run with every capture of another site is made at (s.yaml's). */
+export const MANY_SITES_CONCURRENCY = 4;
+
+/**
+ * The whole one-vCPU run: `url` (the article page) at every level for the service, the floor and the
+ * launch-per-request sample; then, at MANY_SITES_CONCURRENCY, the service and the floor on `siteUrls`
+ * (the same page on other sites, taken in turn: every capture of another site than the last ones).
+ */
 export async function measureOneVcpu(
   layout: LocalLayout,
   url: string,
+  siteUrls: string[],
   allow: string,
   freePort: () => Promise<number>,
 ): Promise<VcpuRun> {
@@ -255,78 +395,32 @@ export async function measureOneVcpu(
     .join(', and ');
   const loadBefore = loadavg();
   const rows: VcpuRow[] = [];
-  const onCore = taskset ? core : undefined;
+  const setup: Setup = { layout, allow, freePort, core: taskset ? core : undefined, memoryMb };
 
-  for (const c of LEVELS) {
-    const port = await freePort();
-    const { cmd, args, env, cwd } = localProcess(layout, port, {
-      EGRESS_ALLOW: allow,
-      LOG_LEVEL: 'warn',
-      RECYCLE_AFTER: '0',
-      MAX_CONCURRENCY: String(c),
-      MAX_QUEUE: '16',
-    });
-    const svc = startConfined(cmd, args, { env, cwd, core: onCore, memoryMb });
-    try {
-      await waitForHttp(port);
-      const target = `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`;
-      await httpLoad(target, 1, 2);
-      rows.push(await level('service', c, svc, () => httpLoad(target, c, perLevel(c))));
-    } finally {
-      await svc.stop();
-    }
-  }
-
-  for (const c of LEVELS) {
-    const floor = startConfined(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'bench/floor.ts'), join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')],
-      {
-        env: process.env,
-        core: onCore,
-        ipc: true,
-        memoryMb,
-      },
-    );
-    try {
-      await new Promise((r) => floor.child.once('message', r));
-      const ask = (n: number, concurrency: number) =>
-        new Promise<Outcome>((resolve) => {
-          const onExit = () => resolve({ latencies: [], failed: n, over: 0, wallMs: 1 });
-          floor.child.once('exit', onExit);
-          floor.child.once('message', (m) => {
-            floor.child.off('exit', onExit);
-            const { latencies, failures, wallMs } = m as { latencies: number[]; failures: number; wallMs: number };
-            resolve({ latencies, failed: failures, over: latencies.filter((l) => l > DEADLINE_MS).length, wallMs });
-          });
-          floor.child.send({ n, concurrency, url });
-        });
-      await ask(2, 1);
-      rows.push(await level('floor', c, floor, () => ask(perLevel(c), c)));
-      if (floor.child.connected) floor.child.send('exit');
-    } finally {
-      await floor.stop();
-    }
-  }
+  for (const c of LEVELS) rows.push(await runService(setup, c, [url], 'one'));
+  for (const c of LEVELS) rows.push(await runFloor(setup, c, [url], 'one'));
 
   for (const c of LEVELS) {
     const port = await freePort();
     const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
     const seed = startConfined(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
       env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
-      core: onCore,
+      core: setup.core,
       memoryMb,
     });
     try {
       await waitForHttp(port);
       const target = `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`;
-      await httpLoad(target, 1, 1);
-      rows.push(await level('seed', c, seed, () => httpLoad(target, c, perLevel(c, SEED_PER_CLIENT))));
+      await httpLoad([target], 1, 1);
+      rows.push(await level('seed', c, seed, () => httpLoad([target], c, perLevel(c, SEED_PER_CLIENT))));
     } finally {
       await seed.stop();
       rmSync(seedTmp, { recursive: true, force: true });
     }
   }
+
+  rows.push(await runService(setup, MANY_SITES_CONCURRENCY, siteUrls, 'many'));
+  rows.push(await runFloor(setup, MANY_SITES_CONCURRENCY, siteUrls, 'many'));
   if (taskset) execFileSync('taskset', ['-a', '-p', '-c', `0-${core}`, String(process.pid)], { stdio: 'ignore' });
   return { rows, confinement, core, loadBefore, loadAfter: loadavg(), memoryMb };
 }

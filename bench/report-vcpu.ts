@@ -36,7 +36,7 @@ const MAX_P95_MS = 15_000;
  * MIN_SHARE_MB.
  */
 export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: number; baseMb: number } {
-  const svc = rows.filter((r) => r.name === 'service');
+  const svc = rows.filter((r) => r.name === 'service' && r.sites === 'one');
   const baseMb = Math.round(svc.find((r) => r.concurrency === 1)?.peakPssMb ?? 0);
   const share = (c: number) => Math.floor((budgetFor(memoryMb, baseMb, c).budgetMb - baseMb) / c);
   const sound = svc.filter(
@@ -55,7 +55,12 @@ export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: 
   return { concurrency: c, maxQueue: c, requestTimeoutMs, shareMb: share(c), baseMb };
 }
 
-export function vcpuReport(run: VcpuRun, machine: { before: string; after: string }): string[] {
+/** Kinds of process in the CPU split, in table order (bench/one-vcpu.ts, processKind). */
+const KINDS = ['node', 'browser', 'renderer', 'GPU', 'utility', 'zygote', 'other'] as const;
+
+export function vcpuReport(whole: VcpuRun, machine: { before: string; after: string }): string[] {
+  const run = { ...whole, rows: whole.rows.filter((r) => r.sites === 'one') };
+  const many = whole.rows.filter((r) => r.sites === 'many');
   const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(0));
   const f2 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(2));
   const out = [VCPU_SECTION, ''];
@@ -87,9 +92,44 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
   const svcRows = run.rows.filter((r) => r.name === 'service' && r.cpuMsPerCapture);
   const cpuMs = svcRows.reduce((a, r) => a + r.cpuMsPerCapture!, 0) / Math.max(1, svcRows.length);
   out.push('');
+  const ratio = (a?: number, b?: number) => (a && b ? f2(a / b) : '–');
+  const manySvc = many.find((r) => r.name === 'service');
+  const manyFloor = many.find((r) => r.name === 'floor');
+  if (manySvc && manyFloor) {
+    out.push(
+      `Every capture of another site (the same page on ${manySvc.n} captures spread over the benchmark's other loopback sites, in turn, so no`,
+      `site comes up again within the last ${2 * manySvc.concurrency} captures), concurrency ${manySvc.concurrency}:`,
+      '',
+      '| system | p50 ms | p95 ms | captures/s | CPU ms / capture | of which node | peak PSS MB | failed |',
+      '|---|---|---|---|---|---|---|---|',
+      ...[manySvc, manyFloor].map(
+        (r) =>
+          `| ${LABEL[r.name]} | ${f0(r.p50)} | ${f0(r.p95)} | ${f2(r.rps)} | ${f0(r.cpuMsPerCapture)} | ${f0(r.nodeCpuMsPerCapture)} | ${f0(r.peakPssMb)} | ${r.failed} |`,
+      ),
+      '',
+      `Here the service made ${ratio(manySvc.rps, manyFloor.rps)}× the floor's captures/s at ` +
+        `${ratio(manySvc.cpuMsPerCapture, manyFloor.cpuMsPerCapture)}× its CPU per capture.`,
+      '',
+    );
+  }
+  const splitRows = [svc4, floor4, manySvc, manyFloor].filter((r): r is VcpuRow => Boolean(r?.split));
+  if (splitRows.length) {
+    out.push(
+      `CPU ms per capture by process at concurrency 4 (each process's CPU time read every 50 ms; "renderer" is every`,
+      'renderer and the zygote\'s children, "utility" Chromium\'s network and storage services):',
+      '',
+      `| system | sites | ${KINDS.join(' | ')} |`,
+      `|---|---|${KINDS.map(() => '---').join('|')}|`,
+      ...splitRows.map(
+        (r) =>
+          `| ${LABEL[r.name]} | ${r.sites === 'one' ? 'one' : 'every capture another'} | ${KINDS.map((k) => f0(r.split?.[k] ?? 0)).join(' | ')} |`,
+      ),
+      '',
+    );
+  }
   if (svc4 && floor4) {
     out.push(
-      `At concurrency 4 the service made ${f2(svc4.rps / floor4.rps)}× the floor's captures/s and used ` +
+      `At concurrency 4, one site, the service made ${f2(svc4.rps / floor4.rps)}× the floor's captures/s and used ` +
         `${svc4.cpuMsPerCapture && floor4.cpuMsPerCapture ? f2(svc4.cpuMsPerCapture / floor4.cpuMsPerCapture) : '–'}× its CPU per capture ` +
         `(node ${f0(svc4.nodeCpuMsPerCapture)} vs ${f0(floor4.nodeCpuMsPerCapture)} ms, Chromium ` +
         `${f0((svc4.cpuMsPerCapture ?? NaN) - (svc4.nodeCpuMsPerCapture ?? NaN))} vs ` +
@@ -141,7 +181,7 @@ export function vcpuReport(run: VcpuRun, machine: { before: string; after: strin
     );
   }
   out.push(
-    `Levels measured: ${LEVELS.join(', ')}; ${PER_CLIENT} captures per concurrent client at each level ` +
+    `Levels measured: ${LEVELS.join(', ')} (one site); ${PER_CLIENT} captures per concurrent client at each level ` +
       `(${SEED_PER_CLIENT} for the launch-per-request sample), at least ${MIN_PER_LEVEL}. "Of which node": the CPU ` +
       "of the node process alone (the service's HTTP, egress proxy, CDP client and file; the floor's CDP client); the rest is Chromium's.",
     '',

@@ -181,10 +181,10 @@ async function settleCost(port: number, url: string): Promise<{ on: number; off:
 }
 
 /** The one-vCPU run on the article page, as BENCHMARKS.md lines. */
-async function oneVcpu(layout: LocalLayout, article: string, allow: string): Promise<string[]> {
+async function oneVcpu(layout: LocalLayout, article: string, sites: string[], allow: string): Promise<string[]> {
   console.log('one vCPU and 1 GB, as on FC (article page)');
   const before = machineLoad();
-  const run = await measureOneVcpu(layout, article, allow, freePort);
+  const run = await measureOneVcpu(layout, article, sites, allow, freePort);
   return vcpuReport(run, { before, after: machineLoad() });
 }
 
@@ -194,8 +194,9 @@ async function main() {
   const layout = await layOut();
   const fx = await startBenchFixtures();
   const article = `${fx.origin}/article`;
+  const articleOnSites = fx.siteOrigins.map((origin) => `${origin}/article`);
   if (process.env.BENCH_ONLY === 'vcpu') {
-    const section = await oneVcpu(layout, article, fx.allowEntry);
+    const section = await oneVcpu(layout, article, articleOnSites, fx.allowEntry);
     await fx.close();
     const file = join(ROOT, 'BENCHMARKS.md');
     const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
@@ -227,7 +228,7 @@ async function main() {
     const ask = (n: number, concurrency: number) =>
       new Promise<{ latencies: number[]; wallMs: number }>((resolve) => {
         floor.once('message', (m) => resolve(m as { latencies: number[]; wallMs: number }));
-        floor.send({ n, concurrency, url });
+        floor.send({ n, concurrency, urls: [url] });
       });
     for (let i = 0; i < 3; i++) {
       await shootService();
@@ -348,7 +349,7 @@ async function main() {
       `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`,
     );
   }
-  const vcpu = await oneVcpu(layout, article, fx.allowEntry);
+  const vcpu = await oneVcpu(layout, article, articleOnSites, fx.allowEntry);
   await fx.close();
   rmSync(layout.opt, { recursive: true, force: true });
 
@@ -374,7 +375,7 @@ async function measureHttps(layout: LocalLayout, fx: Awaited<ReturnType<typeof s
   const ask = (target: string, n: number, concurrency: number) =>
     new Promise<{ latencies: number[]; wallMs: number }>((resolve) => {
       floor.once('message', (m) => resolve(m as { latencies: number[]; wallMs: number }));
-      floor.send({ n, concurrency, url: target });
+      floor.send({ n, concurrency, urls: [target] });
     });
   const service = (s: Scheme) => httpShoot(`http://127.0.0.1:${svc.port}/?url=${encodeURIComponent(url[s])}`);
   const warm = {
