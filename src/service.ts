@@ -59,6 +59,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   const browser = new BrowserManager({
     locate: overrides.locate ?? (() => locateChromium(config)),
     proxyUrl: proxy.url,
+    proxyEntrance: () => proxy.entrance(),
     recycleAfter: config.recycleAfter,
     warmTabs: config.warmTabs,
     recycleAboveMb: config.recycleAboveMb,

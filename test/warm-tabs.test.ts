@@ -7,8 +7,11 @@
  * served by the same tab, which its Server-Timing says) reports what it finds to the fixture server.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestCert } from './corpus/cert.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { capture, shutdownClean, startService, type TestService, withOwnService } from './helpers/service.js';
 
@@ -89,6 +92,12 @@ ${removed ? `<iframe src="${removed}/frame-read?removed"></iframe>` : ''}
 </script></body>`;
 
 const hits = (path: string) => fixtures.hits.filter((h) => h === path).length;
+const hintHeaders: http.IncomingHttpHeaders[] = [];
+/** An HTTPS site, and the client port each of its requests came from. */
+let tls: https.Server;
+let tlsOrigin: string;
+const tlsPorts: number[] = [];
+const done = { waitForSelector: '#done', timeout: '15000' };
 
 beforeAll(async () => {
   fixtures = await startFixtures();
@@ -162,12 +171,99 @@ beforeAll(async () => {
       res.writeHead(204, { 'access-control-allow-origin': '*' }).end();
     });
   });
+  // The page opens a window once the scrub has begun (its service worker removed is the sign).
+  fixtures.route('/noop-sw.js', (_q, r) => void r.writeHead(200, { 'content-type': 'text/javascript' }).end(''));
+  fixtures.route(
+    '/opener',
+    page(`<script>
+      navigator.serviceWorker.register('/noop-sw.js').then(() => navigator.serviceWorker.ready).then(() => {
+        const poll = setInterval(async () => {
+          if ((await navigator.serviceWorker.getRegistrations()).length === 0) { clearInterval(poll); window.open('/lurker'); }
+        }, 1);
+      });
+    </script>`),
+  );
+  fixtures.route(
+    '/lurker',
+    page(`<script>
+      setInterval(() => {
+        document.cookie = 'lurk=1; max-age=3600';
+        try {
+          if (opener.location.pathname === '/victim' && opener.document.body) {
+            fetch('/report', { method: 'POST', body: JSON.stringify({ stolen: opener.document.getElementById('secret').textContent }) });
+            opener.document.body.style.background = '#ff00ff';
+          }
+        } catch {}
+      }, 20);
+    </script>`),
+  );
+  fixtures.route(
+    '/victim',
+    page(`<body style="margin:0;background:#fff"><p id="secret">victim-secret</p><script>
+      setTimeout(() => fetch('/report', { method: 'POST', body: JSON.stringify({ victimCookie: document.cookie }) })
+        .then(() => document.body.append(Object.assign(document.createElement('div'), { id: 'done', textContent: 'done' }))), 1000);
+    </script></body>`),
+  );
+  // A keepalive request sent as the page is left, answered with a cookie after a while.
+  fixtures.route(
+    '/keepalive',
+    page(`<script>addEventListener('pagehide', () => fetch('/late-cookie', { keepalive: true }));</script>`),
+  );
+  fixtures.route('/late-cookie', (_q, res) => {
+    setTimeout(() => res.writeHead(200, { 'set-cookie': 'late=1; Max-Age=3600; Path=/' }).end(), 1200);
+  });
+  const later = (script: string) =>
+    page(`<body><script>(async () => { ${script} })()
+      .then((out) => fetch('/report', { method: 'POST', body: JSON.stringify(out) }))
+      .then(() => document.body.append(Object.assign(document.createElement('div'), { id: 'done', textContent: 'done' })));</script></body>`);
+  fixtures.route(
+    '/cookie-later',
+    later(`await new Promise((r) => setTimeout(r, 2000)); return { lateCookie: document.cookie };`),
+  );
+  // The HTTP authentication cache: a page logs in with a user and password.
+  const basic = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.headers.authorization) res.writeHead(200).end('in');
+    else res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end('no');
+  };
+  fixtures.route('/auth/login', basic);
+  fixtures.route('/auth/data', basic);
+  fixtures.route(
+    '/log-in',
+    page(
+      `<script>const x = new XMLHttpRequest(); x.open('GET', '/auth/login', false, 'user', 'secret'); x.send();</script>`,
+    ),
+  );
+  fixtures.route('/auth-read', later(`return { authStatus: (await fetch('/auth/data')).status };`));
+  // Client hints a page asks for (Accept-CH), which Chromium then sends to its origin.
+  fixtures.route(
+    '/hints',
+    (_q, r) =>
+      void r
+        .writeHead(200, { 'content-type': 'text/html', 'accept-ch': 'Sec-CH-UA-Arch, Device-Memory' })
+        .end('<p>hints</p>'),
+  );
+  fixtures.route('/hint-read', (req, r) => {
+    hintHeaders.push(req.headers);
+    r.writeHead(200, { 'content-type': 'text/html' }).end('<p>read</p>');
+  });
+  fixtures.route('/go-back', page(`<script>setTimeout(() => history.back(), 50);</script>`));
+
+  const cert = await makeTestCert(['127.0.0.1']);
+  tls = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+    tlsPorts.push(req.socket.remotePort ?? 0);
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<p>tls</p>');
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  tlsOrigin = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+
   svc = await startService({
+    TRUST_SPKI: cert.spki,
     EGRESS_ALLOW: [
       fixtures.allowEntry,
       `127.0.0.2:${(other.address() as AddressInfo).port}`,
       `127.0.0.1:${(sibling.address() as AddressInfo).port}`,
       `127.0.0.1:${(cousin.address() as AddressInfo).port}`,
+      `127.0.0.1:${(tls.address() as AddressInfo).port}`,
     ].join(','),
     MAX_CONCURRENCY: '1',
   });
@@ -181,6 +277,8 @@ afterAll(async () => {
   await new Promise((r) => other.close(r));
   await new Promise((r) => sibling.close(r));
   await new Promise((r) => cousin.close(r));
+  tls.closeAllConnections();
+  await new Promise((r) => tls.close(r));
 });
 
 /** Captures `path` and returns the reports its page (and its frames) sent. */
@@ -267,6 +365,48 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
     expect(svc.browser.warmTabs).toBe(0);
     await capture(svc, { url: `${fixtures.origin}/red`, cookies: JSON.stringify([{ name: 'session', value: 'x' }]) });
     expect(svc.browser.warmTabs).toBe(0);
+  });
+});
+
+describe('what a page leaves as it goes, and state no scrub clears', () => {
+  it('a pop-up opened while the tab is scrubbed: the tab is closed, the next page is neither read nor repainted', async () => {
+    await capture(svc, { url: `${fixtures.origin}/opener` });
+    const { res, found } = await reported('/victim', done);
+    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    const { data } = await sharp(res.body).raw().toBuffer({ resolveWithObject: true });
+    expect({ ...found, corner: [...data.subarray(0, 3)] }).toEqual({ victimCookie: '', corner: [255, 255, 255] });
+  });
+
+  it('a keepalive request from pagehide is waited for, and the cookie it sets cleared', async () => {
+    await capture(svc, { url: `${fixtures.origin}/keepalive` });
+    const { found } = await reported('/cookie-later', done);
+    expect(found.lateCookie).toBe('');
+  });
+
+  it('a page that logged in (HTTP auth cache) or asked for client hints: the tab is closed', async () => {
+    await capture(svc, { url: `${fixtures.origin}/log-in` });
+    const auth = await reported('/auth-read', done);
+    expect(auth.res.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    expect(auth.found.authStatus).toBe(401);
+    await capture(svc, { url: `${fixtures.origin}/hints` });
+    const read = await capture(svc, { url: `${fixtures.origin}/hint-read` });
+    expect(read.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    expect(hintHeaders.at(-1)).not.toHaveProperty('device-memory');
+  });
+
+  it('no connection of the last capture carries the next one (a server cannot link them by it)', async () => {
+    for (let i = 0; i < 3; i++) await capture(svc, { url: `${tlsOrigin}/page-${i}` });
+    const res = await capture(svc, { url: `${tlsOrigin}/page-3` });
+    expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
+    expect(new Set(tlsPorts.slice(-2)).size).toBe(2);
+  });
+
+  it('history.back() in the next capture leads to no page of the last, nor to the scrub’s', async () => {
+    for (let i = 0; i < 2; i++) await capture(svc, { url: `${fixtures.origin}/red` }); // the site recurs: kept
+    const before = fixtures.hits.length;
+    const res = await capture(svc, { url: `${fixtures.origin}/go-back`, delay: '800' });
+    expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
+    expect(fixtures.hits.slice(before)).toEqual(['/go-back']);
   });
 });
 

@@ -18,6 +18,7 @@ import { chromiumEnvironment, chromiumFlags } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
+import type { ProxyEntrance } from '../policy/egress-proxy.js';
 import { OwnTab, type Tab, WarmTabs } from './warm-tabs.js';
 
 export type { Tab };
@@ -44,6 +45,8 @@ type Log = { info(obj: object, msg: string): void; warn(obj: object, msg: string
 export interface BrowserManagerOptions {
   locate: () => Promise<ChromiumBinary>;
   proxyUrl: string;
+  /** An entrance of its own into the egress proxy, for each browser context (src/policy/egress-proxy.ts). */
+  proxyEntrance: () => Promise<ProxyEntrance>;
   recycleAfter: number;
   /** Recycle when Chromium's process tree passes this many MB of anonymous memory (0: never). */
   recycleAboveMb: number;
@@ -106,7 +109,7 @@ export class BrowserManager {
 
   private keepSpare(live: Live): void {
     if (live.retiring || this.closed || live.spare) return;
-    live.spare = OwnTab.open(live.browser).catch(() => undefined);
+    live.spare = this.openTab(live).catch(() => undefined);
   }
 
   /** The spare tab if there is a sound one, else a new one. */
@@ -116,7 +119,11 @@ export class BrowserManager {
     const ready = await spare;
     if (ready?.usable) return ready;
     await ready?.close();
-    return OwnTab.open(live.browser);
+    return this.openTab(live);
+  }
+
+  private async openTab(live: Live): Promise<OwnTab> {
+    return OwnTab.open(live.browser, await this.opts.proxyEntrance());
   }
 
   /** A tab on its way, within the caller's bound; one that comes after the caller gave up is closed. */

@@ -10,8 +10,9 @@
  * is closed with its context as before.
  */
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, CDPSession, Page, PageEvents, Protocol } from 'puppeteer-core';
+import type { Browser, BrowserContext, CDPSession, HTTPRequest, Page, PageEvents, Protocol } from 'puppeteer-core';
 import { withTimeout } from '../deadline.js';
+import type { ProxyEntrance } from '../policy/egress-proxy.js';
 
 /** A scrub that takes longer than this gives the tab up (a renderer that does not answer). */
 const SCRUB_MS = 3000;
@@ -66,31 +67,67 @@ class DocumentLog {
 export class OwnTab implements Tab {
   private readonly handlers: Array<[keyof PageEvents & string, (event: unknown) => void]> = [];
   private crashed = false;
-  private popups = 0;
+  /** Pages other than this one that appeared in the context (pop-ups), ever. */
+  private otherPages = 0;
+  /** Why the current capture left state no scrub clears (undefined: none seen). */
+  private tainted?: string;
+  /** Requests of the current capture not yet finished or failed. */
+  private readonly inFlight = new Set<HTTPRequest>();
+  /** Requests the page made as it was left, by CDP request id, not yet finished or failed. */
+  private readonly leaving = new Set<string>();
 
   private constructor(
     readonly context: BrowserContext,
     readonly page: Page,
     public cdp: CDPSession,
     private log: DocumentLog,
+    private readonly entrance: ProxyEntrance,
   ) {
     page.once('error', () => {
       this.crashed = true;
     });
-    page.on('popup', () => {
-      this.popups += 1;
+    const target = page.target();
+    context.on('targetcreated', (created) => {
+      if (created !== target && created.type() === 'page') this.otherPages += 1;
+    });
+    page.on('request', (request) => {
+      this.inFlight.add(request);
+      if (/^[a-z]+:\/\/[^/]*@/i.test(request.url())) this.tainted = 'credentials in a URL';
+    });
+    page.on('requestfinished', (request) => this.inFlight.delete(request));
+    page.on('requestfailed', (request) => this.inFlight.delete(request));
+    page.on('response', (response) => {
+      const status = response.status();
+      const headers = response.headers();
+      // Chromium keeps what these set per profile, and no CDP command clears it.
+      if (status === 401 || status === 407) this.tainted = 'an HTTP authentication challenge (auth cache)';
+      else if (headers['accept-ch'] !== undefined || headers['critical-ch'] !== undefined)
+        this.tainted = 'client hints asked for (Accept-CH)';
     });
   }
 
-  /** A new, isolated context (no cookies, cache or storage shared) with one page; downloads denied. */
-  static async open(browser: Browser): Promise<OwnTab> {
-    const context = await browser.createBrowserContext({ downloadBehavior: { policy: 'deny' } });
+  /**
+   * A new, isolated context (no cookies, cache or storage shared) with one page; downloads denied; its
+   * traffic through an entrance of its own into the egress proxy (loopback included, as for the browser).
+   */
+  static async open(browser: Browser, entrance: ProxyEntrance): Promise<OwnTab> {
+    const context = await browser
+      .createBrowserContext({
+        downloadBehavior: { policy: 'deny' },
+        proxyServer: entrance.url,
+        proxyBypassList: ['<-loopback>'],
+      })
+      .catch(async (err: unknown) => {
+        await entrance.close();
+        throw err;
+      });
     try {
       const page = await context.newPage();
       const cdp = await page.createCDPSession();
-      return new OwnTab(context, page, cdp, await DocumentLog.start(cdp));
+      return new OwnTab(context, page, cdp, await DocumentLog.start(cdp), entrance);
     } catch (err) {
       await context.close().catch(() => undefined);
+      await entrance.close();
       throw err;
     }
   }
@@ -106,86 +143,72 @@ export class OwnTab implements Tab {
   }
 
   /**
-   * The origins whose storage the capture's documents could use, if the tab can be scrubbed of them:
-   * the page's own origin, and frames of the same scheme and host. A frame of another site keeps its
-   * storage partitioned under the page's site, and a pop-up is a tab of its own, each with session
-   * storage that only a document of theirs can clear: such a tab is closed rather than kept.
+   * Throws unless the context holds this page alone, and never held another: a pop-up is a tab of its
+   * own, with session storage and a window the next capture's page could be reached from.
    */
-  private async scrubbable(browserSession: CDPSession): Promise<string[] | undefined> {
-    // The round trip: every event the capture's session sent before it has been seen.
-    await this.cdp.send('Page.getFrameTree');
+  private async aloneInContext(browserSession: CDPSession): Promise<void> {
     const { targetInfos } = await browserSession.send('Target.getTargets', { filter: [{ type: 'page' }] });
     const pages = targetInfos.filter((t) => t.browserContextId === this.context.id).length;
+    if (pages !== 1 || this.otherPages > 0) throw new Error('the page opened another page');
+  }
+
+  /**
+   * The origins whose storage the capture's documents could use, if the tab can be scrubbed of them:
+   * the page's own origin, and frames of the same scheme and host. A frame of another site keeps its
+   * storage partitioned under the page's site, with session storage that only a document of its own
+   * can clear: such a tab is closed rather than kept, as one whose page left state no scrub clears.
+   */
+  private async scrubbable(): Promise<string[]> {
+    // The round trip: every event the capture's session sent before it has been seen.
+    await this.cdp.send('Page.getFrameTree');
+    if (this.tainted) throw new Error(`the page left ${this.tainted}`);
     const { origins, mainOrigin, otherSite } = this.log;
-    if (otherSite || this.popups > 0 || pages !== 1 || !mainOrigin || !origins.has(mainOrigin)) return undefined;
+    if (otherSite) throw new Error('the page showed a frame of another site');
+    if (!mainOrigin || !origins.has(mainOrigin)) throw new Error('the page has no origin of its own');
     const main = new URL(mainOrigin);
     for (const origin of origins) {
       const { protocol, hostname } = new URL(origin);
-      if (protocol !== main.protocol || hostname !== main.hostname) return undefined;
+      if (protocol !== main.protocol || hostname !== main.hostname) throw new Error(`the page showed ${origin}`);
     }
     return [mainOrigin, ...[...origins].filter((o) => o !== mainOrigin)];
   }
 
   /**
-   * Leaves the tab as a fresh one, but for its renderer process: the capture's listeners removed, its
-   * CDP session (and with it every emulation override and script set on it) detached, every document
-   * replaced by blank ones of the same origins (served by us, not the network, and running no script),
-   * session storage cleared while those are there, the history dropped, and everything the context
-   * stored cleared: cookies, HTTP cache, and for each origin storage of every kind (local storage,
-   * IndexedDB, Cache Storage, service workers…). A new session is opened for the next capture.
-   * Throws when the tab cannot be scrubbed (see scrubbable), or any step fails or takes too long.
+   * Leaves the tab as a fresh one, but for its renderer process. The capture's listeners go; its
+   * documents are replaced by blank ones of the same origins (served by us, not the network, running
+   * no script), which is when the page's own `pagehide` handlers last run; requests still going are
+   * waited for (a keepalive fetch may set a cookie); session storage is cleared through the blank
+   * documents, cookies, HTTP cache and every kind of storage of each origin (local storage, IndexedDB,
+   * Cache Storage, service workers…) cleared until a look finds nothing; then the tab goes to
+   * about:blank, its history is dropped, and the capture's CDP session (with every emulation override
+   * and script set on it) is replaced by a new one for the next capture. Throws, and the tab is closed,
+   * when the page left what this cannot clear (scrubbable, aloneInContext, the taints), when something
+   * new showed up meanwhile, or when a step fails or takes too long.
    */
   async scrub(browserSession: CDPSession): Promise<void> {
     if (!this.usable) throw new Error('the tab is gone');
     for (const [type, handler] of this.handlers.splice(0)) this.page.off(type, handler);
-    await withTimeout(SCRUB_MS, 'scrubbing a tab', this.scrubOrThrow(browserSession));
+    // No connection of the last page's outlives it, and nothing it sends from now on (a keepalive
+    // fetch as it is left, a beacon) goes out or comes back with a cookie.
+    this.entrance.cut();
+    try {
+      await withTimeout(SCRUB_MS, 'scrubbing a tab', this.scrubOrThrow(browserSession));
+      this.entrance.reopen();
+    } finally {
+      this.tainted = undefined;
+      this.inFlight.clear();
+      this.leaving.clear();
+    }
     if (!this.usable) throw new Error('the tab is gone');
   }
 
   private async scrubOrThrow(browserSession: CDPSession): Promise<void> {
-    const origins = await this.scrubbable(browserSession);
-    if (!origins) throw new Error('the page showed documents this tab cannot be scrubbed of');
-    await this.cdp.detach().catch(() => undefined);
-    const blanking = await this.page.createCDPSession();
-    // The blank documents: the page's origin first, the others as frames in it. Same site, same
-    // process, so this session sees (and answers) each request; nothing reaches the network.
-    const path = `/.well-known/fcshot-blank-${randomUUID()}`;
-    const [top, ...frames] = origins;
-    const blank = (frameOrigins: string[]) =>
-      Buffer.from(`<!doctype html>${frameOrigins.map((o) => `<iframe src="${o}${path}"></iframe>`).join('')}`).toString(
-        'base64',
-      );
-    blanking.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => {
-      const isTop = e.request.url === `${top}${path}`;
-      served.add(e.request.url);
-      void blanking
-        .send('Fetch.fulfillRequest', {
-          requestId: e.requestId,
-          responseCode: 200,
-          responseHeaders: [
-            { name: 'content-type', value: 'text/html' },
-            { name: 'content-security-policy', value: "script-src 'none'" },
-          ],
-          body: blank(isTop ? frames : []),
-        })
-        .catch(() => undefined);
-    });
-    // A service worker the page registered would answer the navigation before we can.
-    await Promise.all(
-      origins.map((origin) => blanking.send('Storage.clearDataForOrigin', { origin, storageTypes: 'service_workers' })),
-    );
-    const served = new Set<string>();
-    await blanking.send('Fetch.enable', { patterns: origins.map((o) => ({ urlPattern: `${o}${path}` })) });
-    // Leaving the page runs its pagehide handlers, which may still write; what they write is cleared below.
-    await this.page.goto(`${top}${path}`, { waitUntil: 'load', timeout: SCRUB_MS });
-    // Each blank document must be ours (not, say, a service worker's answer the page left behind).
-    if (served.size !== origins.length) throw new Error('the blank documents were not all served by the scrub');
-    await blanking.detach();
-    // A session opened on the blank documents (one opened before sees the old ones) for the scrub and
-    // the next capture, with a fresh log of what it shows.
-    const cdp = await this.page.createCDPSession();
-    this.cdp = cdp;
-    this.log = await DocumentLog.start(cdp);
+    await this.aloneInContext(browserSession);
+    const origins = await this.scrubbable();
+    await this.showBlank(origins);
+    // The capture's session has stayed attached, so what the page did up to now is in its log.
+    if (!sameMembers(await this.scrubbable(), origins)) throw new Error('the page showed another origin meanwhile');
+    const cdp = this.cdp;
     const contextId = this.context.id;
     const clear = () =>
       Promise.all([
@@ -205,18 +228,94 @@ export class OwnTab implements Tab {
       if (!left) break;
       if (attempt === 2) throw new Error(`the tab still holds ${left} after scrubbing`);
     }
+    // about:blank (same process) last, so that no entry of ours is left to go back to.
+    await this.page.goto('about:blank', { waitUntil: 'load', timeout: SCRUB_MS });
     await Promise.all([
       cdp.send('Page.resetNavigationHistory'),
       // The window's name outlives its documents.
       cdp.send('Runtime.evaluate', { expression: 'window.name = ""' }),
       contextId ? browserSession.send('Browser.resetPermissions', { browserContextId: contextId }) : undefined,
     ]);
+    await this.aloneInContext(browserSession);
+    if (this.tainted) throw new Error(`the page left ${this.tainted}`);
+    const { cookies } = await browserSession.send('Storage.getCookies', { browserContextId: contextId });
+    if (cookies.length) throw new Error('a cookie came back');
+    // A fresh session for the next capture: the old one's emulation and scripts end with it.
+    await cdp.detach().catch(() => undefined);
+    this.cdp = await this.page.createCDPSession();
+    this.log = await DocumentLog.start(this.cdp);
+  }
+
+  /**
+   * Replaces the page by blank documents of `origins`: the first as the page, the others as frames in
+   * it. Same site, same process, so a session of ours sees (and answers) each request; nothing reaches
+   * the network. The page's service workers are removed first (one would answer before we can), and
+   * each blank document is checked to be ours.
+   */
+  private async showBlank(origins: string[]): Promise<void> {
+    const blanking = await this.page.createCDPSession();
+    const path = `/.well-known/fcshot-blank-${randomUUID()}`;
+    // Requests the page makes as it is left (pagehide): seen here, since the page may be gone before
+    // anyone else hears of them, and waited for by settleRequests.
+    const leaving = this.leaving;
+    blanking.on('Network.requestWillBeSent', (e: Protocol.Network.RequestWillBeSentEvent) => {
+      if (!e.request.url.includes(path)) leaving.add(e.requestId);
+    });
+    blanking.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => leaving.delete(e.requestId));
+    blanking.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => leaving.delete(e.requestId));
+    const [top, ...frames] = origins;
+    const served = new Set<string>();
+    const body = (frameOrigins: string[]) =>
+      Buffer.from(`<!doctype html>${frameOrigins.map((o) => `<iframe src="${o}${path}"></iframe>`).join('')}`).toString(
+        'base64',
+      );
+    blanking.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => {
+      served.add(e.request.url);
+      void blanking
+        .send('Fetch.fulfillRequest', {
+          requestId: e.requestId,
+          responseCode: 200,
+          responseHeaders: [
+            { name: 'content-type', value: 'text/html' },
+            { name: 'content-security-policy', value: "script-src 'none'" },
+          ],
+          body: body(e.request.url === `${top}${path}` ? frames : []),
+        })
+        .catch(() => undefined);
+    });
+    try {
+      await Promise.all(
+        origins.map((origin) =>
+          blanking.send('Storage.clearDataForOrigin', { origin, storageTypes: 'service_workers' }),
+        ),
+      );
+      await blanking.send('Fetch.enable', { patterns: origins.map((o) => ({ urlPattern: `${o}${path}` })) });
+      await blanking.send('Network.enable');
+      await this.page.goto(`${top}${path}`, { waitUntil: 'load', timeout: SCRUB_MS });
+      if (served.size !== origins.length) throw new Error('the blank documents were not all served by the scrub');
+      await this.settleRequests();
+    } finally {
+      await blanking.detach().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Waits until no request of the old page is still going: the navigation ended all but keepalive
+   * ones, which may still set a cookie. One whose end is never heard of runs the scrub out of time.
+   */
+  private async settleRequests(): Promise<void> {
+    const going = () =>
+      this.leaving.size > 0 || [...this.inFlight].some((r) => !r.url().includes('/.well-known/fcshot-blank-'));
+    while (going()) await new Promise((r) => setTimeout(r, 20));
   }
 
   async close(): Promise<void> {
     await this.context.close().catch(() => undefined);
+    await this.entrance.close();
   }
 }
+
+const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /**
  * What a page of these origins could still read in the context: cookies, local and session storage,

@@ -32,6 +32,22 @@ export function proxyVerdict(headers: Record<string, string>): { blocked?: strin
 export interface EgressProxy {
   /** `http://127.0.0.1:PORT`, for Chromium's --proxy-server. */
   url: string;
+  /** A way in of its own (for one browser context), into the same proxy. */
+  entrance(): Promise<ProxyEntrance>;
+  close(): Promise<void>;
+}
+
+/**
+ * A port of its own into the proxy, for one browser context: the proxy then knows which connections
+ * are that context's, and can cut them all at once (a warm tab's scrub: nothing the last page sent
+ * comes back, not even a keepalive request's answer, and no connection carries over to the next).
+ */
+export interface ProxyEntrance {
+  /** `http://127.0.0.1:PORT`, for the context's proxy server. */
+  url: string;
+  /** Closes every connection through this entrance and refuses new ones, until `reopen`. */
+  cut(): void;
+  reopen(): void;
   close(): Promise<void>;
 }
 
@@ -154,6 +170,38 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
     upstream.once('close', () => client.destroy());
   });
 
+  const entrances = new Set<net.Server>();
+  const entrance = async (): Promise<ProxyEntrance> => {
+    const clients = new Set<net.Socket>();
+    let cut = false;
+    // Connections are handed to the one proxy server: the same rule, the same pool upstream.
+    const door = net.createServer((socket) => {
+      if (cut) return void socket.destroy();
+      clients.add(socket);
+      socket.once('close', () => clients.delete(socket));
+      server.emit('connection', socket);
+    });
+    door.on('error', () => undefined);
+    await new Promise<void>((resolve) => door.listen(0, '127.0.0.1', resolve));
+    entrances.add(door);
+    return {
+      url: `http://127.0.0.1:${(door.address() as net.AddressInfo).port}`,
+      cut() {
+        cut = true;
+        for (const socket of clients) socket.destroy();
+      },
+      reopen() {
+        cut = false;
+      },
+      close: () =>
+        new Promise<void>((resolve) => {
+          entrances.delete(door);
+          for (const socket of clients) socket.destroy();
+          door.close(() => resolve());
+        }),
+    };
+  };
+
   // A plain-HTTP upgrade (ws:// not tunnelled) is never forwarded: fail closed.
   server.on('upgrade', (_req, socket: Duplex) => socket.destroy());
   server.on('connection', (s) => track(s));
@@ -163,10 +211,13 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    entrance,
     close: () =>
       new Promise<void>((resolve) => {
         agent.destroy();
         for (const s of sockets) s.destroy();
+        for (const door of entrances) door.close();
+        entrances.clear();
         server.close(() => resolve());
       }),
   };
