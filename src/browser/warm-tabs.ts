@@ -10,7 +10,7 @@
  * is closed with its context as before.
  */
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, CDPSession, HTTPRequest, Page, PageEvents, Protocol } from 'puppeteer-core';
+import type { Browser, BrowserContext, CDPSession, Page, PageEvents, Protocol } from 'puppeteer-core';
 import { withTimeout } from '../deadline.js';
 import type { ProxyEntrance } from '../policy/egress-proxy.js';
 
@@ -47,10 +47,16 @@ class DocumentLog {
     });
   }
 
-  /** Starts the log: frame events, and an attachment to every frame another process runs. */
-  static async start(cdp: CDPSession): Promise<DocumentLog> {
+  /**
+   * Starts the log: frame events, and an attachment to every frame another process runs. With
+   * `blankPath` (the last scrub's blank documents, which stay in the history), a way back to one is
+   * answered blank by this session, as the scrub answered it, and never reaches the network.
+   */
+  static async start(cdp: CDPSession, blankPath?: string): Promise<DocumentLog> {
     const log = new DocumentLog(cdp);
+    if (blankPath) cdp.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => void answerBlank(cdp, e));
     await Promise.all([
+      blankPath ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blankPath}` }] }) : undefined,
       cdp.send('Page.enable'),
       cdp.send('Target.setAutoAttach', {
         autoAttach: true,
@@ -71,10 +77,6 @@ export class OwnTab implements Tab {
   private otherPages = 0;
   /** Why the current capture left state no scrub clears (undefined: none seen). */
   private tainted?: string;
-  /** Requests of the current capture not yet finished or failed. */
-  private readonly inFlight = new Set<HTTPRequest>();
-  /** Requests the page made as it was left, by CDP request id, not yet finished or failed. */
-  private readonly leaving = new Set<string>();
 
   private constructor(
     readonly context: BrowserContext,
@@ -91,11 +93,8 @@ export class OwnTab implements Tab {
       if (created !== target && created.type() === 'page') this.otherPages += 1;
     });
     page.on('request', (request) => {
-      this.inFlight.add(request);
       if (/^[a-z]+:\/\/[^/]*@/i.test(request.url())) this.tainted = 'credentials in a URL';
     });
-    page.on('requestfinished', (request) => this.inFlight.delete(request));
-    page.on('requestfailed', (request) => this.inFlight.delete(request));
     page.on('response', (response) => {
       const status = response.status();
       const headers = response.headers();
@@ -176,11 +175,11 @@ export class OwnTab implements Tab {
   /**
    * Leaves the tab as a fresh one, but for its renderer process. The capture's listeners go; its
    * documents are replaced by blank ones of the same origins (served by us, not the network, running
-   * no script), which is when the page's own `pagehide` handlers last run; requests still going are
-   * waited for (a keepalive fetch may set a cookie); session storage is cleared through the blank
+   * no script), which is when the page's own `pagehide` handlers last run, with its entrance into the
+   * proxy cut (whatever it sends fails; no connection of its outlives it); session storage is cleared through the blank
    * documents, cookies, HTTP cache and every kind of storage of each origin (local storage, IndexedDB,
-   * Cache Storage, service workers…) cleared until a look finds nothing; then the tab goes to
-   * about:blank, its history is dropped, and the capture's CDP session (with every emulation override
+   * Cache Storage, service workers…) cleared until a look finds nothing; then its history is dropped
+   * (the blank document stays, and a way back to it is answered blank again), and the capture's CDP session (with every emulation override
    * and script set on it) is replaced by a new one for the next capture. Throws, and the tab is closed,
    * when the page left what this cannot clear (scrubbable, aloneInContext, the taints), when something
    * new showed up meanwhile, or when a step fails or takes too long.
@@ -196,16 +195,15 @@ export class OwnTab implements Tab {
       this.entrance.reopen();
     } finally {
       this.tainted = undefined;
-      this.inFlight.clear();
-      this.leaving.clear();
     }
     if (!this.usable) throw new Error('the tab is gone');
   }
 
   private async scrubOrThrow(browserSession: CDPSession): Promise<void> {
-    await this.aloneInContext(browserSession);
+    if (this.otherPages > 0) throw new Error('the page opened another page');
     const origins = await this.scrubbable();
-    await this.showBlank(origins);
+    const blankPath = `/.well-known/fcshot-blank-${randomUUID()}`;
+    await this.showBlank(origins, blankPath);
     // The capture's session has stayed attached, so what the page did up to now is in its log.
     if (!sameMembers(await this.scrubbable(), origins)) throw new Error('the page showed another origin meanwhile');
     const cdp = this.cdp;
@@ -228,8 +226,6 @@ export class OwnTab implements Tab {
       if (!left) break;
       if (attempt === 2) throw new Error(`the tab still holds ${left} after scrubbing`);
     }
-    // about:blank (same process) last, so that no entry of ours is left to go back to.
-    await this.page.goto('about:blank', { waitUntil: 'load', timeout: SCRUB_MS });
     await Promise.all([
       cdp.send('Page.resetNavigationHistory'),
       // The window's name outlives its documents.
@@ -243,7 +239,7 @@ export class OwnTab implements Tab {
     // A fresh session for the next capture: the old one's emulation and scripts end with it.
     await cdp.detach().catch(() => undefined);
     this.cdp = await this.page.createCDPSession();
-    this.log = await DocumentLog.start(this.cdp);
+    this.log = await DocumentLog.start(this.cdp, blankPath);
   }
 
   /**
@@ -252,67 +248,43 @@ export class OwnTab implements Tab {
    * the network. The page's service workers are removed first (one would answer before we can), and
    * each blank document is checked to be ours.
    */
-  private async showBlank(origins: string[]): Promise<void> {
-    const blanking = await this.page.createCDPSession();
-    const path = `/.well-known/fcshot-blank-${randomUUID()}`;
-    // Requests the page makes as it is left (pagehide): seen here, since the page may be gone before
-    // anyone else hears of them, and waited for by settleRequests.
-    const leaving = this.leaving;
-    blanking.on('Network.requestWillBeSent', (e: Protocol.Network.RequestWillBeSentEvent) => {
-      if (!e.request.url.includes(path)) leaving.add(e.requestId);
-    });
-    blanking.on('Network.loadingFinished', (e: Protocol.Network.LoadingFinishedEvent) => leaving.delete(e.requestId));
-    blanking.on('Network.loadingFailed', (e: Protocol.Network.LoadingFailedEvent) => leaving.delete(e.requestId));
+  private async showBlank(origins: string[], path: string): Promise<void> {
+    // On the capture's own session, which is replaced once the scrub is done.
+    const { cdp } = this;
     const [top, ...frames] = origins;
     const served = new Set<string>();
-    const body = (frameOrigins: string[]) =>
-      Buffer.from(`<!doctype html>${frameOrigins.map((o) => `<iframe src="${o}${path}"></iframe>`).join('')}`).toString(
-        'base64',
-      );
-    blanking.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => {
+    cdp.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => {
       served.add(e.request.url);
-      void blanking
-        .send('Fetch.fulfillRequest', {
-          requestId: e.requestId,
-          responseCode: 200,
-          responseHeaders: [
-            { name: 'content-type', value: 'text/html' },
-            { name: 'content-security-policy', value: "script-src 'none'" },
-          ],
-          body: body(e.request.url === `${top}${path}` ? frames : []),
-        })
-        .catch(() => undefined);
+      void answerBlank(cdp, e, e.request.url === `${top}${path}` ? frames.map((o) => `${o}${path}`) : []);
     });
-    try {
-      await Promise.all(
-        origins.map((origin) =>
-          blanking.send('Storage.clearDataForOrigin', { origin, storageTypes: 'service_workers' }),
-        ),
-      );
-      await blanking.send('Fetch.enable', { patterns: origins.map((o) => ({ urlPattern: `${o}${path}` })) });
-      await blanking.send('Network.enable');
-      await this.page.goto(`${top}${path}`, { waitUntil: 'load', timeout: SCRUB_MS });
-      if (served.size !== origins.length) throw new Error('the blank documents were not all served by the scrub');
-      await this.settleRequests();
-    } finally {
-      await blanking.detach().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Waits until no request of the old page is still going: the navigation ended all but keepalive
-   * ones, which may still set a cookie. One whose end is never heard of runs the scrub out of time.
-   */
-  private async settleRequests(): Promise<void> {
-    const going = () =>
-      this.leaving.size > 0 || [...this.inFlight].some((r) => !r.url().includes('/.well-known/fcshot-blank-'));
-    while (going()) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([
+      ...origins.map((origin) => cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'service_workers' })),
+      cdp.send('Fetch.enable', { patterns: origins.map((o) => ({ urlPattern: `${o}${path}` })) }),
+    ]);
+    await this.page.goto(`${top}${path}`, { waitUntil: 'load', timeout: SCRUB_MS });
+    if (served.size !== origins.length) throw new Error('the blank documents were not all served by the scrub');
   }
 
   async close(): Promise<void> {
     await this.context.close().catch(() => undefined);
     await this.entrance.close();
   }
+}
+
+/** Answers a paused request with a blank document that runs no script, with `frames` in it. */
+function answerBlank(cdp: CDPSession, e: Protocol.Fetch.RequestPausedEvent, frames: string[] = []): Promise<void> {
+  const html = `<!doctype html>${frames.map((url) => `<iframe src="${url}"></iframe>`).join('')}`;
+  return cdp
+    .send('Fetch.fulfillRequest', {
+      requestId: e.requestId,
+      responseCode: 200,
+      responseHeaders: [
+        { name: 'content-type', value: 'text/html' },
+        { name: 'content-security-policy', value: "script-src 'none'" },
+      ],
+      body: Buffer.from(html).toString('base64'),
+    })
+    .catch(() => undefined);
 }
 
 const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
