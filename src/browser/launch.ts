@@ -51,8 +51,8 @@ export class QuietPipeTransport implements ConnectionTransport {
 
   send(message: string): void {
     if (this.closed) return;
-    this.pipeWrite.write(message);
-    this.pipeWrite.write('\0');
+    // One write, one system call: the message and its NUL together.
+    this.pipeWrite.write(`${message}\0`);
   }
 
   close(): void {
