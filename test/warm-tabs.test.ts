@@ -431,3 +431,32 @@ describe('WARM_TABS', () => {
     });
   });
 });
+
+describe('under memory pressure', () => {
+  it('the memory guard closes the warm tabs before it stops a page', async () => {
+    const { spawn } = await import('node:child_process');
+    const { MemoryGuard } = await import('../src/browser/memory.js');
+    const page = spawn(process.execPath, [
+      '-e',
+      'const keep = Buffer.alloc(64 << 20, 1); setInterval(() => keep[0]++, 1000)',
+    ]);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const log = { info: () => undefined, warn: () => undefined };
+      // A budget every tree is over: the guard must act at its first look.
+      const guard = new MemoryGuard({ instanceMb: 1, concurrency: 1, log });
+      guard.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
+      await guard.measureBase();
+      let relieved = 0;
+      guard.relieve = () => ++relieved === 1; // warm tabs to give up the first time, none after
+      guard.sample();
+      expect(relieved).toBe(1);
+      expect(page.exitCode === null && page.signalCode === null).toBe(true); // the page lives
+      guard.sample();
+      await new Promise((r) => page.once('exit', r));
+      expect(page.signalCode).toBe('SIGKILL'); // nothing left to give up: the page goes
+    } finally {
+      page.kill('SIGKILL');
+    }
+  });
+});

@@ -87,7 +87,10 @@ export class BrowserManager {
   private lastMemoryCheck = 0;
 
   constructor(private readonly opts: BrowserManagerOptions) {
-    if (opts.memory) opts.memory.listProcesses = () => this.processes();
+    if (opts.memory) {
+      opts.memory.listProcesses = () => this.processes();
+      opts.memory.relieve = () => this.dropWarmTabs() > 0;
+    }
   }
 
   /** Chromium's processes as Chromium lists them (none before launch). */
@@ -316,6 +319,13 @@ export class BrowserManager {
     if (!live) return 0;
     const spare = await live.spare;
     return live.browser.browserContexts().length - 1 - (spare ? 1 : 0) - live.warm.size;
+  }
+
+  /** Closes every kept tab (their memory is wanted by the captures in flight); returns how many. */
+  private dropWarmTabs(): number {
+    const tabs = this.live?.warm.drain() ?? [];
+    for (const tab of tabs) void tab.close();
+    return tabs.length;
   }
 
   /** Tabs kept for later captures of their site right now. */

@@ -198,6 +198,11 @@ const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
 export class MemoryGuard {
   /** Chromium's processes, set by the browser manager. */
   listProcesses?: () => Promise<ChromiumProcess[]>;
+  /**
+   * Gives up memory nobody is using (the browser manager's warm tabs); returns whether it gave up any.
+   * Over budget, this goes first: a page is killed only if there was nothing to give up.
+   */
+  relieve?: () => boolean;
   private active = 0;
   private timer?: NodeJS.Timeout;
   private current?: Budget;
@@ -323,6 +328,10 @@ export class MemoryGuard {
     const growth = this.lastMb === undefined ? 0 : Math.max(0, total - this.lastMb);
     this.lastMb = total;
     if (total + growth <= budget.budgetMb || !biggest.pid) return total;
+    if (this.relieve?.()) {
+      this.opts.log.info({ totalMb: Math.round(total), budgetMb: budget.budgetMb }, 'over the memory budget; warm tabs closed');
+      return total;
+    }
     try {
       process.kill(biggest.pid, 'SIGKILL');
     } catch {

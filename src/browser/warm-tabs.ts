@@ -360,6 +360,11 @@ export class WarmTabs {
     return this.kept.length;
   }
 
+  /** Takes every kept tab out (scrubbed or not), for the caller to close. */
+  drain(): OwnTab[] {
+    return this.kept.splice(0).map((k) => k.tab);
+  }
+
   /** A kept tab for `site`, once scrubbed; undefined if there is none (or none scrubbed soundly). */
   async take(site: string): Promise<OwnTab | undefined> {
     for (;;) {
