@@ -329,7 +329,10 @@ export class MemoryGuard {
     this.lastMb = total;
     if (total + growth <= budget.budgetMb || !biggest.pid) return total;
     if (this.relieve?.()) {
-      this.opts.log.info({ totalMb: Math.round(total), budgetMb: budget.budgetMb }, 'over the memory budget; warm tabs closed');
+      this.opts.log.info(
+        { totalMb: Math.round(total), budgetMb: budget.budgetMb },
+        'over the memory budget; warm tabs closed',
+      );
       return total;
     }
     try {
