@@ -31,6 +31,8 @@ export interface VcpuRow {
   name: 'service' | 'floor' | 'seed';
   /** One site captured over and over, or every capture of another site than the last ones. */
   sites: 'one' | 'many';
+  /** The service's WARM_TABS when it was not the default (MAX_CONCURRENCY). */
+  warmTabs?: number;
   concurrency: number;
   n: number;
   p50: number;
@@ -306,7 +308,13 @@ interface Setup {
 }
 
 /** The service at concurrency `c` in a process of its own, capturing `urls` in turn. */
-async function runService(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
+async function runService(
+  setup: Setup,
+  c: number,
+  urls: string[],
+  sites: VcpuRow['sites'],
+  warmTabs?: number,
+): Promise<VcpuRow> {
   const port = await setup.freePort();
   const { cmd, args, env, cwd } = localProcess(setup.layout, port, {
     EGRESS_ALLOW: setup.allow,
@@ -314,13 +322,15 @@ async function runService(setup: Setup, c: number, urls: string[], sites: VcpuRo
     RECYCLE_AFTER: '0',
     MAX_CONCURRENCY: String(c),
     MAX_QUEUE: '16',
+    ...(warmTabs === undefined ? {} : { WARM_TABS: String(warmTabs) }),
   });
   const svc = startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });
   try {
     await waitForHttp(port);
     const targets = urls.map((url) => `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`);
     await httpLoad(targets, 1, 2);
-    return await level('service', c, svc, () => httpLoad(targets, c, perLevel(c)), sites);
+    const row = await level('service', c, svc, () => httpLoad(targets, c, perLevel(c)), sites);
+    return warmTabs === undefined ? row : { ...row, warmTabs };
   } finally {
     await svc.stop();
   }
@@ -398,6 +408,8 @@ export async function measureOneVcpu(
   const setup: Setup = { layout, allow, freePort, core: taskset ? core : undefined, memoryMb };
 
   for (const c of LEVELS) rows.push(await runService(setup, c, [url], 'one'));
+  // Without warm tabs: the memory a capture can count on (warm tabs give theirs up under pressure).
+  rows.push(await runService(setup, 1, [url], 'one', 0));
   for (const c of LEVELS) rows.push(await runFloor(setup, c, [url], 'one'));
 
   for (const c of LEVELS) {

@@ -36,8 +36,10 @@ const MAX_P95_MS = 15_000;
  * MIN_SHARE_MB.
  */
 export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: number; baseMb: number } {
-  const svc = rows.filter((r) => r.name === 'service' && r.sites === 'one');
-  const baseMb = Math.round(svc.find((r) => r.concurrency === 1)?.peakPssMb ?? 0);
+  const svc = rows.filter((r) => r.name === 'service' && r.sites === 'one' && r.warmTabs === undefined);
+  // The base leaves the warm tabs out: the memory guard closes them before it stops a page.
+  const cold = rows.find((r) => r.name === 'service' && r.warmTabs === 0 && r.concurrency === 1);
+  const baseMb = Math.round((cold ?? svc.find((r) => r.concurrency === 1))?.peakPssMb ?? 0);
   const share = (c: number) => Math.floor((budgetFor(memoryMb, baseMb, c).budgetMb - baseMb) / c);
   const sound = svc.filter(
     (r) =>
@@ -59,7 +61,8 @@ export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: 
 const KINDS = ['node', 'browser', 'renderer', 'GPU', 'utility', 'zygote', 'other'] as const;
 
 export function vcpuReport(whole: VcpuRun, machine: { before: string; after: string }): string[] {
-  const run = { ...whole, rows: whole.rows.filter((r) => r.sites === 'one') };
+  const run = { ...whole, rows: whole.rows.filter((r) => r.sites === 'one' && r.warmTabs === undefined) };
+  const cold = whole.rows.find((r) => r.warmTabs === 0);
   const many = whole.rows.filter((r) => r.sites === 'many');
   const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(0));
   const f2 = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(2));
@@ -81,7 +84,7 @@ export function vcpuReport(whole: VcpuRun, machine: { before: string; after: str
     );
   }
   const of = (name: VcpuRow['name'], c: number) => run.rows.find((r) => r.name === name && r.concurrency === c);
-  const d = derive(run.rows, run.memoryMb);
+  const d = derive(whole.rows, run.memoryMb);
   const svc = of('service', d.concurrency)!;
   const floor4 = of('floor', 4);
   const svc4 = of('service', 4);
@@ -146,7 +149,8 @@ export function vcpuReport(whole: VcpuRun, machine: { before: string; after: str
     '  concurrency is bounded by memory and latency rather than read off the captures/s.',
     `- **instanceConcurrency = MAX_CONCURRENCY = ${d.concurrency}**: the highest level above with nothing failed or past the`,
     `  deadline, p95 ≤ 15 s (half the deadline: ${f0(svc.p95)} ms here), and a memory share per capture ≥ ${MIN_SHARE_MB} MB (a heavy`,
-    `  real page): base ≈ the service's peak PSS at concurrency 1 = ${d.baseMb} MB (conservative: the guard's own base,`,
+    `  real page): base ≈ the service's peak PSS at concurrency 1 without warm tabs (WARM_TABS=0; the memory guard closes`,
+    `  them before it stops a page) = ${d.baseMb} MB${cold ? ` (with its warm tab: ${f0(run.rows.find((r) => r.name === 'service' && r.concurrency === 1)?.peakPssMb)} MB)` : ''} (conservative: the guard's own base,`,
     `  anonymous memory at start, is ~100 MB), budget = ${run.memoryMb} − reserve (README`,
     `  "Memory budget"), share = (budget − ${d.baseMb}) / ${d.concurrency} = ${d.shareMb} MB` +
       (d.concurrency < 8
