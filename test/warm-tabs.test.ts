@@ -91,6 +91,15 @@ ${removed ? `<iframe src="${removed}/frame-read?removed"></iframe>` : ''}
   findings().then((out) => fetch('/report', { method: 'POST', body: JSON.stringify(out) }));
 </script></body>`;
 
+/**
+ * A capture once the last one's tab is scrubbed and kept: a request that comes sooner, with a fresh
+ * tab at hand, is not made to wait for a scrub, and would get the fresh tab.
+ */
+async function settledCapture(query: Parameters<typeof capture>[1]) {
+  await svc.browser.openContexts();
+  return capture(svc, query);
+}
+
 const hits = (path: string) => fixtures.hits.filter((h) => h === path).length;
 const hintHeaders: http.IncomingHttpHeaders[] = [];
 /** An HTTPS site, and the client port each of its requests came from. */
@@ -268,7 +277,7 @@ beforeAll(async () => {
     MAX_CONCURRENCY: '1',
   });
   // The site has been captured before: its tabs are worth keeping from now on.
-  expect((await capture(svc, { url: `${fixtures.origin}/red` })).status).toBe(200);
+  expect((await settledCapture({ url: `${fixtures.origin}/red` })).status).toBe(200);
 });
 
 afterAll(async () => {
@@ -284,7 +293,7 @@ afterAll(async () => {
 /** Captures `path` and returns the reports its page (and its frames) sent. */
 async function reported(path: string, query: Record<string, string> = {}) {
   const before = reports.length;
-  const res = await capture(svc, { url: `${fixtures.origin}${path}`, ...query });
+  const res = await settledCapture({ url: `${fixtures.origin}${path}`, ...query });
   if (process.env.DEBUG_SCRUB) console.error(path, res.headers['server-timing']);
   expect(res.status).toBe(200);
   return { res, found: Object.assign({}, ...reports.slice(before)) as Record<string, unknown> };
@@ -292,7 +301,7 @@ async function reported(path: string, query: Record<string, string> = {}) {
 
 describe('a warm tab shows the next capture of its site nothing of the last', () => {
   it('runs the next capture of the site in the same tab, and it finds no trace of a hostile page', async () => {
-    const first = await capture(svc, { url: `${fixtures.origin}/hostile` });
+    const first = await settledCapture({ url: `${fixtures.origin}/hostile` });
     expect(first.status).toBe(200);
     expect(first.headers['server-timing']).not.toMatch(/page;desc=warm/);
     expect(hits('/sw.js')).toBe(1); // the worker was registered before the capture ended
@@ -321,22 +330,22 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
   });
 
   it('closes, rather than keeps, a tab that showed a frame of another site (its storage is partitioned)', async () => {
-    await capture(svc, { url: `${fixtures.origin}/cross-site-frame` });
+    await settledCapture({ url: `${fixtures.origin}/cross-site-frame` });
     const { res, found } = await reported('/cross-site-read');
     expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
     expect(found).toMatchObject({ local: [], session: [], frame: [], frameSession: [], frameCookie: '' });
   });
 
   it('closes, rather than keeps, a tab whose page opened a pop-up (a tab of its own, in the same context)', async () => {
-    await capture(svc, { url: `${fixtures.origin}/pop-up` });
+    await settledCapture({ url: `${fixtures.origin}/pop-up` });
     const { res, found } = await reported('/read');
     expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
     expect(found).toMatchObject({ frame: [], frameSession: [] });
   });
 
   it('stops everything the last page left running', async () => {
-    await capture(svc, { url: `${fixtures.origin}/hostile` });
-    await capture(svc, { url: `${fixtures.origin}/read` });
+    await settledCapture({ url: `${fixtures.origin}/hostile` });
+    await settledCapture({ url: `${fixtures.origin}/read` });
     const settled = beacons;
     await new Promise((r) => setTimeout(r, 600));
     expect(beacons).toBe(settled);
@@ -358,19 +367,19 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
   });
 
   it('keeps no tab after a capture that failed or sent the caller’s credentials', async () => {
-    await capture(svc, { url: `${fixtures.origin}/red` });
+    await settledCapture({ url: `${fixtures.origin}/red` });
     expect(svc.browser.warmTabs).toBe(1);
-    const failed = await capture(svc, { url: `${fixtures.origin}/red`, waitForSelector: '#never', timeout: '1500' });
+    const failed = await settledCapture({ url: `${fixtures.origin}/red`, waitForSelector: '#never', timeout: '1500' });
     expect(failed.status).toBe(504);
     expect(svc.browser.warmTabs).toBe(0);
-    await capture(svc, { url: `${fixtures.origin}/red`, cookies: JSON.stringify([{ name: 'session', value: 'x' }]) });
+    await settledCapture({ url: `${fixtures.origin}/red`, cookies: JSON.stringify([{ name: 'session', value: 'x' }]) });
     expect(svc.browser.warmTabs).toBe(0);
   });
 });
 
 describe('what a page leaves as it goes, and state no scrub clears', () => {
   it('a pop-up opened while the tab is scrubbed: the tab is closed, the next page is neither read nor repainted', async () => {
-    await capture(svc, { url: `${fixtures.origin}/opener` });
+    await settledCapture({ url: `${fixtures.origin}/opener` });
     const { res, found } = await reported('/victim', done);
     expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
     const { data } = await sharp(res.body).raw().toBuffer({ resolveWithObject: true });
@@ -378,33 +387,33 @@ describe('what a page leaves as it goes, and state no scrub clears', () => {
   });
 
   it('a keepalive request from pagehide is waited for, and the cookie it sets cleared', async () => {
-    await capture(svc, { url: `${fixtures.origin}/keepalive` });
+    await settledCapture({ url: `${fixtures.origin}/keepalive` });
     const { found } = await reported('/cookie-later', done);
     expect(found.lateCookie).toBe('');
   });
 
   it('a page that logged in (HTTP auth cache) or asked for client hints: the tab is closed', async () => {
-    await capture(svc, { url: `${fixtures.origin}/log-in` });
+    await settledCapture({ url: `${fixtures.origin}/log-in` });
     const auth = await reported('/auth-read', done);
     expect(auth.res.headers['server-timing']).not.toMatch(/page;desc=warm/);
     expect(auth.found.authStatus).toBe(401);
-    await capture(svc, { url: `${fixtures.origin}/hints` });
-    const read = await capture(svc, { url: `${fixtures.origin}/hint-read` });
+    await settledCapture({ url: `${fixtures.origin}/hints` });
+    const read = await settledCapture({ url: `${fixtures.origin}/hint-read` });
     expect(read.headers['server-timing']).not.toMatch(/page;desc=warm/);
     expect(hintHeaders.at(-1)).not.toHaveProperty('device-memory');
   });
 
   it('no connection of the last capture carries the next one (a server cannot link them by it)', async () => {
-    for (let i = 0; i < 3; i++) await capture(svc, { url: `${tlsOrigin}/page-${i}` });
-    const res = await capture(svc, { url: `${tlsOrigin}/page-3` });
+    for (let i = 0; i < 3; i++) await settledCapture({ url: `${tlsOrigin}/page-${i}` });
+    const res = await settledCapture({ url: `${tlsOrigin}/page-3` });
     expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
     expect(new Set(tlsPorts.slice(-2)).size).toBe(2);
   });
 
   it('history.back() in the next capture leads to no page of the last, nor to the scrub’s', async () => {
-    for (let i = 0; i < 2; i++) await capture(svc, { url: `${fixtures.origin}/red` }); // the site recurs: kept
+    for (let i = 0; i < 2; i++) await settledCapture({ url: `${fixtures.origin}/red` }); // the site recurs: kept
     const before = fixtures.hits.length;
-    const res = await capture(svc, { url: `${fixtures.origin}/go-back`, delay: '800' });
+    const res = await settledCapture({ url: `${fixtures.origin}/go-back`, delay: '800' });
     expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
     expect(fixtures.hits.slice(before)).toEqual(['/go-back']);
   });
@@ -412,7 +421,7 @@ describe('what a page leaves as it goes, and state no scrub clears', () => {
 
 describe('which tabs are kept', () => {
   it('keeps none for a site captured once, and one once the site comes up again', async () => {
-    const timing = async () => (await capture(svc, { url: `${otherOrigin}/plain` })).headers['server-timing'];
+    const timing = async () => (await settledCapture({ url: `${otherOrigin}/plain` })).headers['server-timing'];
     expect(await timing()).not.toMatch(/desc=warm/); // first capture of the site: its tab is closed
     expect(await timing()).not.toMatch(/desc=warm/); // the site recurs: this tab is kept
     expect(await timing()).toMatch(/page;desc=warm/);

