@@ -42,12 +42,14 @@ export interface Rendered extends PageReport {
  * site (scheme and host): undefined when its options leave state that scrubbing does not undo or
  * that must never meet another caller's page: raw HTML (no site), the caller's cookies, headers or
  * basic auth, request rules (interception on puppeteer's own session), the cookie-banner helper (a
- * function exposed to the page).
+ * function exposed to the page), a transparent background (omitBackground).
  */
 export function warmKeyFor(opts: CaptureOptions): string | undefined {
   const { target } = opts;
   if (!target || opts.cookies.length || Object.keys(opts.headers).length || opts.auth) return undefined;
   if (opts.blockResources.length || opts.blockUrls.length || opts.hideCookieBanners) return undefined;
+  // Chromium keeps a transparent background past the session that asked for it, and no reset clears it.
+  if (opts.omitBackground) return undefined;
   return `${target.protocol}//${target.hostname}`;
 }
 
