@@ -159,7 +159,7 @@ export class BrowserManager {
    * closed with its context (a failed capture, options that leave state, a browser on its way out).
    */
   private async release(live: Live, tab: OwnTab, site: string | undefined): Promise<void> {
-    if (site !== undefined && this.opts.warmTabs > 0 && !live.retiring && !this.closed) {
+    if (site !== undefined && !live.retiring && !this.closed) {
       const scrubbed = this.browserSession(live)
         .then((session) => tab.scrub(session))
         .then(() => true)

@@ -1,11 +1,11 @@
 /**
  * Warm tabs: a capture's tab kept, scrubbed, for the next capture of the same site.
  *
- * A fresh browser context costs a fresh renderer process, and starting one is the largest fixed part
- * of a capture's CPU (BENCHMARKS.md). Chromium ties a renderer to one context and one site, so a tab
+ * A fresh browser context costs a fresh renderer process (started off the request path, but paid in
+ * CPU). Chromium ties a renderer to one context and one site, so a tab
  * kept in its context, on a blank document of the same process, serves the next capture of that site
  * without starting one. What the previous capture left must not reach the next: after each capture
- * the tab is scrubbed (scrubTab) and only then offered again; a tab that cannot be scrubbed in time,
+ * the tab is scrubbed (OwnTab.scrub) and only then offered again; a tab that cannot be scrubbed in time,
  * whose capture failed, or whose options left state on it (src/capture/render-page.ts, warmKeyFor),
  * is closed with its context as before.
  */
@@ -174,13 +174,14 @@ export class OwnTab implements Tab {
 
   /**
    * Leaves the tab as a fresh one, but for its renderer process. The capture's listeners go; its
+   * entrance into the proxy is cut (whatever it sends fails; no connection of its outlives it); its
    * documents are replaced by blank ones of the same origins (served by us, not the network, running
-   * no script), which is when the page's own `pagehide` handlers last run, with its entrance into the
-   * proxy cut (whatever it sends fails; no connection of its outlives it); session storage is cleared through the blank
-   * documents, cookies, HTTP cache and every kind of storage of each origin (local storage, IndexedDB,
-   * Cache Storage, service workers…) cleared until a look finds nothing; then its history is dropped
-   * (the blank document stays, and a way back to it is answered blank again), and the capture's CDP session (with every emulation override
-   * and script set on it) is replaced by a new one for the next capture. Throws, and the tab is closed,
+   * no script), which is when the page's own `pagehide` handlers last run; session storage is cleared
+   * through the blank documents, cookies, HTTP cache and every kind of storage of each origin (local
+   * storage, IndexedDB, Cache Storage, service workers…) cleared until a look finds nothing; the
+   * history is dropped (the blank document stays, and a way back to it is answered blank again); and
+   * the capture's CDP session (with every emulation override and script set on it) is replaced by a
+   * new one for the next capture. Throws, and the tab is closed,
    * when the page left what this cannot clear (scrubbable, aloneInContext, the taints), when something
    * new showed up meanwhile, or when a step fails or takes too long.
    */
@@ -232,10 +233,9 @@ export class OwnTab implements Tab {
       cdp.send('Runtime.evaluate', { expression: 'window.name = ""' }),
       contextId ? browserSession.send('Browser.resetPermissions', { browserContextId: contextId }) : undefined,
     ]);
+    // Cookies were looked at with the rest (leftBehind); with the entrance cut, no response can add one.
     await this.aloneInContext(browserSession);
     if (this.tainted) throw new Error(`the page left ${this.tainted}`);
-    const { cookies } = await browserSession.send('Storage.getCookies', { browserContextId: contextId });
-    if (cookies.length) throw new Error('a cookie came back');
     // What the old page left in the renderer's JavaScript heap goes now, not while the tab waits:
     // it halves what an idle warm tab holds (about 65 → 30 MB after the benchmark's article page).
     await cdp.send('HeapProfiler.collectGarbage');
