@@ -27,12 +27,12 @@ export function httpsReport(tls: Record<'service' | 'floor', TlsRow>): string {
   const r = (x: number) => x.toFixed(2);
   const { service: s, floor: f } = tls;
   return [
-    "## HTTPS (HTTP/2 through the proxy's CONNECT tunnels) vs plain HTTP (article page, same run)",
+    "## HTTPS (HTTP/2 through the proxy's tunnels) vs plain HTTP (article page, same run)",
     '',
     'The fixtures serve the article over plain HTTP and over HTTPS with HTTP/2 (a certificate made for the run,',
-    'trusted by its key hash through TRUST_SPKI). Over HTTP the egress proxy relays each request itself; over HTTPS',
-    'Chromium opens one CONNECT tunnel per origin and the proxy only checks the destination and pipes bytes. The floor',
-    'has no proxy: its ratio is what TLS and HTTP/2 cost by themselves.',
+    'trusted by its key hash through TRUST_SPKI). Either way the egress proxy (SOCKS5) checks each destination once',
+    'per connection and then only pipes bytes; HTTP/2 carries a page on fewer connections. The floor has no proxy:',
+    'its ratio is what TLS and HTTP/2 cost by themselves.',
     '',
     '| | warm p50 https ÷ http | captures/s @4 https ÷ http | warm p50 ÷ floor, http | warm p50 ÷ floor, https |',
     '|---|---|---|---|---|',
@@ -180,7 +180,7 @@ function notes(rows: Array<Row & { page: string }>): string[] {
     '- Screenshots go straight to CDP (`Page.captureScreenshot`, `optimizeForSpeed`) on the session carrying the emulation,',
     '  skipping round trips `page.screenshot()` adds; PNG goes to the file as Chromium made it (no second encode); jpeg,',
     '  webp and avif are encoded once by sharp with latency-minded effort (webp and avif effort 2).',
-    '- The egress proxy keeps upstream connections alive, per checked address.',
+    "- The egress proxy is a SOCKS5 server: past each connection's verdict it pipes bytes and parses no HTTP.",
     "- Memory is watched by reading each page-holding process's `statm` every 100 ms while captures run (Chromium lists its",
     '  processes over CDP once a second): no walk of /proc or of page tables (PSS after every capture cost ~15 % of a core;',
     '  walking /proc every sample cost ~45 ms a time on this busy machine).',

@@ -359,8 +359,8 @@ async function main() {
 
 /**
  * The article page over plain HTTP and over HTTPS with HTTP/2, service and floor, interleaved request
- * by request in one run. Over HTTP the egress proxy relays every request itself; over HTTPS Chromium
- * opens CONNECT tunnels and the proxy only pipes bytes. The floor (no proxy) gives TLS's own cost.
+ * by request in one run. The egress proxy pipes bytes either way (one SOCKS5 connection per origin
+ * and connection Chromium opens). The floor (no proxy) gives TLS's own cost.
  */
 async function measureHttps(layout: LocalLayout, fx: Awaited<ReturnType<typeof startBenchFixtures>>) {
   console.log('the article page over HTTP and over HTTPS (HTTP/2), service and floor interleaved');

@@ -4,6 +4,7 @@
  * pages that try every way out. The internal server must record nothing.
  */
 import type http from 'node:http';
+import net from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixtures, type FixtureServer, startInternalServer, type InternalServer } from './helpers/fixtures.js';
@@ -204,5 +205,36 @@ describe('credentials never travel', () => {
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.headers)).not.toMatch(/SECRET/);
     expect(JSON.stringify(seen)).not.toMatch(/SECRET|x-fc-/i);
+  });
+});
+
+describe('the proxy carries what Chromium accepts', () => {
+  // HTTP that browsers render and strict parsers refuse (old embedded servers, hand-made responses):
+  // the proxy checks the destination and pipes bytes, so Chromium alone judges a page's HTTP.
+  const body = '<body style="margin:0;background:#0f0"></body>';
+  const quirks: Record<string, string> = {
+    'a bare LF for line ends': `HTTP/1.1 200 OK\nContent-Type: text/html\nContent-Length: ${body.length}\n\n${body}`,
+    'a space before the colon': `HTTP/1.1 200 OK\r\nContent-Type : text/html\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    'a space inside a header name': `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX Powered: 1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    'a control byte in a value': `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: a\x01b\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  };
+  it.each(Object.keys(quirks))('a page served with %s is captured', async (quirk) => {
+    const raw = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end(quirks[quirk]!));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const { port } = raw.address() as net.AddressInfo;
+    try {
+      await withOwnService({ EGRESS_ALLOW: `127.0.0.1:${port}` }, async (own) => {
+        const res = await request(own.app.server)
+          .get('/')
+          .query({ url: `http://127.0.0.1:${port}/`, width: 50, height: 50 });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        expect(await rgbAt(res.body as Buffer, 0, 0)).toEqual([0, 255, 0]);
+      });
+    } finally {
+      raw.close();
+    }
   });
 });

@@ -27,8 +27,9 @@ export function chromiumFlags(proxyUrl: string, trustSpki: string[] = []): strin
     '--no-pings',
     '--disable-extensions',
     '--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider,InterestFeedContentSuggestions',
-    // Every byte through the egress proxy: all schemes, loopback included, and no name resolution
-    // of Chromium's own (the proxy resolves and checks), no WebRTC UDP around the proxy.
+    // Every byte through the egress proxy (SOCKS5: Chromium hands it names, never resolves them):
+    // all schemes, loopback included, no name resolution of Chromium's own (the proxy resolves and
+    // checks), no WebRTC UDP around the proxy.
     `--proxy-server=${proxyUrl}`,
     '--proxy-bypass-list=<-loopback>',
     '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',

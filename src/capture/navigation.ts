@@ -13,10 +13,9 @@
 import type { HTTPRequest, HTTPResponse } from 'puppeteer-core';
 import type { Tab } from '../browser/warm-tabs.js';
 import type { Protocol } from 'puppeteer-core';
-import { badGateway, blocked, type HttpError, navigationLoop } from '../errors.js';
+import { badGateway, type HttpError, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';
 import { refusedError, type WhyBlocked } from '../policy/destination.js';
-import { proxyVerdict } from '../policy/egress-proxy.js';
 
 /** Client-side navigations followed after the first page; one more is a navigation loop. */
 export const MAX_HOPS = 5;
@@ -31,16 +30,22 @@ export class NavigationStarted extends Error {
   }
 }
 
-/** Chromium's error when the proxy refused a CONNECT tunnel (our egress guard, or DNS failure). */
-export const TUNNEL_REFUSED = 'net::ERR_TUNNEL_CONNECTION_FAILED';
+/**
+ * Chromium's errors for a tunnel the egress proxy did not open: the rule refused the destination,
+ * its name did not resolve, or it could not be reached (or the proxy itself was cut).
+ */
+const TUNNEL_FAILED = /net::ERR_(SOCKS_CONNECTION_FAILED|TUNNEL_CONNECTION_FAILED|PROXY_CONNECTION_FAILED)/;
 
-/** The egress proxy's refusal a document's response carries in its headers, as the caller's error; else undefined. */
-export function proxyRefusal(response: HTTPResponse): HttpError | undefined {
-  const verdict = proxyVerdict(response.headers());
-  if (verdict.blocked) return blocked(verdict.blocked);
-  if (verdict.unreachable)
-    return badGateway(`net::ERR_CONNECTION_FAILED (${verdict.unreachable}) loading ${response.url()}`);
-  return undefined;
+/**
+ * The caller's error for a navigation to `url` that failed with Chromium's `errorText`. A failed tunnel
+ * says nothing of why, so the egress rule is asked again: 403 `blocked` or 502 `unreachable` with its
+ * reason; else the destination was allowed and did not answer.
+ */
+export async function navigationError(url: string, errorText: string, whyBlocked: WhyBlocked): Promise<HttpError> {
+  if (!TUNNEL_FAILED.test(errorText)) return badGateway(`${errorText} loading ${url}`);
+  const refusal = await whyBlocked(url);
+  if (refusal) return refusedError(new URL(url).host, refusal);
+  return badGateway(`net::ERR_CONNECTION_FAILED loading ${url}`);
 }
 
 const SAME_DOCUMENT = new Set(['sameDocument', 'historySameDocument']);
@@ -133,9 +138,7 @@ export class NavigationWatch {
   private onResponse(response: HTTPResponse): void {
     if (!this.isCurrent(response.request()) || this.current?.landed) return;
     this.current!.status = response.status();
-    const refused = proxyRefusal(response);
-    if (refused) this.fail(refused);
-    else if (response.status() === 204 || response.status() === 205) this.cancel();
+    if (response.status() === 204 || response.status() === 205) this.cancel();
   }
 
   private onFailed(request: HTTPRequest): void {
@@ -147,16 +150,8 @@ export class NavigationWatch {
       this.cancel();
       return;
     }
-    const url = request.url();
-    if (!error.includes(TUNNEL_REFUSED)) {
-      this.fail(badGateway(`${error} loading ${url}`));
-      return;
-    }
-    void this.whyBlocked(url).then(
-      (refusal) => {
-        if (refusal) this.fail(refusedError(new URL(url).host, refusal));
-        else this.fail(badGateway(`${error} loading ${url}`));
-      },
+    void navigationError(request.url(), error, this.whyBlocked).then(
+      (err) => this.fail(err),
       (err: Error) => this.fail(err),
     );
   }

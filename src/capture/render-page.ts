@@ -10,14 +10,13 @@ import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
 import { grabImage } from './grab-image.js';
-import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, proxyRefusal, TUNNEL_REFUSED } from './navigation.js';
+import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, navigationError } from './navigation.js';
 import { changePage } from './page-changes.js';
 import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
 import type { Deadline } from '../deadline.js';
 import { badGateway, HttpError } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
-import { refusedError, type WhyBlocked } from '../policy/destination.js';
-import { proxyVerdict } from '../policy/egress-proxy.js';
+import type { WhyBlocked } from '../policy/destination.js';
 
 /** What the answer tells about the page besides its image (its `X-*` headers). */
 export interface PageReport {
@@ -53,23 +52,19 @@ export function warmKeyFor(opts: CaptureOptions): string | undefined {
   return `${target.protocol}//${target.hostname}`;
 }
 
-/** Dialogs dismissed, pop-ups closed, and every request the guard refused remembered. */
+/** Dialogs dismissed, pop-ups closed, and every failed request remembered. */
 function guardPage(tab: Tab) {
-  const refused = new Set<HTTPRequest>();
   const failed: HTTPRequest[] = [];
   tab.on('dialog', (dialog) => void dialog.dismiss().catch(() => undefined));
   tab.on('popup', (popup) => void popup?.close().catch(() => undefined));
-  tab.on('response', (response) => {
-    if (proxyVerdict(response.headers()).blocked) refused.add(response.request());
-  });
   tab.on('requestfailed', (request) => failed.push(request));
   /**
-   * How many requests the guard refused. A refused CONNECT or a cross-origin request whose 403 the
-   * page may not read shows up only as a failure, so failures are checked against the rule again.
+   * How many requests the guard refused. A refused request fails its tunnel without a reason, so
+   * failures are checked against the rule again.
    */
   return async (whyBlocked: WhyBlocked): Promise<number> => {
-    const verdicts = await Promise.all(failed.filter((r) => !refused.has(r)).map((r) => whyBlocked(r.url())));
-    return refused.size + verdicts.filter((v) => v?.status === 403).length;
+    const verdicts = await Promise.all(failed.map((r) => whyBlocked(r.url())));
+    return verdicts.filter((v) => v?.status === 403).length;
   };
 }
 
@@ -112,17 +107,10 @@ async function navigate(
       gaveUp.push('waitUntil');
       return null;
     }
-    if (message.includes(TUNNEL_REFUSED)) {
-      const refusal = await whyBlocked(lastMainUrl);
-      if (refusal) throw refusedError(new URL(lastMainUrl).host, refusal);
-    }
-    if (/net::ERR_/.test(message)) {
-      throw badGateway(message.split('\n')[0]!);
-    }
+    const errorText = /net::ERR_\w+/.exec(message)?.[0];
+    if (errorText) throw await navigationError(lastMainUrl, errorText, whyBlocked);
     throw err;
   }
-  const refused = response && proxyRefusal(response);
-  if (refused) throw refused;
   return response;
 }
 

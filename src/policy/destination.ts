@@ -135,7 +135,7 @@ function canonical(address: string): string {
 
 /**
  * Says why the egress rule would refuse a URL, or undefined when it may be loaded. The capture asks it
- * when a request failed without the proxy's answer reaching it (a refused CONNECT tunnel).
+ * when a request failed at the proxy: a refused tunnel carries no reason.
  */
 export type WhyBlocked = (url: string) => Promise<Refusal | undefined>;
 

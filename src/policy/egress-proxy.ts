@@ -1,36 +1,24 @@
 /**
- * An in-process forward proxy that all of Chromium's traffic goes through (documents, sub-resources,
- * redirects, fetch, WebSockets, workers…). It resolves each destination itself, applies the egress
- * rule, and connects to the address it checked. Chromium is started with this proxy for every scheme
- * and with loopback not bypassed, so there is no path around it.
+ * The egress proxy all of Chromium's traffic goes through (documents, sub-resources, redirects,
+ * fetch, WebSockets, workers…): a SOCKS5 server in this process. Chromium hands it the host name
+ * (SOCKS5 resolves on the proxy's side); the proxy resolves it itself, applies the egress rule, and
+ * connects to the address it checked. Chromium is started with this proxy for every scheme, loopback
+ * not bypassed and no name resolution of its own, so there is no path around it.
  *
- * A refused destination answers 403 with an `x-egress-blocked` header (plain HTTP) or fails the
- * CONNECT tunnel (HTTPS, WebSocket); the capture notices either and counts it. The header's value
- * starts with a secret made at start-up, and the same headers are removed from what targets send, so
- * a target cannot forge the guard's verdict (proxyVerdict reads it).
+ * Past the verdict the proxy only pipes bytes: it never parses a page's HTTP (plain or TLS), which is
+ * the cheapest relay there is for node, and no response of a target's can pass for the guard's
+ * verdict. A refused destination fails the tunnel; the capture asks the same rule why (WhyBlocked in
+ * destination.ts) to tell the caller.
+ *
+ * Hand-written rather than a package: the part of RFC 1928 needed is CONNECT without authentication
+ * (a few dozen lines), the SOCKS server packages on the registry are unmaintained, and the verdict
+ * must sit between reading the destination and connecting to the address that was checked.
  */
-import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import { checkDestination, type EgressPolicy } from './destination.js';
 
-export const BLOCKED_HEADER = 'x-egress-blocked';
-/** Set on the proxy's own answer when the destination could not be reached (DNS, refused…). */
-export const UNREACHABLE_HEADER = 'x-egress-unreachable';
-/** Known to this process only: a verdict header without it was not written by the proxy. */
-const VERDICT_SECRET = randomBytes(16).toString('hex');
-const verdict = (reason: string) => `${VERDICT_SECRET} ${reason}`;
-
-/** The proxy's own verdict on a response, read from its headers; a target's look-alike is ignored. */
-export function proxyVerdict(headers: Record<string, string>): { blocked?: string; unreachable?: string } {
-  const ours = (value: string | undefined) =>
-    value?.startsWith(`${VERDICT_SECRET} `) ? value.slice(VERDICT_SECRET.length + 1) : undefined;
-  return { blocked: ours(headers[BLOCKED_HEADER]), unreachable: ours(headers[UNREACHABLE_HEADER]) };
-}
-
 export interface EgressProxy {
-  /** `http://127.0.0.1:PORT`, for Chromium's --proxy-server. */
+  /** `socks5://127.0.0.1:PORT`, for Chromium's --proxy-server. */
   url: string;
   /** A way in of its own (for one browser context), into the same proxy. */
   entrance(): Promise<ProxyEntrance>;
@@ -43,7 +31,7 @@ export interface EgressProxy {
  * comes back, not even a keepalive request's answer, and no connection carries over to the next).
  */
 export interface ProxyEntrance {
-  /** `http://127.0.0.1:PORT`, for the context's proxy server. */
+  /** `socks5://127.0.0.1:PORT`, for the context's proxy server. */
   url: string;
   /** Closes every connection through this entrance and refuses new ones, until `reopen`. */
   cut(): void;
@@ -53,139 +41,183 @@ export interface ProxyEntrance {
 
 type Log = { warn(obj: object, msg: string): void };
 
-/** An upstream connection with nothing sent either way for this long is closed. */
+/** A tunnel with nothing sent either way for this long is closed. */
 const UPSTREAM_IDLE_MS = 30_000;
+/** Chromium sends its greeting and request at once; a client slower than this is not Chromium. */
+const HANDSHAKE_MS = 10_000;
 
-const HOP_BY_HOP = ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive'];
+/** RFC 1928 reply codes used here. */
+const REPLY = {
+  succeeded: 0x00,
+  failure: 0x01,
+  notAllowed: 0x02,
+  hostUnreachable: 0x04,
+  refused: 0x05,
+  commandNotSupported: 0x07,
+  addressNotSupported: 0x08,
+} as const;
 
-function splitHostPort(target: string, defaultPort: number): { host: string; port: number } | undefined {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(target);
-  if (!m?.[1]) return undefined;
-  const port = m[2] ? Number(m[2]) : defaultPort;
-  return port > 0 && port < 65536 ? { host: m[1], port } : undefined;
+class Closed extends Error {}
+
+/** Longest handshake a client may send (greeting, request and a 255-byte name fit well within it). */
+const MAX_HANDSHAKE_BYTES = 1024;
+
+/** A client's handshake, read in exact byte counts whatever chunks they arrive in. */
+class Handshake {
+  private buffered = Buffer.alloc(0);
+  private wake?: () => void;
+  private over = false;
+  private readonly onData = (chunk: Buffer) => {
+    this.buffered = Buffer.concat([this.buffered, chunk]);
+    if (this.buffered.length > MAX_HANDSHAKE_BYTES) this.socket.destroy();
+    this.wake?.();
+  };
+  private readonly onEnd = () => {
+    this.over = true;
+    this.wake?.();
+  };
+
+  constructor(private readonly socket: net.Socket) {
+    socket.on('data', this.onData).on('end', this.onEnd).on('close', this.onEnd);
+  }
+
+  /** The next `n` bytes; rejects with Closed if the client hangs up first. */
+  async take(n: number): Promise<Buffer> {
+    while (this.buffered.length < n) {
+      if (this.over) throw new Closed();
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+    const bytes = this.buffered.subarray(0, n);
+    this.buffered = this.buffered.subarray(n);
+    return bytes;
+  }
+
+  /** Stops reading (the socket is paused); what the client sent past the handshake, for the tunnel. */
+  done(): Buffer {
+    this.socket.off('data', this.onData).off('end', this.onEnd).off('close', this.onEnd);
+    this.socket.pause();
+    return this.buffered;
+  }
 }
 
-export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise<EgressProxy> {
-  // Kept-alive upstream sockets, pooled per checked address: a page's dozen images from one host
-  // reuse a connection instead of opening one each. No cap per address: a cap is shared by every
-  // capture, so one page holding it would stall the others' requests to the same address (a CDN).
-  // Each capture is bounded by Chromium instead (at most 32 connections to a proxy per context).
-  const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, timeout: UPSTREAM_IDLE_MS });
-  const sockets = new Set<Duplex>();
-  const track = (s: Duplex) => {
+function reply(socket: net.Socket, code: number): void {
+  // Bound address 0.0.0.0:0: Chromium does not use it.
+  socket.write(Buffer.from([0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
+}
+
+/** The destination a SOCKS5 CONNECT asks for, after the no-authentication greeting; undefined if refused. */
+async function readRequest(
+  socket: net.Socket,
+  { take }: { take: (n: number) => Promise<Buffer> },
+): Promise<{ host: string; port: number } | undefined> {
+  const [version, methodCount] = await take(2);
+  const methods = await take(methodCount || 1);
+  if (version !== 0x05 || !methodCount || !methods.includes(0x00)) {
+    socket.end(Buffer.from([0x05, 0xff])); // no acceptable method
+    return undefined;
+  }
+  socket.write(Buffer.from([0x05, 0x00]));
+  const [, command, , addressType] = await take(4);
+  let host: string;
+  if (addressType === 0x01) host = [...(await take(4))].join('.');
+  else if (addressType === 0x04) host = (await take(16)).toString('hex').replace(/(.{4})(?!$)/g, '$1:');
+  else if (addressType === 0x03) host = (await take((await take(1))[0] || 1)).toString('latin1');
+  else {
+    reply(socket, REPLY.addressNotSupported);
+    socket.end();
+    return undefined;
+  }
+  const port = (await take(2)).readUInt16BE(0);
+  if (command !== 0x01) {
+    reply(socket, REPLY.commandNotSupported);
+    socket.end();
+    return undefined;
+  }
+  return { host, port };
+}
+
+export async function startEgressProxy(
+  policy: EgressPolicy,
+  log?: Log,
+  { handshakeMs = HANDSHAKE_MS } = {},
+): Promise<EgressProxy> {
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   };
-  const refuse = (host: string, port: number, reason: string) => {
-    log?.warn({ host, port, reason }, 'egress blocked');
-  };
 
-  const server = http.createServer(async (req, res) => {
-    let target: URL;
-    try {
-      target = new URL(req.url ?? '');
-    } catch {
-      res.writeHead(400).end();
-      return;
-    }
-    const port = target.port ? Number(target.port) : 80;
-    if (target.protocol !== 'http:') {
-      refuse(target.hostname, port, 'scheme');
-      res.writeHead(403, { [BLOCKED_HEADER]: verdict('scheme') }).end();
-      return;
-    }
-    const checked = await checkDestination(target.hostname, port, policy);
-    if (!checked.allowed) {
-      if (checked.status === 403) refuse(target.hostname, port, checked.reason);
-      const header = checked.status === 403 ? BLOCKED_HEADER : UNREACHABLE_HEADER;
-      res
-        .writeHead(checked.status, { [header]: verdict(checked.reason), 'content-type': 'text/plain' })
-        .end(checked.reason);
-      return;
-    }
-    const headers = { ...req.headers };
-    for (const h of HOP_BY_HOP) delete headers[h];
-    const upstream = http.request(
-      {
-        host: checked.addresses[0],
-        port,
-        method: req.method,
-        path: `${target.pathname}${target.search}`,
-        headers,
-        setHost: false,
-        agent,
-      },
-      (up) => {
-        delete up.headers[BLOCKED_HEADER];
-        delete up.headers[UNREACHABLE_HEADER];
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (!res.headersSent) res.writeHead(502, { [UNREACHABLE_HEADER]: verdict(err.code ?? 'connect failed') }).end();
-      else res.destroy();
-    });
-    // Chromium hung up (the page stopped loading it, or its context closed): the upstream request
-    // ends with it, never left streaming into a socket nobody reads.
-    res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    upstream.setTimeout(UPSTREAM_IDLE_MS, () => upstream.destroy());
-    req.pipe(upstream);
-  });
-
-  server.on('connect', async (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
+  /** One client connection: handshake, verdict, then a byte pipe to the checked address. */
+  const serve = async (client: net.Socket) => {
     track(client);
     client.on('error', () => client.destroy());
-    const dest = splitHostPort(req.url ?? '', 443);
-    if (!dest) {
-      client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    client.setTimeout(handshakeMs, () => client.destroy());
+    const handshake = new Handshake(client);
+    let dest: { host: string; port: number } | undefined;
+    try {
+      dest = await readRequest(client, { take: (n) => handshake.take(n) });
+    } catch {
+      client.destroy();
       return;
     }
-    const checked = await checkDestination(dest.host, dest.port, policy);
-    if (!checked.allowed) {
-      if (checked.status === 403) refuse(dest.host, dest.port, checked.reason);
-      const status = checked.status === 403 ? '403 Forbidden' : '502 Bad Gateway';
-      client.end(`HTTP/1.1 ${status}\r\n${BLOCKED_HEADER}: ${verdict(checked.reason)}\r\ncontent-length: 0\r\n\r\n`);
+    const early = handshake.done();
+    if (!dest || client.destroyed) return;
+    const checked = dest.port > 0 ? await checkDestination(dest.host, dest.port, policy) : undefined;
+    if (!checked?.allowed) {
+      if (checked?.status === 403)
+        log?.warn({ host: dest.host, port: dest.port, reason: checked.reason }, 'egress blocked');
+      reply(client, checked?.status === 502 ? REPLY.hostUnreachable : REPLY.notAllowed);
+      client.end();
       return;
     }
+    if (client.destroyed) return;
+    client.setTimeout(0);
     const upstream = net.connect({ host: checked.addresses[0], port: dest.port });
     track(upstream);
+    upstream.setNoDelay(true);
     upstream.setTimeout(UPSTREAM_IDLE_MS, () => upstream.destroy());
     let connected = false;
     upstream.once('connect', () => {
       connected = true;
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
+      reply(client, REPLY.succeeded);
+      if (early.length) upstream.write(early);
       upstream.pipe(client);
       client.pipe(upstream);
     });
-    upstream.on('error', () => {
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected && client.writable) {
-        client.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
+        reply(client, err.code === 'ECONNREFUSED' ? REPLY.refused : REPLY.failure);
+        client.end();
       } else client.destroy();
     });
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
-  });
+  };
 
+  const listen = async (onSocket: (socket: net.Socket) => void): Promise<net.Server> => {
+    const server = net.createServer({ noDelay: true }, onSocket);
+    server.on('error', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return server;
+  };
+  const urlOf = (server: net.Server) => `socks5://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+
+  const main = await listen((socket) => void serve(socket));
   const entrances = new Set<net.Server>();
   const entrance = async (): Promise<ProxyEntrance> => {
     const clients = new Set<net.Socket>();
     let cut = false;
-    // Connections are handed to the one proxy server: the same rule, the same pool upstream.
-    const door = net.createServer((socket) => {
+    const door = await listen((socket) => {
       if (cut) return void socket.destroy();
       clients.add(socket);
       socket.once('close', () => clients.delete(socket));
-      server.emit('connection', socket);
+      void serve(socket);
     });
-    door.on('error', () => undefined);
-    await new Promise<void>((resolve) => door.listen(0, '127.0.0.1', resolve));
     entrances.add(door);
     return {
-      url: `http://127.0.0.1:${(door.address() as net.AddressInfo).port}`,
+      url: urlOf(door),
       cut() {
         cut = true;
         for (const socket of clients) socket.destroy();
@@ -202,23 +234,15 @@ export async function startEgressProxy(policy: EgressPolicy, log?: Log): Promise
     };
   };
 
-  // A plain-HTTP upgrade (ws:// not tunnelled) is never forwarded: fail closed.
-  server.on('upgrade', (_req, socket: Duplex) => socket.destroy());
-  server.on('connection', (s) => track(s));
-  server.on('clientError', (_err, socket) => socket.destroy());
-
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: urlOf(main),
     entrance,
     close: () =>
       new Promise<void>((resolve) => {
-        agent.destroy();
         for (const s of sockets) s.destroy();
         for (const door of entrances) door.close();
         entrances.clear();
-        server.close(() => resolve());
+        main.close(() => resolve());
       }),
   };
 }
