@@ -143,6 +143,10 @@ beforeAll(async () => {
     void r.writeHead(200, { 'content-type': 'text/html' }).end(body);
   fixtures.route('/hostile', (q, r) => page(hostile(siblingOrigin, cousinOrigin))(q, r));
   fixtures.route('/read', (q, r) => page(reader(siblingOrigin, cousinOrigin))(q, r));
+  // 120 MB of arrays in the JavaScript heap, held until the page is left: garbage once scrubbed.
+  fixtures.route('/heavy', (q, r) =>
+    page(`<script>window.junk = Array.from({ length: 15 }, (_, i) => new Array(1e6).fill(i + 0.5));</script>`)(q, r),
+  );
   fixtures.route('/pop-up', (q, r) => page(`<script>window.open('${siblingOrigin}/frame-write');</script>`)(q, r));
   fixtures.route('/cross-site-frame', (q, r) => page(hostile(otherOrigin))(q, r));
   fixtures.route('/cross-site-read', (q, r) => page(reader(otherOrigin))(q, r));
@@ -434,6 +438,35 @@ describe('which tabs are kept', () => {
     expect(await timing()).not.toMatch(/desc=warm/); // first capture of the site: its tab is closed
     expect(await timing()).not.toMatch(/desc=warm/); // the site recurs: this tab is kept
     expect(await timing()).toMatch(/page;desc=warm/);
+  });
+});
+
+describe('an idle warm tab', () => {
+  it('gives back the JavaScript heap the last page left, once no capture took it for a while', async () => {
+    const { processTree, anonMb } = await import('../src/browser/memory.js');
+    const { readFileSync } = await import('node:fs');
+    const renderers = async () =>
+      (await processTree(svc.browser.pid!)).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('--type=renderer');
+        } catch {
+          return false;
+        }
+      });
+    const largest = async () => Math.max(0, ...(await renderers()).map(anonMb));
+    await settledCapture({ url: `${fixtures.origin}/heavy` });
+    await settledCapture({ url: `${fixtures.origin}/heavy` }); // the site recurs: this tab is kept
+    expect(svc.browser.warmTabs).toBe(1);
+    const held = await largest();
+    expect(held).toBeGreaterThan(120); // the page's strings, still in its renderer's heap
+    let now = held;
+    for (let waited = 0; waited < 5000 && now > held - 80; waited += 200) {
+      await new Promise((r) => setTimeout(r, 200));
+      now = await largest();
+    }
+    expect(now).toBeLessThan(held - 80);
+    // And the kept tab is still the next capture's.
+    expect((await settledCapture({ url: `${fixtures.origin}/red` })).headers['server-timing']).toMatch(/desc=warm/);
   });
 });
 
