@@ -226,3 +226,25 @@ describe('URL normalisation feeds the rule the address Chromium would use', () =
     expect(normaliseHost('Example.COM..')).toBe('example.com');
   });
 });
+
+describe('the address the rule checked is the address connected to', () => {
+  it('an allowed IP literal is handed on in a spelling the socket layer reads as that address, never as a name', async () => {
+    const { isIP } = await import('node:net');
+    const policy = { allow: new Set<string>(), resolve: async () => ['93.184.216.34'] };
+    const spellings = fc.oneof(
+      fc.ipV4().map((a) => `::ffff:${a}`),
+      fc.ipV4Extended(),
+      fc.ipV6(),
+      fc.ipV4Extended().map((a) => `::ffff:${a}`),
+      fc.constantFrom('::ffff:0177.0.0.1', '::ffff:0x5d.184.216.34', '0x5d.0xb8.0xd8.0x22', '93.12113954'),
+    );
+    await fc.assert(
+      fc.asyncProperty(spellings, async (host) => {
+        const verdict = await checkDestination(host, 443, policy);
+        if (!verdict.allowed) return;
+        for (const address of verdict.addresses) expect(isIP(address), `${host} → ${address}`).not.toBe(0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

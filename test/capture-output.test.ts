@@ -65,9 +65,14 @@ describe('other outputs and inputs', () => {
     expect(unknown.body).toMatchObject({ error: 'invalid_option', field: 'colour' });
   });
 
-  it('html sub-resources obey the egress guard', async () => {
+  it('html sub-resources obey the egress guard, and only what it refused is counted', async () => {
     const res = await post({
-      html: '<img src="http://127.0.0.1:1/x.png"><img src="http://169.254.169.254/latest">',
+      // Refused by the guard: two. Failed without reaching it (the page's own CSP, a broken data: URL, a
+      // revoked blob: URL, a port Chromium itself never connects to): none.
+      html: `<meta http-equiv="Content-Security-Policy" content="img-src http://127.0.0.1:65000 http://169.254.169.254 data: blob:">
+        <img src="http://127.0.0.1:65000/x.png"><img src="http://169.254.169.254/latest">
+        <img src="https://csp-refuses-this.test/x.png"><img src="data:image/png;base64,AAAA"><img src="http://127.0.0.1:1/x.png">
+        <script>const u = URL.createObjectURL(new Blob(['x'])); URL.revokeObjectURL(u); fetch(u).catch(() => {});</script>`,
       width: 50,
       height: 50,
     });

@@ -151,4 +151,23 @@ describe('hostile handshakes', () => {
     expect(await roundTrip(socket, 'still here')).toBe('still here');
     socket.destroy();
   });
+
+  it('a handshake dribbled a byte at a time is cut when its whole time is up, not kept alive by each byte', async () => {
+    const bytes = [0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x03, 200, ...Array(200).fill(0x61)];
+    const started = Date.now();
+    const closedAt = await new Promise<number>((resolve) => {
+      const socket = net.connect(proxyPort, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      let i = 0;
+      const drip = setInterval(() => {
+        if (i < bytes.length && socket.writable) socket.write(Uint8Array.of(bytes[i++]!));
+      }, HANDSHAKE_MS / 3);
+      socket.once('close', () => {
+        clearInterval(drip);
+        resolve(Date.now() - started);
+      });
+    });
+    expect(closedAt).toBeLessThan(HANDSHAKE_MS + 1000);
+  });
 });

@@ -119,6 +119,15 @@ describe('names that do not resolve', () => {
       .query({ url: `${fixtures.origin}/to-nowhere` });
     expect(redirected.status).toBe(502);
     expect(redirected.body.message).toBe('cannot reach nowhere.test (dns: ENOTFOUND)');
+    // Host names Chromium takes and a caller's URL may not carry: still 502, not a 403 `scheme`.
+    for (const host of ['a!b.test', 'a*b.test', 'user:pw@nowhere.test']) {
+      fixtures.route('/to-odd', (_req, res) => res.writeHead(302, { location: `http://${host}/` }).end());
+      const odd = await api()
+        .get('/')
+        .query({ url: `${fixtures.origin}/to-odd` });
+      expect(odd.status, host).toBe(502);
+      expect(odd.body.reason).toBe('unreachable');
+    }
   });
 });
 

@@ -36,13 +36,16 @@ export class NavigationStarted extends Error {
  */
 const TUNNEL_FAILED = /net::ERR_(SOCKS_CONNECTION_FAILED|TUNNEL_CONNECTION_FAILED|PROXY_CONNECTION_FAILED)/;
 
+/** The request failed at the egress proxy (perhaps refused by the rule), not in the page or the target. */
+export const failedAtProxy = (errorText: string | undefined): boolean => TUNNEL_FAILED.test(errorText ?? '');
+
 /**
  * The caller's error for a navigation to `url` that failed with Chromium's `errorText`. A failed tunnel
  * says nothing of why, so the egress rule is asked again: 403 `blocked` or 502 `unreachable` with its
  * reason; else the destination was allowed and did not answer.
  */
 export async function navigationError(url: string, errorText: string, whyBlocked: WhyBlocked): Promise<HttpError> {
-  if (!TUNNEL_FAILED.test(errorText)) return badGateway(`${errorText} loading ${url}`);
+  if (!failedAtProxy(errorText)) return badGateway(`${errorText} loading ${url}`);
   const refusal = await whyBlocked(url);
   if (refusal) return refusedError(new URL(url).host, refusal);
   return badGateway(`net::ERR_CONNECTION_FAILED loading ${url}`);

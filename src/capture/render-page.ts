@@ -10,7 +10,13 @@ import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
 import { grabImage } from './grab-image.js';
-import { META_REFRESH_MAX_MS, NavigationStarted, NavigationWatch, navigationError } from './navigation.js';
+import {
+  failedAtProxy,
+  META_REFRESH_MAX_MS,
+  NavigationStarted,
+  NavigationWatch,
+  navigationError,
+} from './navigation.js';
 import { changePage } from './page-changes.js';
 import { SETTLE_MAX_MS, settlePage, type Settled } from './settle.js';
 import type { Deadline } from '../deadline.js';
@@ -60,10 +66,12 @@ function guardPage(tab: Tab) {
   tab.on('requestfailed', (request) => failed.push(request));
   /**
    * How many requests the guard refused. A refused request fails its tunnel without a reason, so
-   * failures are checked against the rule again.
+   * failures at the proxy are checked against the rule again (a request the page's own policy
+   * stopped, or a `data:` URL that failed, never reached it).
    */
   return async (whyBlocked: WhyBlocked): Promise<number> => {
-    const verdicts = await Promise.all(failed.map((r) => whyBlocked(r.url())));
+    const atProxy = failed.filter((r) => failedAtProxy(r.failure()?.errorText));
+    const verdicts = await Promise.all(atProxy.map((r) => whyBlocked(r.url())));
     return verdicts.filter((v) => v?.status === 403).length;
   };
 }

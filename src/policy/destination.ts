@@ -9,7 +9,6 @@ import { LRUCache } from 'lru-cache';
 import ipaddr from 'ipaddr.js';
 import { badGateway, blocked, type HttpError } from '../errors.js';
 import { checkAddress, isIpLiteral } from './address.js';
-import { parseTargetUrl, portOf } from './target-url.js';
 
 /** Resolves a host name to its addresses; injectable so tests can play a hostile DNS server. */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -103,7 +102,9 @@ export async function checkDestination(rawHost: string, port: number, policy: Eg
   const host = normaliseHost(rawHost);
   let addresses: string[];
   if (isIpLiteral(host)) {
-    addresses = [host];
+    // The address as the rule reads it, in the one spelling the socket layer reads the same way
+    // (`::ffff:0177.0.0.1` is an address to ipaddr.js but a name to getaddrinfo).
+    addresses = [canonical(host)];
   } else if (host === 'localhost' || host.endsWith('.localhost')) {
     addresses = ['127.0.0.1']; // loopback by definition (RFC 6761), whatever a resolver says
   } else {
@@ -139,16 +140,24 @@ function canonical(address: string): string {
  */
 export type WhyBlocked = (url: string) => Promise<Refusal | undefined>;
 
-/** WhyBlocked for one egress rule; a URL that is not http(s) is refused as `scheme`. */
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 };
+
+/**
+ * WhyBlocked for one egress rule, on the URL as Chromium requested it (read by the same WHATWG parser,
+ * not the stricter one for callers' URLs): a scheme that goes through no proxy is refused as `scheme`.
+ */
 export function whyBlockedBy(egress: EgressPolicy): WhyBlocked {
   return async (url) => {
     let parsed: URL;
     try {
-      parsed = parseTargetUrl(url);
+      parsed = new URL(url);
     } catch {
       return { status: 403, reason: 'scheme' };
     }
-    const verdict = await checkDestination(parsed.hostname, portOf(parsed), egress);
+    const defaultPort = DEFAULT_PORTS[parsed.protocol];
+    if (!defaultPort || !parsed.hostname) return { status: 403, reason: 'scheme' };
+    const port = parsed.port ? Number(parsed.port) : defaultPort;
+    const verdict = await checkDestination(parsed.hostname, port, egress);
     return verdict.allowed ? undefined : { status: verdict.status, reason: verdict.reason };
   };
 }

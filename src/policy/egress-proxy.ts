@@ -153,7 +153,9 @@ export async function startEgressProxy(
   const serve = async (client: net.Socket) => {
     track(client);
     client.on('error', () => client.destroy());
-    client.setTimeout(handshakeMs, () => client.destroy());
+    // The whole handshake, however slowly its bytes come, within handshakeMs.
+    const slow = setTimeout(() => client.destroy(), handshakeMs);
+    client.once('close', () => clearTimeout(slow));
     const handshake = new Handshake(client);
     let dest: { host: string; port: number } | undefined;
     try {
@@ -173,7 +175,7 @@ export async function startEgressProxy(
       return;
     }
     if (client.destroyed) return;
-    client.setTimeout(0);
+    clearTimeout(slow);
     const upstream = net.connect({ host: checked.addresses[0], port: dest.port });
     track(upstream);
     upstream.setNoDelay(true);
@@ -204,7 +206,7 @@ export async function startEgressProxy(
   };
   const urlOf = (server: net.Server) => `socks5://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 
-  const main = await listen((socket) => void serve(socket));
+  const main = await listen((socket) => void serve(socket).catch(() => socket.destroy()));
   const entrances = new Set<net.Server>();
   const entrance = async (): Promise<ProxyEntrance> => {
     const clients = new Set<net.Socket>();
@@ -213,7 +215,7 @@ export async function startEgressProxy(
       if (cut) return void socket.destroy();
       clients.add(socket);
       socket.once('close', () => clients.delete(socket));
-      void serve(socket);
+      void serve(socket).catch(() => socket.destroy());
     });
     entrances.add(door);
     return {
