@@ -67,6 +67,13 @@ export interface Config {
    */
   lifecycleHooks: boolean;
   /**
+   * The platform stops the instance whenever no request is running (FC freezes it until the next
+   * request): the last capture in flight finishes the work after captures (scrub, spare tab) before
+   * it answers, or that work would stop half done and land in the next request. FROZEN_WHEN_IDLE
+   * (`true`/`false`), else on FC only (FC_FUNCTION_NAME is set).
+   */
+  frozenWhenIdle: boolean;
+  /**
    * SHA-256 hashes (base64) of public keys Chromium trusts even when their certificate does not
    * verify: for test certificates only. Never set in production.
    */
@@ -136,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     recycleAboveMb: int(env, 'RECYCLE_ABOVE_MB', 600, 0),
     logLevel: env.LOG_LEVEL || 'info',
     lifecycleHooks: Boolean(env.FC_FUNCTION_NAME),
+    frozenWhenIdle: env.FROZEN_WHEN_IDLE ? env.FROZEN_WHEN_IDLE === 'true' : Boolean(env.FC_FUNCTION_NAME),
     trustSpki: spkiList(env.TRUST_SPKI),
   };
 }

@@ -22,6 +22,8 @@ export interface ScreenshotDeps {
   maxQueue: number;
   egress: EgressPolicy;
   files: CaptureFiles;
+  /** The instance is frozen when no request runs (config.ts): the last capture tidies up before it answers. */
+  frozenWhenIdle?: boolean;
 }
 
 /** The capture file, and the report on the page it shows. */
@@ -38,6 +40,8 @@ async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
 
 /** Less than this left of the deadline: a capture whose browser died is not tried again. */
 const RETRY_MIN_MS = 2000;
+/** The most a caller's answer waits for the work after captures (frozenWhenIdle). */
+const TIDY_MAX_MS = 1000;
 
 export async function takeScreenshot(
   deps: ScreenshotDeps,
@@ -78,7 +82,13 @@ export async function takeScreenshot(
     return { ...file, ...report };
   });
   try {
-    return (await deadline.race(job)) as Screenshot;
+    const shot = (await deadline.race(job)) as Screenshot;
+    // The last capture running on an instance that is about to be frozen: what follows captures
+    // (scrubbing the warm tab, the next spare tab) is done now, while the instance still runs.
+    if (deps.frozenWhenIdle && deps.queue.pending === 0 && deps.queue.size === 0) {
+      await deadline.step('tidy', () => deps.browser.finishBackground(TIDY_MAX_MS));
+    }
+    return shot;
   } catch (err) {
     // The job may still finish after we gave up (deadline, client gone): remove what it wrote.
     job.then((late) => late && deps.files.discard(late.path)).catch(() => undefined);

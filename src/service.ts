@@ -81,7 +81,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     await browser.close();
   };
   const app = buildApp({
-    deps: { browser, queue, maxQueue: config.maxQueue, egress, files },
+    deps: { browser, queue, maxQueue: config.maxQueue, egress, files, frozenWhenIdle: config.frozenWhenIdle },
     defaultUrl: config.defaultUrl,
     requestTimeoutMs: config.requestTimeoutMs,
     cacheTtlSeconds: config.cacheTtlSeconds,

@@ -9,6 +9,9 @@
  *   an OOM kill there (`memory.oom_control`), like FC would.
  * - cpu: `cpu.cfs_quota_us` = `cpu.cfs_period_us` × vCPUs, i.e. at most that many CPUs' worth of
  *   time, however many cores the machine has.
+ * - freezer (`freeze`/`thaw`, with `freezer: true`): FC freezes an instance whenever no request is
+ *   running on it, and thaws it for the next; whatever the function left running after its response
+ *   (a timer, a child process's work) stops until then. The harness does the same (fc-local.ts).
  *
  * The cgroup is made under the caller's own cgroup (so whatever limits the caller lives under still
  * apply), named `fcshot-<random>`, and removed by `remove()`, which first kills what is left in it
@@ -27,6 +30,8 @@ export interface CgroupLimits {
   memoryMb: number;
   /** CPUs' worth of time per period (FC: 1 at 1024 MB). */
   cpus?: number;
+  /** Join a freezer cgroup too, so that `freeze` and `thaw` work. */
+  freezer?: boolean;
 }
 
 export interface CgroupStats {
@@ -54,6 +59,10 @@ export interface Cgroup {
   stats(): CgroupStats;
   /** Pids in the cgroup now. */
   pids(): number[];
+  /** Stops every process in it, as FC does between requests; resolves once all are frozen. */
+  freeze(): Promise<void>;
+  /** Lets them run again. */
+  thaw(): void;
   /**
    * Polls the OOM counter; on the first OOM kill, kills every process in the cgroup (FC ends the
    * instance) and calls `onKill`. Returns a function that stops watching.
@@ -122,6 +131,7 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
   dirs.push(memory);
   let cpu: string | undefined;
   let cpuacct: string | undefined;
+  let freezer: string | undefined;
   try {
     const bytes = String(limits.memoryMb * 1024 * 1024);
     writeFileSync(join(memory, 'memory.limit_in_bytes'), bytes);
@@ -138,6 +148,10 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     if (existsSync(join(ROOT, 'cpuacct', 'cgroup.procs'))) {
       cpuacct = makeDir('cpuacct', name);
       dirs.push(cpuacct);
+    }
+    if (limits.freezer) {
+      freezer = makeDir('freezer', name);
+      dirs.push(freezer);
     }
   } catch (err) {
     for (const d of dirs.reverse()) rmdirSync(d);
@@ -166,6 +180,12 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     return out;
   };
 
+  const freezerState = (state?: 'FROZEN' | 'THAWED') => {
+    if (!freezer) throw new Error('this cgroup was made without a freezer');
+    if (state) writeFileSync(join(freezer, 'freezer.state'), state);
+    return read(join(freezer, 'freezer.state'));
+  };
+
   const killAll = () => {
     for (const pid of pids()) {
       try {
@@ -189,6 +209,13 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     },
     stats,
     pids,
+    async freeze() {
+      freezerState('FROZEN');
+      while (freezerState() !== 'FROZEN') await new Promise((r) => setTimeout(r, 5));
+    },
+    thaw() {
+      freezerState('THAWED');
+    },
     watchOom(onKill, everyMs = 100) {
       const timer = setInterval(() => {
         if (removed) return;
@@ -205,6 +232,7 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     async remove() {
       if (removed) return;
       removed = true;
+      if (freezer) freezerState('THAWED'); // a frozen process does not die until it runs again
       for (let attempt = 0; attempt < 50; attempt++) {
         killAll();
         if (pids().length === 0) break;

@@ -9,13 +9,18 @@
  *
  * It runs inside a cgroup with FC's limits (s.yaml's memorySize, one vCPU; fc/harness/cgroup.ts), where it
  * dies when it goes over its memory as it would on FC; where no cgroup can be made it says so and runs
- * without.
+ * without. With `--freeze` (`freeze: true`), requests go through a front that, like FC, freezes the
+ * whole instance whenever no request is running on it and thaws it for the next: what the function
+ * leaves running after a response waits, stopped, for the next request.
  *
  *   npm run fc:local                       # port 9000, as s.yaml says
  *   npm run fc:local -- --port 9100 --env EGRESS_ALLOW=127.0.0.1:8080
  *   npm run fc:local -- --no-limits        # no cgroup
+ *   npm run fc:local -- --freeze           # frozen between requests, as on FC
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +52,10 @@ export async function layOut(root = join(BUILD, 'fc-local'), build = BUILD): Pro
 
 export interface LocalFunction {
   child: ChildProcess;
+  /** Where to send requests: the function's own port, or the freezing front's. */
   port: number;
+  /** With `freeze`: how many times the instance was frozen, and for how long in all. */
+  freezes?: () => { count: number; frozenMs: number };
   layout: LocalLayout;
   /** The cgroup with FC's limits it runs in (none when `limits` was off or cgroups are unavailable). */
   cgroup?: Cgroup;
@@ -77,10 +85,10 @@ export function localProcess(layout: LocalLayout, port: number, extraEnv: Record
 }
 
 /** A cgroup with s.yaml's memorySize and vCPUs, or undefined (and a message on stderr) where none can be made. */
-export function fcLimits(): Cgroup | undefined {
+export function fcLimits(freezer = false): Cgroup | undefined {
   const spec = loadFunctionSpec();
   try {
-    return createCgroup({ memoryMb: spec.memorySize, cpus: spec.cpu });
+    return createCgroup({ memoryMb: spec.memorySize, cpus: spec.cpu, freezer });
   } catch (err) {
     if (!(err instanceof CgroupUnavailable)) throw err;
     console.error(`fc:local: running WITHOUT FC's limits (${spec.memorySize} MB, ${spec.cpu} vCPU): ${err.message}`);
@@ -89,15 +97,87 @@ export function fcLimits(): Cgroup | undefined {
 }
 
 /**
+ * FC's front, as far as freezing goes: each request is passed on to the function, and whenever none
+ * is running the instance is frozen; a request thaws it before it is passed on. Freezing and thawing
+ * happen in order, one at a time.
+ */
+async function freezingFront(functionPort: number, cgroup: Cgroup, port = 0) {
+  let running = 0;
+  let count = 0;
+  let frozenMs = 0;
+  let frozenAt: number | undefined;
+  let turn: Promise<void> = Promise.resolve();
+  const freeze = () => {
+    turn = turn.then(async () => {
+      if (running > 0 || frozenAt !== undefined) return;
+      await cgroup.freeze();
+      frozenAt = Date.now();
+      count += 1;
+    });
+  };
+  const thaw = () => {
+    turn = turn.then(() => {
+      if (frozenAt === undefined) return;
+      cgroup.thaw();
+      frozenMs += Date.now() - frozenAt;
+      frozenAt = undefined;
+    });
+    return turn;
+  };
+  const server = http.createServer((req, res) => {
+    running += 1;
+    res.once('close', () => {
+      running -= 1;
+      if (running === 0) freeze();
+    });
+    void thaw().then(() => {
+      const upstream = http.request(
+        { host: '127.0.0.1', port: functionPort, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
+      res.once('close', () => upstream.destroy());
+      req.pipe(upstream);
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  freeze(); // like FC after start-up: frozen until the first request
+  return {
+    port: (server.address() as AddressInfo).port,
+    freezes: () => ({ count, frozenMs: frozenMs + (frozenAt === undefined ? 0 : Date.now() - frozenAt) }),
+    /** Thawed for good, and no more requests taken. */
+    close: async () => {
+      running += 1; // nothing freezes it again
+      await thaw();
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/**
  * Starts the function from a laid-out tree and waits until it listens. `limits`: run it in a
- * cgroup with FC's memory and CPU (killed whole on OOM, as on FC).
+ * cgroup with FC's memory and CPU (killed whole on OOM, as on FC). `freeze`: in such a cgroup, frozen
+ * whenever no request is running (requests go through the front, on `port`).
  */
 export async function startLocal(
-  opts: { port?: number; extraEnv?: Record<string, string>; layout?: LocalLayout; limits?: boolean } = {},
+  opts: {
+    port?: number;
+    extraEnv?: Record<string, string>;
+    layout?: LocalLayout;
+    limits?: boolean;
+    freeze?: boolean;
+  } = {},
 ): Promise<LocalFunction> {
   const layout = opts.layout ?? (await layOut());
-  const { cmd, args, env } = localProcess(layout, opts.port ?? loadFunctionSpec().port, opts.extraEnv);
-  const cgroup = opts.limits ? fcLimits() : undefined;
+  const requested = opts.port ?? loadFunctionSpec().port;
+  // Behind the front, the function listens on a port of its own.
+  const { cmd, args, env } = localProcess(layout, opts.freeze ? 0 : requested, opts.extraEnv);
+  const cgroup = opts.limits || opts.freeze ? fcLimits(opts.freeze) : undefined;
+  if (opts.freeze && !cgroup) throw new Error('fc:local: freezing needs a cgroup (root and cgroup v1 with a freezer)');
   const run = cgroup ? cgroup.wrap(cmd, args) : { cmd, args };
   const child = spawn(run.cmd, run.args, { cwd: layout.code, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -129,14 +209,17 @@ export async function startLocal(
     await exited;
     throw new Error(`the function did not start:\n${out}`);
   }
+  const front = opts.freeze && cgroup ? await freezingFront(listening, cgroup, requested) : undefined;
   return {
     child,
-    port: listening,
+    port: front?.port ?? listening,
+    freezes: front?.freezes,
     layout,
     cgroup,
     oomKilled: () => oomKilled,
     output: () => out,
     stop: async () => {
+      await front?.close();
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
@@ -149,15 +232,17 @@ if (isMain) {
   const extraEnv: Record<string, string> = {};
   let port: number | undefined;
   let limits = true;
+  let freeze = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--port') port = Number(argv[++i]);
     else if (argv[i] === '--no-limits') limits = false;
+    else if (argv[i] === '--freeze') freeze = true;
     else if (argv[i] === '--env') {
       const [k, ...v] = argv[++i]!.split('=');
       extraEnv[k!] = v.join('=');
     }
   }
-  const fn = await startLocal({ port, extraEnv, limits });
+  const fn = await startLocal({ port, extraEnv, limits, freeze });
   process.stdout.write(fn.output());
   fn.child.stdout!.pipe(process.stdout);
   fn.child.stderr!.pipe(process.stderr);

@@ -324,6 +324,24 @@ export class BrowserManager {
     await closeBrowser(live);
   }
 
+  /**
+   * Waits, at most `maxMs`, for the work that follows captures (scrubs, closing contexts, the next
+   * spare tab), then collects the heap of the warm tabs no capture is using: for an instance about
+   * to be frozen, where that work would otherwise stop half done and land in the next request.
+   */
+  async finishBackground(maxMs: number): Promise<void> {
+    const finished = (async () => {
+      await Promise.all(this.closing);
+      await this.live?.spare;
+      await this.live?.warm.collectIdle();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const cap = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxMs);
+    });
+    await Promise.race([finished, cap]).finally(() => clearTimeout(timer));
+  }
+
   /** Browser contexts in use right now: all but the default one, the spare and the warm tabs' (tests check none leaks). */
   async openContexts(): Promise<number> {
     await Promise.all(this.closing);

@@ -251,6 +251,7 @@ export class OwnTab implements Tab {
     this.log = await DocumentLog.start(this.cdp, blankPath);
     const next = this.cdp;
     this.idleCollect = setTimeout(() => {
+      this.idleCollect = undefined;
       void next.send('HeapProfiler.collectGarbage').catch(() => undefined);
     }, IDLE_COLLECT_MS).unref();
   }
@@ -258,6 +259,15 @@ export class OwnTab implements Tab {
   /** The tab goes to a capture: no heap collection while it works. */
   takeIntoUse(): void {
     clearTimeout(this.idleCollect);
+    this.idleCollect = undefined;
+  }
+
+  /** Collects the heap now rather than when the idle timer says (an instance about to be frozen). */
+  async collectNow(): Promise<void> {
+    if (this.idleCollect === undefined) return;
+    clearTimeout(this.idleCollect);
+    this.idleCollect = undefined;
+    await this.cdp.send('HeapProfiler.collectGarbage').catch(() => undefined);
   }
 
   /**
@@ -379,6 +389,11 @@ export class WarmTabs {
 
   get size(): number {
     return this.kept.length;
+  }
+
+  /** Collects the heap of every kept tab that is scrubbed and waiting (OwnTab.collectNow). */
+  async collectIdle(): Promise<void> {
+    await Promise.all(this.kept.filter((k) => k.ready).map((k) => k.tab.collectNow()));
   }
 
   /** Takes every kept tab out (scrubbed or not), for the caller to close. */

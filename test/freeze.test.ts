@@ -1,0 +1,84 @@
+/**
+ * FC freezes an instance whenever no request is running on it, until the next request comes
+ * (its documentation: code left running after a response is suspended until then). The `fc:local`
+ * harness does the same with a cgroup freezer (`freeze: true`), and the built function runs in it.
+ * What the service does after a capture (scrubbing the tab kept for the site, the next spare tab) must
+ * not be left for a frozen instance: it would stop half done, time out as soon as the instance wakes,
+ * and land in the next caller's request. So the last capture running tidies up before it answers
+ * (FROZEN_WHEN_IDLE, on by default on FC).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layOut, type LocalLayout, startLocal, type LocalFunction } from '../fc/harness/fc-local.js';
+import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+
+let fixtures: FixtureServer;
+let layout: LocalLayout;
+
+beforeAll(async () => {
+  fixtures = await startFixtures();
+  layout = await layOut();
+});
+afterAll(async () => {
+  await fixtures?.close();
+});
+
+async function withFrozenInstance(env: Record<string, string>, work: (fn: LocalFunction) => Promise<void>) {
+  const fn = await startLocal({
+    port: 0,
+    freeze: true,
+    layout,
+    extraEnv: { EGRESS_ALLOW: fixtures.allowEntry, ...env },
+  });
+  try {
+    await work(fn);
+  } finally {
+    await fn.stop();
+  }
+}
+
+async function shoot(fn: LocalFunction) {
+  const res = await fetch(`http://127.0.0.1:${fn.port}/?url=${encodeURIComponent(`${fixtures.origin}/red`)}`);
+  await res.arrayBuffer();
+  return { status: res.status, timing: res.headers.get('server-timing') ?? '' };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Longer than any timer the service sets for its work after a capture (a scrub's 3 s). */
+const IDLE_MS = 4000;
+
+describe('an instance frozen between requests, as on FC', () => {
+  it('runs nothing while no request runs, and answers the next one', async () => {
+    await withFrozenInstance({}, async (fn) => {
+      expect((await shoot(fn)).status).toBe(200);
+      await sleep(300);
+      const before = fn.cgroup!.stats().cpuMs!;
+      await sleep(1500);
+      expect(fn.cgroup!.stats().cpuMs! - before).toBe(0);
+      expect((await shoot(fn)).status).toBe(200);
+      expect(fn.freezes!().count).toBeGreaterThanOrEqual(3); // after start-up and after each answer
+    });
+  });
+
+  it('the last capture tidies up before it answers: the next capture of the site, however late, gets the warm tab', async () => {
+    await withFrozenInstance({}, async (fn) => {
+      await shoot(fn);
+      await shoot(fn); // the site recurs: this tab is kept, and scrubbed before the answer
+      await sleep(IDLE_MS);
+      const late = await shoot(fn);
+      expect(late.status).toBe(200);
+      expect(late.timing).toMatch(/tidy;dur=/);
+      expect(late.timing).toMatch(/page;desc=warm/);
+    });
+  });
+
+  it('left to run after the answer, that work is lost to the freeze (FROZEN_WHEN_IDLE=false)', async () => {
+    await withFrozenInstance({ FROZEN_WHEN_IDLE: 'false' }, async (fn) => {
+      await shoot(fn);
+      await shoot(fn);
+      await sleep(IDLE_MS);
+      const late = await shoot(fn);
+      expect(late.status).toBe(200);
+      expect(late.timing).not.toMatch(/tidy;dur=|page;desc=warm/);
+    });
+  });
+});
