@@ -21,6 +21,7 @@ import { BUILD, ROOT } from '../fc/paths.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
 import { machineLoad, measureOneVcpu } from './one-vcpu.js';
+import { frozenReport, measureFrozen } from './frozen.js';
 import { VCPU_SECTION, vcpuReport } from './report-vcpu.js';
 import { httpsReport, median, pct, report, type Row, type Scheme, type TlsRow } from './report.js';
 
@@ -185,7 +186,9 @@ async function oneVcpu(layout: LocalLayout, article: string, sites: string[], al
   console.log('one vCPU and 1 GB, as on FC (article page)');
   const before = machineLoad();
   const run = await measureOneVcpu(layout, article, sites, allow, freePort);
-  return vcpuReport(run, { before, after: machineLoad() });
+  const report = vcpuReport(run, { before, after: machineLoad() });
+  console.log('low traffic, frozen between requests (article page)');
+  return [...report, ...frozenReport(await measureFrozen(layout, article, allow))];
 }
 
 async function main() {
