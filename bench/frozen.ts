@@ -14,7 +14,8 @@ export interface FrozenRow {
   captures: number;
 }
 
-const GAP_MS = 2500;
+/** Longer than the scrub's own limit (3 s), as the gaps of low traffic are. */
+const GAP_MS = 4000;
 const WARMUP = 2;
 const CAPTURES = 8;
 

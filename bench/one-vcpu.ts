@@ -322,6 +322,8 @@ async function runService(
     RECYCLE_AFTER: '0',
     MAX_CONCURRENCY: String(c),
     MAX_QUEUE: '16',
+    // Never frozen here (requests keep coming): the low-traffic run (frozen.ts) measures the freeze.
+    FROZEN_WHEN_IDLE: 'false',
     ...(warmTabs === undefined ? {} : { WARM_TABS: String(warmTabs) }),
   });
   const svc = startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });

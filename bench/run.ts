@@ -137,7 +137,8 @@ async function startService(
   extra: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const settings = { EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0', ...extra };
+  // Never frozen here: the low-traffic run (frozen.ts) measures FC's freeze and FROZEN_WHEN_IDLE.
+  const settings = { EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0', FROZEN_WHEN_IDLE: 'false', ...extra };
   const { cmd, args, env, cwd } = localProcess(layout, port, settings);
   const child = spawn(cmd, args, { cwd, env, stdio: 'ignore' });
   await waitForPort(port);

@@ -68,8 +68,8 @@ export interface Config {
   lifecycleHooks: boolean;
   /**
    * The platform stops the instance whenever no request is running (FC freezes it until the next
-   * request): the last capture in flight finishes the work after captures (scrub, spare tab) before
-   * it answers, or that work would stop half done and land in the next request. FROZEN_WHEN_IDLE
+   * request): the last capture in flight waits for the tabs being scrubbed before it answers, or a
+   * scrub would stop half done and its tab be lost. FROZEN_WHEN_IDLE
    * (`true`/`false`), else on FC only (FC_FUNCTION_NAME is set).
    */
   frozenWhenIdle: boolean;

@@ -83,10 +83,18 @@ export async function takeScreenshot(
   });
   try {
     const shot = (await deadline.race(job)) as Screenshot;
-    // The last capture running on an instance that is about to be frozen: what follows captures
-    // (scrubbing the warm tab, the next spare tab) is done now, while the instance still runs.
+    // The last capture running on an instance that is about to be frozen: a tab being scrubbed to be
+    // kept is finished now, while the instance still runs. A request that comes meanwhile keeps the
+    // instance awake: the answer goes at once.
     if (deps.frozenWhenIdle && deps.queue.pending === 0 && deps.queue.size === 0) {
-      await deadline.step('tidy', () => deps.browser.finishBackground(TIDY_MAX_MS));
+      let stopWaiting: (() => void) | undefined;
+      const another = new Promise<void>((resolve) => {
+        stopWaiting = resolve;
+        deps.queue.once('add', resolve);
+      });
+      await deadline
+        .step('tidy', () => deps.browser.finishBackground(TIDY_MAX_MS, another))
+        .finally(() => deps.queue.off('add', stopWaiting!));
     }
     return shot;
   } catch (err) {

@@ -86,6 +86,8 @@ export class BrowserManager {
   private readonly all = new Set<Live>();
   /** Contexts being closed after their capture, off the request path. */
   private readonly closing = new Set<Promise<void>>();
+  /** Tabs being scrubbed to be kept (a subset of the work in `closing`). */
+  private readonly scrubbing = new Set<Promise<boolean>>();
   private lastMemoryCheck = 0;
 
   constructor(private readonly opts: BrowserManagerOptions) {
@@ -163,7 +165,9 @@ export class BrowserManager {
       const scrubbed = this.browserSession(live)
         .then((session) => tab.scrub(session))
         .then(() => true)
-        .catch(() => false);
+        .catch(() => false)
+        .finally(() => this.scrubbing.delete(scrubbed));
+      this.scrubbing.add(scrubbed);
       await Promise.all([...live.warm.keep(site, tab, scrubbed).map((out) => out.close()), scrubbed]);
       return;
     }
@@ -325,21 +329,18 @@ export class BrowserManager {
   }
 
   /**
-   * Waits, at most `maxMs`, for the work that follows captures (scrubs, closing contexts, the next
-   * spare tab), then collects the heap of the warm tabs no capture is using: for an instance about
-   * to be frozen, where that work would otherwise stop half done and land in the next request.
+   * Waits, at most `maxMs` or until `stop` resolves, for the tabs being scrubbed to be kept: for an
+   * instance about to be frozen, where a scrub would stop half done, run out of time the moment the
+   * instance wakes, and the tab be lost. The rest of the work after captures (closing contexts, the
+   * next spare tab) has no such limit: frozen, it simply goes on when the instance wakes.
    */
-  async finishBackground(maxMs: number): Promise<void> {
-    const finished = (async () => {
-      await Promise.all(this.closing);
-      await this.live?.spare;
-      await this.live?.warm.collectIdle();
-    })();
+  async finishBackground(maxMs: number, stop?: Promise<void>): Promise<void> {
+    const finished = Promise.all(this.scrubbing);
     let timer: NodeJS.Timeout | undefined;
     const cap = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, maxMs);
     });
-    await Promise.race([finished, cap]).finally(() => clearTimeout(timer));
+    await Promise.race([finished, cap, ...(stop ? [stop] : [])]).finally(() => clearTimeout(timer));
   }
 
   /** Browser contexts in use right now: all but the default one, the spare and the warm tabs' (tests check none leaks). */

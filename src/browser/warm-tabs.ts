@@ -250,8 +250,12 @@ export class OwnTab implements Tab {
     this.cdp = await this.page.createCDPSession();
     this.log = await DocumentLog.start(this.cdp, blankPath);
     const next = this.cdp;
+    const due = Date.now() + IDLE_COLLECT_MS;
     this.idleCollect = setTimeout(() => {
       this.idleCollect = undefined;
+      // Much later than due: the instance was frozen (FC, no request running), and a request has just
+      // woken it, most likely for this tab: no collection in its way.
+      if (Date.now() - due > IDLE_COLLECT_MS) return;
       void next.send('HeapProfiler.collectGarbage').catch(() => undefined);
     }, IDLE_COLLECT_MS).unref();
   }
@@ -260,14 +264,6 @@ export class OwnTab implements Tab {
   takeIntoUse(): void {
     clearTimeout(this.idleCollect);
     this.idleCollect = undefined;
-  }
-
-  /** Collects the heap now rather than when the idle timer says (an instance about to be frozen). */
-  async collectNow(): Promise<void> {
-    if (this.idleCollect === undefined) return;
-    clearTimeout(this.idleCollect);
-    this.idleCollect = undefined;
-    await this.cdp.send('HeapProfiler.collectGarbage').catch(() => undefined);
   }
 
   /**
@@ -389,11 +385,6 @@ export class WarmTabs {
 
   get size(): number {
     return this.kept.length;
-  }
-
-  /** Collects the heap of every kept tab that is scrubbed and waiting (OwnTab.collectNow). */
-  async collectIdle(): Promise<void> {
-    await Promise.all(this.kept.filter((k) => k.ready).map((k) => k.tab.collectNow()));
   }
 
   /** Takes every kept tab out (scrubbed or not), for the caller to close. */
