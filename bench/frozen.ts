@@ -77,5 +77,6 @@ export function frozenReport(rows: FrozenRow[]): string[] {
     '',
     `Finished before the answer ÷ left to the freeze: ${(tidy.cpuMsPerCapture / left.cpuMsPerCapture).toFixed(2)}× the CPU, ` +
       `${(tidy.p50Ms / left.p50Ms).toFixed(2)}× the p50.`,
+    '',
   ];
 }
