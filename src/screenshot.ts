@@ -42,6 +42,31 @@ async function admitTarget(target: URL, egress: EgressPolicy): Promise<void> {
 const RETRY_MIN_MS = 2000;
 /** The most a caller's answer waits for the work after captures (frozenWhenIdle). */
 const TIDY_MAX_MS = 1000;
+/** What of the request's deadline tidying never takes: the answer itself is due by then. */
+const TIDY_MARGIN_MS = 500;
+
+/**
+ * The last capture running (succeeded or not) on an instance that is about to be frozen: the tabs
+ * being scrubbed to be kept are finished now, while the instance still runs, within what the
+ * deadline leaves. A capture that comes meanwhile keeps the instance awake: the answer goes at once.
+ */
+async function tidyIfLast(deps: ScreenshotDeps, deadline: Deadline): Promise<void> {
+  if (!deps.frozenWhenIdle || deps.queue.pending > 0 || deps.queue.size > 0) return;
+  const maxMs = Math.min(TIDY_MAX_MS, deadline.remaining() - TIDY_MARGIN_MS);
+  if (maxMs <= 0) return;
+  let stopWaiting: (() => void) | undefined;
+  const another = new Promise<void>((resolve) => {
+    stopWaiting = resolve;
+    deps.queue.once('add', resolve);
+  });
+  const started = performance.now();
+  try {
+    await deps.browser.finishBackground(maxMs, another);
+  } finally {
+    deps.queue.off('add', stopWaiting);
+    deadline.record('tidy', performance.now() - started);
+  }
+}
 
 export async function takeScreenshot(
   deps: ScreenshotDeps,
@@ -83,23 +108,12 @@ export async function takeScreenshot(
   });
   try {
     const shot = (await deadline.race(job)) as Screenshot;
-    // The last capture running on an instance that is about to be frozen: a tab being scrubbed to be
-    // kept is finished now, while the instance still runs. A request that comes meanwhile keeps the
-    // instance awake: the answer goes at once.
-    if (deps.frozenWhenIdle && deps.queue.pending === 0 && deps.queue.size === 0) {
-      let stopWaiting: (() => void) | undefined;
-      const another = new Promise<void>((resolve) => {
-        stopWaiting = resolve;
-        deps.queue.once('add', resolve);
-      });
-      await deadline
-        .step('tidy', () => deps.browser.finishBackground(TIDY_MAX_MS, another))
-        .finally(() => deps.queue.off('add', stopWaiting!));
-    }
+    await tidyIfLast(deps, deadline);
     return shot;
   } catch (err) {
     // The job may still finish after we gave up (deadline, client gone): remove what it wrote.
     job.then((late) => late && deps.files.discard(late.path)).catch(() => undefined);
+    await tidyIfLast(deps, deadline);
     if (err instanceof HttpError) throw err;
     // A page's target closing under us without the whole browser dying (e.g. a renderer killed).
     if (err instanceof Error && isPageGone(err.message))

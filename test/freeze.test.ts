@@ -2,10 +2,10 @@
  * FC freezes an instance whenever no request is running on it, until the next request comes
  * (its documentation: code left running after a response is suspended until then). The `fc:local`
  * harness does the same with a cgroup freezer (`freeze: true`), and the built function runs in it.
- * What the service does after a capture (scrubbing the tab kept for the site, the next spare tab) must
- * not be left for a frozen instance: it would stop half done, time out as soon as the instance wakes,
- * and land in the next caller's request. So the last capture running tidies up before it answers
- * (FROZEN_WHEN_IDLE, on by default on FC).
+ * A tab being scrubbed to be kept for its site must not be left to a frozen instance: the scrub would
+ * stop half done, run out of time as soon as the instance wakes, and the tab be lost. So the last
+ * capture running waits for the scrubs in progress before it answers (FROZEN_WHEN_IDLE, on by
+ * default on FC).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layOut, type LocalLayout, startLocal, type LocalFunction } from '../fc/harness/fc-local.js';
@@ -43,7 +43,7 @@ async function shoot(fn: LocalFunction) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Longer than any timer the service sets for its work after a capture (a scrub's 3 s). */
+/** Longer than a scrub's own time limit (3 s). */
 const IDLE_MS = 4000;
 
 describe('an instance frozen between requests, as on FC', () => {

@@ -211,7 +211,14 @@ export function createCgroup(limits: CgroupLimits): Cgroup {
     pids,
     async freeze() {
       freezerState('FROZEN');
-      while (freezerState() !== 'FROZEN') await new Promise((r) => setTimeout(r, 5));
+      // FREEZING until every task has stopped; one that never does is given up on, thawed.
+      for (const giveUp = Date.now() + 5000; freezerState() !== 'FROZEN'; ) {
+        if (Date.now() > giveUp) {
+          freezerState('THAWED');
+          throw new Error('the cgroup did not freeze within 5 s');
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
     },
     thaw() {
       freezerState('THAWED');

@@ -107,30 +107,39 @@ async function freezingFront(functionPort: number, cgroup: Cgroup, port = 0) {
   let frozenMs = 0;
   let frozenAt: number | undefined;
   let turn: Promise<void> = Promise.resolve();
+  // A freezer that fails (the instance died and its cgroup went) leaves the instance as it is.
+  const report = (err: unknown) => console.error(`fc:local: freezer: ${(err as Error).message}`);
   const freeze = () => {
-    turn = turn.then(async () => {
-      if (running > 0 || frozenAt !== undefined) return;
-      await cgroup.freeze();
-      frozenAt = Date.now();
-      count += 1;
-    });
+    turn = turn
+      .then(async () => {
+        if (running > 0 || frozenAt !== undefined) return;
+        await cgroup.freeze();
+        frozenAt = Date.now();
+        count += 1;
+      })
+      .catch(report);
   };
   const thaw = () => {
-    turn = turn.then(() => {
-      if (frozenAt === undefined) return;
-      cgroup.thaw();
-      frozenMs += Date.now() - frozenAt;
-      frozenAt = undefined;
-    });
+    turn = turn
+      .then(() => {
+        if (frozenAt === undefined) return;
+        frozenMs += Date.now() - frozenAt;
+        frozenAt = undefined;
+        cgroup.thaw();
+      })
+      .catch(report);
     return turn;
   };
   const server = http.createServer((req, res) => {
     running += 1;
+    let gone = false;
     res.once('close', () => {
+      gone = true;
       running -= 1;
       if (running === 0) freeze();
     });
     void thaw().then(() => {
+      if (gone) return; // the caller left while the instance was waking
       const upstream = http.request(
         { host: '127.0.0.1', port: functionPort, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
@@ -219,7 +228,7 @@ export async function startLocal(
     oomKilled: () => oomKilled,
     output: () => out,
     stop: async () => {
-      await front?.close();
+      await front?.close().catch(() => undefined);
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },

@@ -23,6 +23,8 @@ const SCRUB_MS = 3000;
  * for, and V8 collects by itself as the heap grows.
  */
 const IDLE_COLLECT_MS = 1000;
+/** An idle collection this late was held up by a freeze, not by a busy event loop. */
+const IDLE_COLLECT_LATE_MS = 250;
 
 /** What a capture works with: a page, and a raw CDP session to it for the calls puppeteer wraps slowly. */
 export interface Tab {
@@ -253,9 +255,10 @@ export class OwnTab implements Tab {
     const due = Date.now() + IDLE_COLLECT_MS;
     this.idleCollect = setTimeout(() => {
       this.idleCollect = undefined;
-      // Much later than due: the instance was frozen (FC, no request running), and a request has just
-      // woken it, most likely for this tab: no collection in its way.
-      if (Date.now() - due > IDLE_COLLECT_MS) return;
+      // Late: the instance was frozen (FC, no request running), and a request has just woken it, most
+      // likely for this tab: no collection in its way. (Frozen, the heap costs nothing; V8 collects
+      // when the next page needs room.)
+      if (Date.now() - due > IDLE_COLLECT_LATE_MS) return;
       void next.send('HeapProfiler.collectGarbage').catch(() => undefined);
     }, IDLE_COLLECT_MS).unref();
   }
