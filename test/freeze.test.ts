@@ -10,12 +10,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layOut, type LocalLayout, startLocal, type LocalFunction } from '../fc/harness/fc-local.js';
 import { startFixtures, type FixtureServer } from './helpers/fixtures.js';
+import { capture, withOwnService } from './helpers/service.js';
 
 let fixtures: FixtureServer;
 let layout: LocalLayout;
 
 beforeAll(async () => {
-  fixtures = await startFixtures();
+  // A page whose pagehide handler holds its renderer 2.5 s: the scrub that replaces it takes that long.
+  fixtures = await startFixtures({
+    '/slow-to-leave': `<body style="background:#0f0"><script>addEventListener('pagehide', () => {
+      const t = Date.now(); while (Date.now() - t < 2500);
+    });</script></body>`,
+  });
   layout = await layOut();
 });
 afterAll(async () => {
@@ -81,5 +87,20 @@ describe('an instance frozen between requests, as on FC', () => {
       expect(late.status).toBe(200);
       expect(late.timing).not.toMatch(/tidy;dur=|page;desc=warm/);
     });
+  });
+
+  it('the wait is bounded: a scrub that takes longer holds the answer 1 s at most', async () => {
+    await withOwnService(
+      { EGRESS_ALLOW: fixtures.allowEntry, FROZEN_WHEN_IDLE: 'true', MAX_CONCURRENCY: '1' },
+      async (svc) => {
+        const url = `${fixtures.origin}/slow-to-leave`;
+        await capture(svc, { url });
+        const second = await capture(svc, { url }); // the site recurs: its tab is scrubbed, for 2.5 s
+        expect(second.status).toBe(200);
+        const tidy = Number(/tidy;dur=([\d.]+)/.exec(second.headers['server-timing'] ?? '')?.[1]);
+        expect(tidy).toBeGreaterThan(800);
+        expect(tidy).toBeLessThan(1500);
+      },
+    );
   });
 });
