@@ -103,4 +103,27 @@ describe('an instance frozen between requests, as on FC', () => {
       },
     );
   });
+
+  it('a capture that comes during the wait ends it: the instance stays awake, so the answer goes at once', async () => {
+    await withOwnService(
+      { EGRESS_ALLOW: fixtures.allowEntry, FROZEN_WHEN_IDLE: 'true', MAX_CONCURRENCY: '1' },
+      async (svc) => {
+        const url = `${fixtures.origin}/slow-to-leave`;
+        await capture(svc, { url });
+        // Started now (a supertest request starts when awaited): its tab will be scrubbed for 2.5 s.
+        const first = Promise.resolve(capture(svc, { url }));
+        for (let waited = 0; svc.browser.scrubsInProgress === 0; waited += 10) {
+          expect(waited, 'the scrub never started').toBeLessThan(10_000);
+          await sleep(10);
+        }
+        await sleep(100);
+        const other = Promise.resolve(capture(svc, { url: `${fixtures.origin}/red`, width: '50', height: '50' }));
+        const waited = await first;
+        expect(waited.status).toBe(200);
+        const tidy = Number(/tidy;dur=([\d.]+)/.exec(waited.headers['server-timing'] ?? '')?.[1]);
+        expect(tidy).toBeLessThan(700);
+        expect((await other).status).toBe(200);
+      },
+    );
+  });
 });

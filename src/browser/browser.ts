@@ -359,6 +359,11 @@ export class BrowserManager {
     return tabs.length;
   }
 
+  /** Tabs being scrubbed right now, to be kept. */
+  get scrubsInProgress(): number {
+    return this.scrubbing.size;
+  }
+
   /** Tabs kept for later captures of their site right now. */
   get warmTabs(): number {
     return this.live?.warm.size ?? 0;
