@@ -6,10 +6,22 @@
  * Encoder settings are picked for latency: avif at sharp's default effort costs about a second per
  * screenshot, at effort 2 about 150 ms; webp at effort 2 a quarter of the default's time.
  */
-import sharp from 'sharp';
+import type { default as SharpLib, Sharp, SharpOptions } from 'sharp';
 
-// One-shot images: nothing worth caching between requests.
-sharp.cache(false);
+let loaded: Promise<typeof SharpLib> | undefined;
+
+/**
+ * sharp, loaded on first use: a PNG capture (the default) never needs it, and loading libvips costs a
+ * cold start ~20 ms and the instance its memory.
+ */
+export function sharp(input: Buffer | SharpOptions): Promise<Sharp> {
+  loaded ??= import('sharp').then(({ default: lib }) => {
+    lib.cache(false); // one-shot images: nothing worth caching between requests
+    return lib;
+  });
+  // Two calls: sharp's overloads take an image or options, not a value that may be either.
+  return loaded.then((lib) => (Buffer.isBuffer(input) ? lib(input) : lib(input)));
+}
 
 export interface FormatSpec {
   mime: string;
@@ -38,7 +50,7 @@ export const FORMAT_SPECS = {
     printed: false,
     acceptRank: 2,
     maxSide: 65_500,
-    encode: (png, quality) => sharp(png).jpeg({ quality, mozjpeg: false }).toBuffer(),
+    encode: async (png, quality) => (await sharp(png)).jpeg({ quality, mozjpeg: false }).toBuffer(),
   },
   webp: {
     mime: 'image/webp',
@@ -48,7 +60,7 @@ export const FORMAT_SPECS = {
     printed: false,
     acceptRank: 0,
     maxSide: 16_383,
-    encode: (png, quality) => sharp(png).webp({ quality, effort: 2 }).toBuffer(),
+    encode: async (png, quality) => (await sharp(png)).webp({ quality, effort: 2 }).toBuffer(),
   },
   avif: {
     mime: 'image/avif',
@@ -58,7 +70,7 @@ export const FORMAT_SPECS = {
     printed: false,
     acceptRank: 3,
     maxSide: 16_384,
-    encode: (png, quality) => sharp(png).avif({ quality, effort: 2 }).toBuffer(),
+    encode: async (png, quality) => (await sharp(png)).avif({ quality, effort: 2 }).toBuffer(),
   },
   pdf: { mime: 'application/pdf', extension: 'pdf', transparency: false, printed: true },
 } as const satisfies Record<string, FormatSpec>;

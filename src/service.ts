@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import type { ValidatorFactory } from '@fastify/ajv-compiler';
 import { BrowserManager } from './browser/browser.js';
 import { CaptureFiles } from './capture-files.js';
 import { locateChromium, type ChromiumBinary } from './browser/locate.js';
@@ -34,6 +35,8 @@ export interface ServiceOverrides {
   resolve?: Resolver;
   logger?: Logger;
   locate?: () => Promise<ChromiumBinary>;
+  /** How request schemas become validators (the build passes Ajv's standalone mode to record them). */
+  validators?: ValidatorFactory;
 }
 
 export function createLogger(level: string): Logger {
@@ -94,6 +97,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
           })
         : undefined,
     logger,
+    validators: overrides.validators,
     authorize: accessCheck(config),
     access: { token: Boolean(config.authToken), signedUrls: Boolean(config.signingSecret) },
   });

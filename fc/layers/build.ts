@@ -23,6 +23,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, r
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
+import { precompiledValidatorsSource } from './validators.js';
 import { embeddedPackage, layerPaths, unpackEmbedded } from '../../src/browser/locate.js';
 import { BUILD, ROOT } from '../paths.js';
 import { type Artefact, fileList, walk, zipTree } from './artefact.js';
@@ -180,6 +181,8 @@ async function buildCodePackage(out: string, log: (l: string) => void): Promise<
   log('[code] bundling src/server.ts (CommonJS, so NODE_PATH finds the layer’s modules)');
   const tree = join(out, 'code');
   rmSync(tree, { recursive: true, force: true });
+  log('[code] compiling the request validators (Ajv standalone code, so a cold start compiles none)');
+  const validators = await precompiledValidatorsSource();
   await esbuild({
     entryPoints: { server: join(ROOT, 'src/server.ts') },
     outdir: tree,
@@ -191,8 +194,19 @@ async function buildCodePackage(out: string, log: (l: string) => void): Promise<
     external: externalModules(),
     minifySyntax: true,
     logLevel: 'error',
-    // import.meta only appears on the ESM-only path in locate.ts; the bundle uses require.
+    // import.meta only appears on the ESM-only paths (locate.ts and others); the bundle uses require.
     define: { 'import.meta.url': 'undefined' },
+    plugins: [
+      {
+        name: 'precompiled-validators',
+        setup(build) {
+          build.onLoad({ filter: /[/\\]src[/\\]http[/\\]precompiled-validators\.ts$/ }, () => ({
+            contents: validators,
+            loader: 'js',
+          }));
+        },
+      },
+    ],
   });
   const zip = join(out, 'code.zip');
   return { name: 'code package', zip, tree, bytes: await zipTree(tree, zip, log) };

@@ -7,10 +7,9 @@
  * adds round trips (~8 ms a capture).
  */
 import type { Page } from 'puppeteer-core';
-import sharp from 'sharp';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption, notFound } from '../errors.js';
-import { spec } from '../formats.js';
+import { sharp, spec } from '../formats.js';
 import { type CaptureOptions, type Clip, LIMITS } from '../options.js';
 import { viewportOf } from './emulate.js';
 
@@ -146,15 +145,17 @@ async function screenshotRect(tab: Tab, rect: Clip, scale: number): Promise<Buff
       left: 0,
     });
   }
-  return sharp({
-    create: {
-      width: Math.round(rect.width * scale),
-      height: Math.round(rect.height * scale),
-      channels: 4,
-      background: { r: 0, g: 0, b: 0, alpha: 0 },
-    },
-    limitInputPixels: false,
-  })
+  return (
+    await sharp({
+      create: {
+        width: Math.round(rect.width * scale),
+        height: Math.round(rect.height * scale),
+        channels: 4,
+        background: { r: 0, g: 0, b: 0, alpha: 0 },
+      },
+      limitInputPixels: false,
+    })
+  )
     .composite(slices)
     .png({ compressionLevel: 1 })
     .toBuffer();

@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ValidatorFactory } from '@fastify/ajv-compiler';
 import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route.js';
 import { registerDocs } from './docs.js';
 import { registerPlayground, type PlaygroundOptions } from './playground.js';
 import { noRoute } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
+import { AJV_OPTIONS, validatorFactory } from './validation.js';
 
 /** The whole request, a full body (4 MB) at 200 KB/s. */
 const REQUEST_ARRIVAL_MS = 20_000;
@@ -21,6 +23,8 @@ export interface AppOptions extends CaptureRouteOptions {
   logger: FastifyBaseLogger;
   /** What access control asks of a caller, for the playground to explain (default: nothing). */
   access?: PlaygroundOptions['access'];
+  /** How request schemas become validators (default: precompiled where the build made them, else Ajv). */
+  validators?: ValidatorFactory;
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -32,8 +36,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       return typeof fc === 'string' && /^[\w-]{1,128}$/.test(fc) ? fc : randomUUID();
     },
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
-    // coerceTypes 'array': a single ?hide=.x is a list of one
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: { customOptions: AJV_OPTIONS },
+    schemaController: { compilersFactory: { buildValidator: opts.validators ?? validatorFactory() } },
     routerOptions: { maxParamLength: 200 },
     // room for POST {html} (LIMITS.htmlLength) and its JSON escaping
     bodyLimit: 4 * 1024 * 1024,

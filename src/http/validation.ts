@@ -1,0 +1,45 @@
+/**
+ * How the app's request schemas become validators. Ajv compiling the capture options (a large schema)
+ * costs ~150 ms of CPU, and loading Ajv ~50 ms more, on every cold start; so the code package is built
+ * with the validators already compiled (Ajv's standalone code, fc/layers/validators.ts) and Ajv is
+ * not even loaded. A schema found nowhere among them (a run from source, the tests) is compiled by
+ * Ajv here, with the same options, exactly as fastify would.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { ValidatorFactory } from '@fastify/ajv-compiler';
+import { precompiled as PRECOMPILED, type Precompiled } from './precompiled-validators.js';
+
+/** Ajv's options for every request schema; `coerceTypes: 'array'` makes a single ?hide=.x a list of one. */
+export const AJV_OPTIONS = {
+  removeAdditional: false,
+  coerceTypes: 'array',
+  useDefaults: true,
+  allErrors: false,
+} as const;
+
+/**
+ * Names a validator by its schema alone (every request part is validated with the same options), so
+ * a validator built from another version of a schema is never picked up.
+ */
+export function validatorKey({ schema }: { schema: unknown }): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('base64url');
+}
+
+/** The validators for fastify: precompiled ones where there are, else Ajv (loaded on first need). */
+export function validatorFactory(precompiled: Precompiled = PRECOMPILED): ValidatorFactory {
+  return (externalSchemas, options) => {
+    let compile: ReturnType<ValidatorFactory> | undefined;
+    return (route) => {
+      const ready = precompiled[validatorKey(route)];
+      if (ready) return ready as ReturnType<ReturnType<ValidatorFactory>>;
+      if (!compile) {
+        // Works from the ESM build and from the CommonJS bundle deployed to FC.
+        const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+        const { AjvCompiler } = req('@fastify/ajv-compiler') as typeof import('@fastify/ajv-compiler');
+        compile = AjvCompiler()(externalSchemas, options);
+      }
+      return compile(route);
+    };
+  };
+}
