@@ -9,6 +9,7 @@
  * (Chromium included), and cold start (process start → first image); then the same three confined to
  * one vCPU and 1 GB as on FC (bench/one-vcpu.ts). Writes BENCHMARKS.md.
  *   BENCH_ONLY=vcpu npm run bench   # only the one-vCPU run, its section replaced in BENCHMARKS.md
+ *   BENCH_ONLY=cold npm run bench   # only the cold starts, their section replaced
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,19 @@ import { startBenchFixtures } from './fixtures.js';
 import { machineLoad, measureOneVcpu } from './one-vcpu.js';
 import { frozenReport, measureFrozen } from './frozen.js';
 import { VCPU_SECTION, vcpuReport } from './report-vcpu.js';
-import { httpsReport, median, pct, report, type Row, type Scheme, type TlsRow } from './report.js';
+import {
+  type ColdTimeline,
+  COLD_SECTION,
+  coldReport,
+  httpsReport,
+  median,
+  pct,
+  phases,
+  report,
+  type Row,
+  type Scheme,
+  type TlsRow,
+} from './report.js';
 
 const WARM_N = Number(process.env.BENCH_WARM ?? 30);
 const SEED_WARM_N = Number(process.env.BENCH_SEED_WARM ?? 10);
@@ -153,15 +166,48 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** Process start → first complete image, for a server started by `start`. */
-async function coldStart(start: (port: number) => ChildProcess, target: string): Promise<number> {
+/** Process start → first complete image, for a server started by `start` (its stdout piped, for `timeline`). */
+async function coldStart(
+  start: (port: number) => ChildProcess,
+  target: string,
+): Promise<{ ms: number; timeline?: ColdTimeline }> {
   const port = await freePort();
   const t0 = performance.now();
+  const wall0 = Date.now();
   const child = start(port);
+  const log: Array<{ msg?: string; time?: string; ms?: number }> = [];
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      try {
+        log.push(JSON.parse(line));
+      } catch {
+        // not one of pino's lines
+      }
+    }
+  });
   try {
     await waitForPort(port);
-    await httpShoot(`http://127.0.0.1:${port}/?url=${encodeURIComponent(target)}`)();
-    return performance.now() - t0;
+    const shot = await httpShoot(`http://127.0.0.1:${port}/?url=${encodeURIComponent(target)}`)();
+    const ms = performance.now() - t0;
+    const at = (msg: string) => log.find((l) => l.msg?.startsWith(msg));
+    const listening = at('Server listening');
+    const launched = at('chromium launched');
+    if (!listening?.time || !launched?.time || !shot.timing) return { ms };
+    const phase = phases([shot.timing]);
+    const requested = ms - Object.values(phase).reduce((a, b) => a + b, 0);
+    const upTo = (...names: string[]) => names.reduce((t, n) => t + (phase[n] ?? 0), requested);
+    return {
+      ms,
+      timeline: {
+        launchBegan: Date.parse(launched.time) - wall0 - (launched.ms ?? 0),
+        listening: Date.parse(listening.time) - wall0,
+        launched: Date.parse(launched.time) - wall0,
+        requested,
+        pageReady: upTo('policy', 'queue', 'page'),
+        navigated: upTo('policy', 'queue', 'page', 'emulate', 'navigate'),
+        answered: ms,
+      },
+    };
   } finally {
     await stop(child);
   }
@@ -192,6 +238,74 @@ async function oneVcpu(layout: LocalLayout, article: string, sites: string[], al
   return [...report, ...frozenReport(await measureFrozen(layout, article, allow))];
 }
 
+/** Cold starts of the layer, of @sparticuz/chromium unpacked at start, and of the seed sample, alternating. */
+async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, article: string) {
+  console.log('cold starts (process start → first image, article page)');
+  const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [] };
+  const timelines: ColdTimeline[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const layer = await coldStart((port) => {
+      // info: the log lines the timeline is read from
+      const { cmd, args, env, cwd } = localProcess(layout, port, { EGRESS_ALLOW: fx.allowEntry, LOG_LEVEL: 'info' });
+      return spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'ignore'] });
+    }, article);
+    cold.layer!.push(layer.ms);
+    if (layer.timeline) timelines.push(layer.timeline);
+    const unpackDir = mkdtempSync(join(tmpdir(), 'bench-unpack-'));
+    cold.unpack!.push(
+      (
+        await coldStart(
+          (port) =>
+            spawn(process.execPath, [join(BUILD, 'code/server.cjs')], {
+              env: {
+                PATH: process.env.PATH!,
+                NODE_PATH: join(ROOT, 'node_modules'),
+                PORT: String(port),
+                LAYER_ROOT: '/nonexistent',
+                EMBEDDED_CHROMIUM_DIR: unpackDir,
+                EGRESS_ALLOW: fx.allowEntry,
+                LOG_LEVEL: 'warn',
+              },
+              stdio: 'ignore',
+            }),
+          article,
+        )
+      ).ms,
+    );
+    rmSync(unpackDir, { recursive: true, force: true });
+    const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
+    cold.seed!.push(
+      (
+        await coldStart(
+          (port) =>
+            spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+              env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
+              stdio: 'ignore',
+            }),
+          article,
+        )
+      ).ms,
+    );
+    rmSync(seedTmp, { recursive: true, force: true });
+    console.log(
+      `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`,
+    );
+  }
+  return { cold, timelines };
+}
+
+/** Puts `lines` in place of the section of BENCHMARKS.md whose heading starts with `heading`. */
+function replaceSection(heading: string, lines: string[]): void {
+  const file = join(ROOT, 'BENCHMARKS.md');
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const at = old.indexOf(heading);
+  const after = at < 0 ? '' : old.slice(at + heading.length);
+  const next = after.search(/^## /m);
+  const rest = next < 0 ? '' : after.slice(next);
+  const head = at < 0 ? `${old.trimEnd()}\n\n` : old.slice(0, at);
+  writeFileSync(file, `${head}${lines.join('\n')}\n${rest}`);
+}
+
 async function main() {
   console.log('building the artefacts (cached)…');
   await buildAll({ log: () => undefined });
@@ -199,18 +313,16 @@ async function main() {
   const fx = await startBenchFixtures();
   const article = `${fx.origin}/article`;
   const articleOnSites = fx.siteOrigins.map((origin) => `${origin}/article`);
-  if (process.env.BENCH_ONLY === 'vcpu') {
-    const section = await oneVcpu(layout, article, articleOnSites, fx.allowEntry);
+  // One section alone, rewritten in place in BENCHMARKS.md.
+  const only = process.env.BENCH_ONLY;
+  if (only === 'vcpu' || only === 'cold') {
+    const section =
+      only === 'vcpu'
+        ? await oneVcpu(layout, article, articleOnSites, fx.allowEntry)
+        : await measureCold(layout, fx, article).then(({ cold, timelines }) => coldReport(cold, timelines));
     await fx.close();
-    const file = join(ROOT, 'BENCHMARKS.md');
-    const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-    const at = old.indexOf(VCPU_SECTION);
-    const after = at < 0 ? '' : old.slice(at + VCPU_SECTION.length);
-    const next = after.search(/^## /m);
-    const rest = next < 0 ? '' : after.slice(next);
-    const head = at < 0 ? `${old.trimEnd()}\n\n` : old.slice(0, at);
-    writeFileSync(file, `${head}${section.join('\n')}\n${rest}`);
-    console.log('\nwrote the one-vCPU section of BENCHMARKS.md');
+    replaceSection(only === 'vcpu' ? VCPU_SECTION : COLD_SECTION, section);
+    console.log(`\nwrote the ${only} section of BENCHMARKS.md`);
     return;
   }
   const simple = `${fx.origin}/simple`;
@@ -308,56 +420,15 @@ async function main() {
 
   const tls = await measureHttps(layout, fx);
 
-  console.log('cold starts (process start → first image, article page)');
-  const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [] };
-  for (let i = 0; i < COLD_RUNS; i++) {
-    cold.layer!.push(
-      await coldStart((port) => {
-        const { cmd, args, env, cwd } = localProcess(layout, port, { EGRESS_ALLOW: fx.allowEntry, LOG_LEVEL: 'warn' });
-        return spawn(cmd, args, { cwd, env, stdio: 'ignore' });
-      }, article),
-    );
-    const unpackDir = mkdtempSync(join(tmpdir(), 'bench-unpack-'));
-    cold.unpack!.push(
-      await coldStart(
-        (port) =>
-          spawn(process.execPath, [join(BUILD, 'code/server.cjs')], {
-            env: {
-              PATH: process.env.PATH!,
-              NODE_PATH: join(ROOT, 'node_modules'),
-              PORT: String(port),
-              LAYER_ROOT: '/nonexistent',
-              EMBEDDED_CHROMIUM_DIR: unpackDir,
-              EGRESS_ALLOW: fx.allowEntry,
-              LOG_LEVEL: 'warn',
-            },
-            stdio: 'ignore',
-          }),
-        article,
-      ),
-    );
-    rmSync(unpackDir, { recursive: true, force: true });
-    const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
-    cold.seed!.push(
-      await coldStart(
-        (port) =>
-          spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
-            env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
-            stdio: 'ignore',
-          }),
-        article,
-      ),
-    );
-    rmSync(seedTmp, { recursive: true, force: true });
-    console.log(
-      `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`,
-    );
-  }
+  const { cold, timelines } = await measureCold(layout, fx, article);
   const vcpu = await oneVcpu(layout, article, articleOnSites, fx.allowEntry);
   await fx.close();
   rmSync(layout.opt, { recursive: true, force: true });
 
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), report(rows, cold, vcpu, { gapMs: GAP_MS, settle }) + httpsReport(tls));
+  writeFileSync(
+    join(ROOT, 'BENCHMARKS.md'),
+    report(rows, cold, timelines, vcpu, { gapMs: GAP_MS, settle }) + httpsReport(tls),
+  );
   console.log('\nwrote BENCHMARKS.md');
 }
 
