@@ -67,7 +67,7 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
-function hasTaskset(): boolean {
+export function hasTaskset(): boolean {
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
     return true;
@@ -76,7 +76,7 @@ function hasTaskset(): boolean {
   }
 }
 
-interface Confined {
+export interface Confined {
   child: ChildProcess;
   cgroup?: Cgroup;
   oomKilled(): boolean;
@@ -84,7 +84,7 @@ interface Confined {
 }
 
 /** Starts `cmd args` confined: in a fresh FC-limits cgroup and on `core`. */
-function startConfined(
+export function startConfined(
   cmd: string,
   args: string[],
   opts: { env: NodeJS.ProcessEnv; cwd?: string; core?: number; ipc?: boolean; memoryMb: number },

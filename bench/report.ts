@@ -90,9 +90,17 @@ export function coldReport(cold: Record<string, number[]>, timelines: ColdTimeli
   lines.push('| | ÷ seed baseline |', '|---|---|');
   lines.push(`| service, layer Chromium already uncompressed | ${r(layer / seedCold)} |`);
   lines.push(`| service, unpacking @sparticuz/chromium at start | ${r(unpack / seedCold)} |`);
-  lines.push(`| seed sample (unpacks, launches per request) | 1.00 |`, '');
+  lines.push(`| seed sample (unpacks, launches per request) | 1.00 |`);
+  if (cold.layerOneVcpu?.length)
+    lines.push(
+      `| one vCPU and 1 GB as on FC (cgroup, one core): service, layer ÷ seed sample, both confined | ${r(median(cold.layerOneVcpu) / median(cold.seedOneVcpu!))} |`,
+    );
+  lines.push('');
   lines.push(
-    `The seed baseline's cold start was ${seedCold.toFixed(0)} ms here; the layer's ${layer.toFixed(0)} ms.`,
+    `The seed baseline's cold start was ${seedCold.toFixed(0)} ms here; the layer's ${layer.toFixed(0)} ms` +
+      (cold.layerOneVcpu?.length
+        ? `; on one vCPU ${median(cold.seedOneVcpu!).toFixed(0)} and ${median(cold.layerOneVcpu).toFixed(0)} ms.`
+        : '.'),
     '',
   );
   if (timelines.length === 0) return lines;

@@ -14,14 +14,15 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layOut, localProcess, type LocalLayout } from '../fc/harness/fc-local.js';
 import { buildAll } from '../fc/layers/build.js';
 import { BUILD, ROOT } from '../fc/paths.js';
+import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
-import { machineLoad, measureOneVcpu } from './one-vcpu.js';
+import { type Confined, hasTaskset, machineLoad, measureOneVcpu, startConfined } from './one-vcpu.js';
 import { frozenReport, measureFrozen } from './frozen.js';
 import { VCPU_SECTION, vcpuReport } from './report-vcpu.js';
 import {
@@ -168,13 +169,14 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /** Process start → first complete image, for a server started by `start` (its stdout piped, for `timeline`). */
 async function coldStart(
-  start: (port: number) => ChildProcess,
+  start: (port: number) => ChildProcess | Confined,
   target: string,
 ): Promise<{ ms: number; timeline?: ColdTimeline }> {
   const port = await freePort();
   const t0 = performance.now();
   const wall0 = Date.now();
-  const child = start(port);
+  const started = start(port);
+  const child = 'child' in started ? started.child : started;
   const log: Array<{ msg?: string; time?: string; ms?: number }> = [];
   child.stdout?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {
@@ -209,7 +211,7 @@ async function coldStart(
       },
     };
   } finally {
-    await stop(child);
+    await ('child' in started ? started.stop() : stop(child));
   }
 }
 
@@ -241,7 +243,7 @@ async function oneVcpu(layout: LocalLayout, article: string, sites: string[], al
 /** Cold starts of the layer, of @sparticuz/chromium unpacked at start, and of the seed sample, alternating. */
 async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, article: string) {
   console.log('cold starts (process start → first image, article page)');
-  const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [] };
+  const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [], layerOneVcpu: [], seedOneVcpu: [] };
   const timelines: ColdTimeline[] = [];
   for (let i = 0; i < COLD_RUNS; i++) {
     const layer = await coldStart((port) => {
@@ -287,8 +289,38 @@ async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, arti
       ).ms,
     );
     rmSync(seedTmp, { recursive: true, force: true });
+    // The layer and the seed sample again, each confined as on FC (1 GB, one vCPU, one core).
+    const confined = {
+      core: hasTaskset() && cpus().length > 1 ? cpus().length - 1 : undefined,
+      memoryMb: loadFunctionSpec().memorySize,
+    };
+    cold.layerOneVcpu!.push(
+      (
+        await coldStart((port) => {
+          const { cmd, args, env, cwd } = localProcess(layout, port, {
+            EGRESS_ALLOW: fx.allowEntry,
+            LOG_LEVEL: 'warn',
+          });
+          return startConfined(cmd, args, { env, cwd, ...confined });
+        }, article)
+      ).ms,
+    );
+    const seedTmp1 = mkdtempSync(join(tmpdir(), 'bench-seed-'));
+    cold.seedOneVcpu!.push(
+      (
+        await coldStart(
+          (port) =>
+            startConfined(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+              env: { ...process.env, PORT: String(port), TMPDIR: seedTmp1 },
+              ...confined,
+            }),
+          article,
+        )
+      ).ms,
+    );
+    rmSync(seedTmp1, { recursive: true, force: true });
     console.log(
-      `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms`,
+      `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms; one vCPU: layer ${cold.layerOneVcpu!.at(-1)!.toFixed(0)} ms, seed ${cold.seedOneVcpu!.at(-1)!.toFixed(0)} ms`,
     );
   }
   return { cold, timelines };
