@@ -23,6 +23,8 @@ export const LEVELS = [1, 2, 4, 8];
  * sample takes seconds a capture, so it gets fewer.
  */
 export const PER_CLIENT = Number(process.env.BENCH_VCPU_PER_CLIENT ?? 6);
+/** Rounds of the service and the floor at MANY_SITES_CONCURRENCY, one site and many (the first included). */
+export const HEADLINE_ROUNDS = Number(process.env.BENCH_VCPU_ROUNDS ?? 3);
 export const SEED_PER_CLIENT = Number(process.env.BENCH_VCPU_SEED_PER_CLIENT ?? 3);
 export const MIN_PER_LEVEL = 6;
 const DEADLINE_MS = 30_000;
@@ -33,6 +35,8 @@ export interface VcpuRow {
   sites: 'one' | 'many';
   /** The service's WARM_TABS when it was not the default (MAX_CONCURRENCY). */
   warmTabs?: number;
+  /** Set on the repeated rounds at MANY_SITES_CONCURRENCY (the first round is the tables' row). */
+  round?: number;
   concurrency: number;
   n: number;
   p50: number;
@@ -409,10 +413,13 @@ export async function measureOneVcpu(
   const rows: VcpuRow[] = [];
   const setup: Setup = { layout, allow, freePort, core: taskset ? core : undefined, memoryMb };
 
-  for (const c of LEVELS) rows.push(await runService(setup, c, [url], 'one'));
+  // Service and floor level by level, so the machine's load drifts little between the two.
+  for (const c of LEVELS) {
+    rows.push(await runService(setup, c, [url], 'one'));
+    rows.push(await runFloor(setup, c, [url], 'one'));
+  }
   // Without warm tabs: the memory a capture can count on (warm tabs give theirs up under pressure).
   rows.push(await runService(setup, 1, [url], 'one', 0));
-  for (const c of LEVELS) rows.push(await runFloor(setup, c, [url], 'one'));
 
   for (const c of LEVELS) {
     const port = await freePort();
@@ -435,6 +442,19 @@ export async function measureOneVcpu(
 
   rows.push(await runService(setup, MANY_SITES_CONCURRENCY, siteUrls, 'many'));
   rows.push(await runFloor(setup, MANY_SITES_CONCURRENCY, siteUrls, 'many'));
+  // The headline pairs again, in turn floor first and service first, for ratios less at the mercy of
+  // one moment's load on a shared machine.
+  const c = MANY_SITES_CONCURRENCY;
+  for (let round = 2; round <= HEADLINE_ROUNDS; round++) {
+    for (const [sites, urls] of [
+      ['one', [url]],
+      ['many', siteUrls],
+    ] as const) {
+      const pair = [() => runService(setup, c, [...urls], sites), () => runFloor(setup, c, [...urls], sites)];
+      if (round % 2 === 0) pair.reverse();
+      for (const run of pair) rows.push({ ...(await run()), round });
+    }
+  }
   if (taskset) execFileSync('taskset', ['-a', '-p', '-c', `0-${core}`, String(process.pid)], { stdio: 'ignore' });
   return { rows, confinement, core, loadBefore, loadAfter: loadavg(), memoryMb };
 }

@@ -3,7 +3,15 @@
  * (s.yaml's instanceConcurrency, MAX_CONCURRENCY, MAX_QUEUE, REQUEST_TIMEOUT_MS), arithmetic included.
  */
 import { budgetFor } from '../src/browser/memory.js';
-import { LEVELS, MIN_PER_LEVEL, PER_CLIENT, SEED_PER_CLIENT, type VcpuRow, type VcpuRun } from './one-vcpu.js';
+import {
+  LEVELS,
+  MANY_SITES_CONCURRENCY,
+  MIN_PER_LEVEL,
+  PER_CLIENT,
+  SEED_PER_CLIENT,
+  type VcpuRow,
+  type VcpuRun,
+} from './one-vcpu.js';
 
 export const VCPU_SECTION = '## One vCPU and 1 GB, as on FC';
 
@@ -60,7 +68,9 @@ export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: 
 /** Kinds of process in the CPU split, in table order (bench/one-vcpu.ts, processKind). */
 const KINDS = ['node', 'browser', 'renderer', 'GPU', 'utility', 'zygote', 'other'] as const;
 
-export function vcpuReport(whole: VcpuRun, machine: { before: string; after: string }): string[] {
+export function vcpuReport(all: VcpuRun, machine: { before: string; after: string }): string[] {
+  // The tables show the first round; the repeated headline rounds have a paragraph of their own.
+  const whole = { ...all, rows: all.rows.filter((r) => r.round === undefined) };
   const run = { ...whole, rows: whole.rows.filter((r) => r.sites === 'one' && r.warmTabs === undefined) };
   const cold = whole.rows.find((r) => r.warmTabs === 0);
   const many = whole.rows.filter((r) => r.sites === 'many');
@@ -69,7 +79,7 @@ export function vcpuReport(whole: VcpuRun, machine: { before: string; after: str
   const out = [VCPU_SECTION, ''];
   out.push(
     `Each system ran in ${run.confinement}; the benchmark's client ran on the other cores. Article page, PNG, closed loop,`,
-    'a freshly started process for every concurrency level (the service with MAX_CONCURRENCY set to that level).',
+    'a freshly started process for every concurrency level (the service with MAX_CONCURRENCY set to that level), the service and the floor level by level.',
     `Machine load (1/5/15-minute averages) before: ${machine.before}; after: ${machine.after}. On a shared machine the`,
     "captures/s move with the load; CPU per capture (the cgroup's cpuacct) moves much less.",
     '',
@@ -140,6 +150,7 @@ export function vcpuReport(whole: VcpuRun, machine: { before: string; after: str
       '',
     );
   }
+  out.push(...roundsReport(all.rows), '');
   out.push(
     '### Settings derived from this table (s.yaml)',
     '',
@@ -190,5 +201,42 @@ export function vcpuReport(whole: VcpuRun, machine: { before: string; after: str
       "of the node process alone (the service's HTTP, egress proxy, CDP client and file; the floor's CDP client); the rest is Chromium's.",
     '',
   );
+  return out;
+}
+
+/**
+ * Service ÷ floor at MANY_SITES_CONCURRENCY in every round (the tables' first round included), one
+ * site and many, and the median of the rounds: what to read when one round's moment was unlucky.
+ */
+function roundsReport(rows: VcpuRow[]): string[] {
+  const c = MANY_SITES_CONCURRENCY;
+  const at = rows.filter((r) => r.concurrency === c && r.warmTabs === undefined && r.name !== 'seed');
+  const rounds = [...new Set(at.map((r) => r.round ?? 1))].sort();
+  if (rounds.length < 2) return [];
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const out = [
+    `Rounds at concurrency ${c} (a fresh service and a fresh floor each round, in turn floor first and service first; the tables above are round 1), service ÷ floor:`,
+    '',
+    '| sites | round | captures/s | CPU per capture | node ms, service / floor |',
+    '|---|---|---|---|---|',
+  ];
+  for (const sites of ['one', 'many'] as const) {
+    const ratios: Array<[number, number]> = [];
+    for (const round of rounds) {
+      const pick = (name: VcpuRow['name']) =>
+        at.find((r) => r.name === name && r.sites === sites && (r.round ?? 1) === round);
+      const svc = pick('service');
+      const floor = pick('floor');
+      if (!svc?.cpuMsPerCapture || !floor?.cpuMsPerCapture) continue;
+      ratios.push([svc.rps / floor.rps, svc.cpuMsPerCapture / floor.cpuMsPerCapture]);
+      out.push(
+        `| ${sites === 'one' ? 'one' : 'every capture another'} | ${round} | ${ratios.at(-1)![0].toFixed(2)} | ${ratios.at(-1)![1].toFixed(2)} | ${svc.nodeCpuMsPerCapture?.toFixed(0) ?? '–'} / ${floor.nodeCpuMsPerCapture?.toFixed(0) ?? '–'} |`,
+      );
+    }
+    if (ratios.length)
+      out.push(
+        `| ${sites === 'one' ? 'one' : 'every capture another'} | median | **${mid(ratios.map((r) => r[0])).toFixed(2)}** | **${mid(ratios.map((r) => r[1])).toFixed(2)}** | |`,
+      );
+  }
   return out;
 }
