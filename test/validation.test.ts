@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VALIDATORS_FILE } from '../fc/layers/build.js';
 import { precompiledValidatorsSource } from '../fc/layers/validators.js';
 import { BUILD, ROOT } from '../fc/paths.js';
 import { loadConfig } from '../src/config.js';
@@ -93,8 +94,10 @@ describe('request validators compiled at build', () => {
     }
   });
 
-  it('are what the built code package carries', () => {
+  it('are what the built code package carries, beside the bundle that requires them', () => {
     const bundle = readFileSync(join(BUILD, 'code', 'server.cjs'), 'utf8');
-    for (const key of asked.keys()) expect(bundle).toContain(key);
+    expect(bundle).toContain(`require("./${VALIDATORS_FILE}")`);
+    const validators = readFileSync(join(BUILD, 'code', VALIDATORS_FILE), 'utf8');
+    for (const key of asked.keys()) expect(validators).toContain(key);
   });
 });

@@ -177,12 +177,25 @@ export function externalModules(): string[] {
   return Object.keys(pkg.dependencies).filter((name) => name !== 'p-queue');
 }
 
+/** The request validators' file in the code package, beside server.cjs. */
+export const VALIDATORS_FILE = 'validators.cjs';
+
 async function buildCodePackage(out: string, log: (l: string) => void): Promise<Artefact> {
   log('[code] bundling src/server.ts (CommonJS, so NODE_PATH finds the layer’s modules)');
   const tree = join(out, 'code');
   rmSync(tree, { recursive: true, force: true });
   log('[code] compiling the request validators (Ajv standalone code, so a cold start compiles none)');
-  const validators = await precompiledValidatorsSource();
+  // A file of their own beside the bundle, minified: Ajv's code is large, only run, never read.
+  await esbuild({
+    stdin: { contents: await precompiledValidatorsSource(), resolveDir: ROOT, sourcefile: 'validators.js' },
+    outfile: join(tree, VALIDATORS_FILE),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'error',
+  });
   await esbuild({
     entryPoints: { server: join(ROOT, 'src/server.ts') },
     outdir: tree,
@@ -198,11 +211,16 @@ async function buildCodePackage(out: string, log: (l: string) => void): Promise<
     define: { 'import.meta.url': 'undefined' },
     plugins: [
       {
+        // src/http/precompiled-validators.ts becomes the file above, required at start.
         name: 'precompiled-validators',
         setup(build) {
           build.onLoad({ filter: /[/\\]src[/\\]http[/\\]precompiled-validators\.ts$/ }, () => ({
-            contents: validators,
+            contents: `export { precompiled } from './${VALIDATORS_FILE}';`,
             loader: 'js',
+          }));
+          build.onResolve({ filter: new RegExp(`^\\./${VALIDATORS_FILE.replace('.', '\\.')}$`) }, (args) => ({
+            path: args.path,
+            external: true,
           }));
         },
       },

@@ -1,9 +1,9 @@
 /**
  * The code package's request validators, compiled at build time: the service is put together as it
  * is at start (createService; Chromium is never launched) with Ajv in standalone mode, and each
- * validator the app compiles is kept as code. The bundle carries them in place of
- * src/http/precompiled-validators.ts, so a cold start neither loads Ajv nor compiles a schema
- * (src/http/validation.ts).
+ * validator the app compiles is kept as code. The code package carries them (`validators.cjs`, in
+ * place of src/http/precompiled-validators.ts), so a cold start neither loads Ajv nor compiles a
+ * schema (src/http/validation.ts).
  */
 import { StandaloneValidator } from '@fastify/ajv-compiler';
 import { loadConfig } from '../../src/config.js';
