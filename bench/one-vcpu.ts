@@ -122,7 +122,7 @@ export function startConfined(
   };
 }
 
-async function waitForHttp(port: number, ms = 60_000): Promise<void> {
+export async function waitForHttp(port: number, ms = 60_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     try {
@@ -143,7 +143,7 @@ interface Outcome {
 }
 
 /** Closed loop: `concurrency` clients, `n` requests in all, to `urls` in turn. */
-async function httpLoad(urls: string[], concurrency: number, n: number): Promise<Outcome> {
+export async function httpLoad(urls: string[], concurrency: number, n: number): Promise<Outcome> {
   const latencies: number[] = [];
   let failed = 0;
   let over = 0;

@@ -129,7 +129,8 @@ export function report(
   rows: Array<Row & { page: string; timings?: string[] }>,
   cold: Record<string, number[]>,
   timelines: ColdTimeline[],
-  vcpu: string[],
+  /** The sections measured on one vCPU (bench/one-vcpu.ts, frozen.ts, formats.ts), as they come. */
+  oneVcpuSections: string[],
   run: { gapMs: number; settle?: { on: number; off: number } },
 ): string {
   const { gapMs, settle } = run;
@@ -202,7 +203,7 @@ export function report(
       '',
     );
   }
-  lines.push(...vcpu);
+  lines.push(...oneVcpuSections);
   lines.push(...targets(rows, median(cold.layer!) / median(cold.seed!)));
   lines.push(...notes(rows));
   return `${lines.join('\n')}\n`;

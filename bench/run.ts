@@ -10,6 +10,7 @@
  * one vCPU and 1 GB as on FC (bench/one-vcpu.ts). Writes BENCHMARKS.md.
  *   BENCH_ONLY=vcpu npm run bench   # only the one-vCPU run, its section replaced in BENCHMARKS.md
  *   BENCH_ONLY=cold npm run bench   # only the cold starts, their section replaced
+ *   BENCH_ONLY=formats npm run bench   # only what each output format costs
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
 import { type Confined, hasTaskset, machineLoad, measureOneVcpu, startConfined } from './one-vcpu.js';
+import { FORMATS_SECTION, formatsReport, measureFormats } from './formats.js';
 import { frozenReport, measureFrozen } from './frozen.js';
 import { VCPU_SECTION, vcpuReport } from './report-vcpu.js';
 import {
@@ -347,13 +349,15 @@ async function main() {
   const articleOnSites = fx.siteOrigins.map((origin) => `${origin}/article`);
   // One section alone, rewritten in place in BENCHMARKS.md.
   const only = process.env.BENCH_ONLY;
-  if (only === 'vcpu' || only === 'cold') {
+  if (only === 'vcpu' || only === 'cold' || only === 'formats') {
     const section =
       only === 'vcpu'
         ? await oneVcpu(layout, article, articleOnSites, fx.allowEntry)
-        : await measureCold(layout, fx, article).then(({ cold, timelines }) => coldReport(cold, timelines));
+        : only === 'cold'
+          ? await measureCold(layout, fx, article).then(({ cold, timelines }) => coldReport(cold, timelines))
+          : formatsReport(await measureFormats(layout, article, fx.allowEntry, freePort));
     await fx.close();
-    replaceSection(only === 'vcpu' ? VCPU_SECTION : COLD_SECTION, section);
+    replaceSection({ vcpu: VCPU_SECTION, cold: COLD_SECTION, formats: FORMATS_SECTION }[only], section);
     console.log(`\nwrote the ${only} section of BENCHMARKS.md`);
     return;
   }
@@ -454,12 +458,14 @@ async function main() {
 
   const { cold, timelines } = await measureCold(layout, fx, article);
   const vcpu = await oneVcpu(layout, article, articleOnSites, fx.allowEntry);
+  console.log('what each format costs (one vCPU)');
+  const formats = formatsReport(await measureFormats(layout, article, fx.allowEntry, freePort));
   await fx.close();
   rmSync(layout.opt, { recursive: true, force: true });
 
   writeFileSync(
     join(ROOT, 'BENCHMARKS.md'),
-    report(rows, cold, timelines, vcpu, { gapMs: GAP_MS, settle }) + httpsReport(tls),
+    report(rows, cold, timelines, [...vcpu, ...formats], { gapMs: GAP_MS, settle }) + httpsReport(tls),
   );
   console.log('\nwrote BENCHMARKS.md');
 }

@@ -97,12 +97,12 @@ export async function takeScreenshot(
     };
     // Chromium died under this capture, most likely for another request's page: once more on a new
     // Chromium, if the deadline leaves room. Only once: a page that kills Chromium is not run a third time.
-    const { bytes, ...report } = await render().catch((err: unknown) => {
+    const { bytes, made, ...report } = await render().catch((err: unknown) => {
       if (!isBrowserGone(err) || deadline.remaining() < RETRY_MIN_MS) throw err;
       return render();
     });
     const file = await deadline.step('encode', async () =>
-      deps.files.write(opts.format, await encodeImage(bytes, opts)),
+      deps.files.write(opts.format, await encodeImage(bytes, made, opts)),
     );
     return { ...file, ...report };
   });

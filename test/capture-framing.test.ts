@@ -32,6 +32,30 @@ describe('framing', () => {
     expect(await rgbAt(res.body, 100, 29999), 'bottom stripe').toEqual(bandRgb(BANDS[5]!));
   });
 
+  it('jpeg: a full page past the texture limit joined from bands, an element as one screenshot, framed like PNG', async () => {
+    const near = (got: number[], want: number[]) => got.every((v, i) => Math.abs(v - want[i]!) <= 12);
+    const tall = await get({
+      url: `${fixtures.origin}/bands`,
+      width: 200,
+      height: 300,
+      fullPage: true,
+      fullPageMaxHeight: 30000,
+      format: 'jpeg',
+    });
+    expect(tall.headers['content-type']).toBe('image/jpeg');
+    expect([(await sharp(tall.body).metadata()).width, (await sharp(tall.body).metadata()).height]).toEqual([
+      200, 30000,
+    ]);
+    for (let i = 0; i < BANDS.length; i++) {
+      const rgb = await rgbAt(tall.body, 100, i * 5000 + 2500);
+      expect(near(rgb, bandRgb(BANDS[i]!)), `band ${i}: ${rgb}`).toBe(true);
+    }
+    const box = await get({ url: `${fixtures.origin}/box`, selector: '#box', width: 400, height: 300, format: 'jpeg' });
+    const px = await pixelAt(box.body, 60, 40);
+    expect([px.width, px.height]).toEqual([120, 80]);
+    expect(near(px.rgba.slice(0, 3), [0, 0, 255]), `${px.rgba}`).toBe(true);
+  });
+
   it('fullPage stops at fullPageMaxHeight and says so', async () => {
     const res = await get({
       url: `${fixtures.origin}/bands`,

@@ -1,12 +1,16 @@
 /**
  * Turns what Chromium made into the bytes we answer with: the format's encoder (src/formats.ts), or
- * the bytes as they are where the format has none (png, pdf: no second encode).
+ * the bytes as they are where Chromium already made the format (png, pdf, a jpeg screenshot).
  */
-import { spec } from '../formats.js';
+import { type OutputFormat, spec } from '../formats.js';
 import type { CaptureOptions } from '../options.js';
 
-/** `bytes` is Chromium's PNG (or its PDF). */
-export async function encodeImage(bytes: Buffer, opts: Pick<CaptureOptions, 'format' | 'quality'>): Promise<Buffer> {
+/** `bytes` are what Chromium made, in format `made`: its PNG, its PDF, or the format itself. */
+export async function encodeImage(
+  bytes: Buffer,
+  made: OutputFormat,
+  opts: Pick<CaptureOptions, 'format' | 'quality'>,
+): Promise<Buffer> {
   const { encode } = spec(opts.format);
-  return encode ? encode(bytes, opts.quality) : bytes;
+  return encode && made !== opts.format ? encode(bytes, opts.quality) : bytes;
 }

@@ -9,7 +9,7 @@
 import type { Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption, notFound } from '../errors.js';
-import { sharp, spec } from '../formats.js';
+import { type OutputFormat, sharp, spec } from '../formats.js';
 import { type CaptureOptions, type Clip, LIMITS } from '../options.js';
 import { viewportOf } from './emulate.js';
 
@@ -118,9 +118,11 @@ async function elementClip(page: Page, selector: string): Promise<Clip> {
   return { x: Math.round(box.x), y: Math.round(box.y), width: Math.ceil(box.width), height: Math.ceil(box.height) };
 }
 
-async function screenshotClip({ cdp }: Tab, clip: Clip, beyondViewport: boolean): Promise<Buffer> {
+/** A screenshot in Chromium's PNG, or in `as` (a format Chromium makes itself: formats.ts, madeByChromium). */
+async function screenshotClip({ cdp }: Tab, clip: Clip, beyondViewport: boolean, as?: Asked): Promise<Buffer> {
   const { data } = await cdp.send('Page.captureScreenshot', {
-    format: 'png',
+    format: as?.format ?? 'png',
+    quality: as?.quality,
     optimizeForSpeed: true,
     // scale 1 = the emulated device scale: the image is clip × deviceScaleFactor pixels
     clip: { ...clip, scale: 1 },
@@ -133,8 +135,8 @@ async function screenshotClip({ cdp }: Tab, clip: Clip, beyondViewport: boolean)
  * A rectangle beyond the viewport; one taller than the texture limit is captured band by band and
  * the bands joined top to bottom.
  */
-async function screenshotRect(tab: Tab, rect: Clip, scale: number): Promise<Buffer> {
-  if (rect.height * scale <= MAX_TEXTURE) return screenshotClip(tab, rect, true);
+async function screenshotRect(tab: Tab, rect: Clip, scale: number, as?: Asked): Promise<Shot> {
+  if (rect.height * scale <= MAX_TEXTURE) return shot(await screenshotClip(tab, rect, true, as), as);
   const band = Math.floor(MAX_TEXTURE / scale / 2); // well inside the limit
   const slices: Array<{ input: Buffer; top: number; left: number }> = [];
   for (let y = 0; y < rect.height; y += band) {
@@ -145,7 +147,7 @@ async function screenshotRect(tab: Tab, rect: Clip, scale: number): Promise<Buff
       left: 0,
     });
   }
-  return (
+  const joined = await (
     await sharp({
       create: {
         width: Math.round(rect.width * scale),
@@ -159,12 +161,30 @@ async function screenshotRect(tab: Tab, rect: Clip, scale: number): Promise<Buff
     .composite(slices)
     .png({ compressionLevel: 1 })
     .toBuffer();
+  return shot(joined);
 }
 
-/** The PNG (or PDF) bytes; `truncated` names the limit that cut the image, if one did. */
-export async function grabImage(tab: Tab, opts: CaptureOptions): Promise<{ bytes: Buffer; truncated?: string }> {
+/** How a screenshot is asked of Chromium: its PNG (undefined), or a format it makes itself. */
+type Asked = { format: 'jpeg'; quality?: number } | undefined;
+
+/** Screenshot bytes, and the format they are in. */
+interface Shot {
+  bytes: Buffer;
+  made: 'png' | 'jpeg';
+}
+const shot = (bytes: Buffer, as?: Asked): Shot => ({ bytes, made: as?.format ?? 'png' });
+
+/**
+ * The image as Chromium makes it: its PNG, its PDF, or the format asked for where Chromium makes that
+ * itself (`made` says which); `truncated` names the limit that cut the image, if one did.
+ */
+export async function grabImage(
+  tab: Tab,
+  opts: CaptureOptions,
+): Promise<{ bytes: Buffer; made: OutputFormat; truncated?: string }> {
   const { page, cdp } = tab;
-  if (spec(opts.format).printed) return { bytes: await printPdf(page, opts) };
+  if (spec(opts.format).printed) return { bytes: await printPdf(page, opts), made: opts.format };
+  const as: Asked = spec(opts.format).madeByChromium ? { format: 'jpeg', quality: opts.quality } : undefined;
   if (opts.omitBackground) {
     await cdp.send('Emulation.setDefaultBackgroundColorOverride', { color: { r: 0, g: 0, b: 0, a: 0 } });
   }
@@ -173,18 +193,18 @@ export async function grabImage(tab: Tab, opts: CaptureOptions): Promise<{ bytes
   if (opts.selector) {
     const box = await elementClip(page, opts.selector);
     const { width, height, cut } = fit(box.width, box.height, limits);
-    return { bytes: await screenshotRect(tab, { ...box, width, height }, view.scale), truncated: cut };
+    return { ...(await screenshotRect(tab, { ...box, width, height }, view.scale, as)), truncated: cut };
   }
-  if (opts.clip) return { bytes: await screenshotRect(tab, opts.clip, view.scale) };
+  if (opts.clip) return screenshotRect(tab, opts.clip, view.scale, as);
   if (!opts.fullPage) {
-    return { bytes: await screenshotClip(tab, { x: 0, y: 0, width: view.width, height: view.height }, false) };
+    return shot(await screenshotClip(tab, { x: 0, y: 0, width: view.width, height: view.height }, false, as), as);
   }
   await page.evaluate(DRAW_EVERY_SECTION);
   const full = Math.max(await pageHeight(page), 1);
   const wanted = Math.min(full, opts.fullPageMaxHeight);
   const { height, cut } = fit(view.width, wanted, limits);
   const truncated = cut ?? (wanted < full ? `fullPageMaxHeight=${opts.fullPageMaxHeight}` : undefined);
-  return { bytes: await screenshotRect(tab, { x: 0, y: 0, width: view.width, height }, view.scale), truncated };
+  return { ...(await screenshotRect(tab, { x: 0, y: 0, width: view.width, height }, view.scale, as)), truncated };
 }
 
 /** Chromium's PDF; margins that leave no room for the page are the caller's mistake (400, margin). */

@@ -10,6 +10,7 @@ import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
 import { grabImage } from './grab-image.js';
+import type { OutputFormat } from '../formats.js';
 import {
   failedAtProxy,
   META_REFRESH_MAX_MS,
@@ -38,8 +39,10 @@ export interface PageReport {
 
 /** Chromium's image of the page, and the report on it. */
 export interface Rendered extends PageReport {
-  /** PNG, or PDF for format=pdf. */
+  /** PNG, PDF for format=pdf, or the format asked for where Chromium makes it itself. */
   bytes: Buffer;
+  /** The format `bytes` are in. */
+  made: OutputFormat;
 }
 
 /**
@@ -264,6 +267,7 @@ async function renderPageOrThrow(
       gaveUp.push(...timedOut);
       return {
         bytes: image.bytes,
+        made: image.made,
         truncated: image.truncated,
         gaveUp,
         blockedRequests: await countRefused(whyBlocked),
