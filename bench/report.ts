@@ -62,7 +62,7 @@ export function phases(timings: string[]): Record<string, number> {
  * (LOG_LEVEL info) and the first answer's Server-Timing.
  */
 export interface ColdTimeline {
-  /** Chromium spawned: node started, its modules loaded. */
+  /** Chromium's launch begun (its binary located, its profile folder made, then the spawn). */
   launchBegan: number;
   listening: number;
   /** Chromium answering over CDP. */
@@ -106,8 +106,8 @@ export function coldReport(cold: Record<string, number[]>, timelines: ColdTimeli
   if (timelines.length === 0) return lines;
   const at = (k: keyof ColdTimeline) => median(timelines.map((t) => t[k]));
   const events: Array<[string, number]> = [
-    ['node started, its modules loaded: Chromium spawned', at('launchBegan')],
-    ['the app listening (routes ready, validators precompiled)', at('listening')],
+    ['the app listening (node started, its modules loaded, routes ready)', at('listening')],
+    ["Chromium's launch begun", at('launchBegan')],
     ['Chromium answering over CDP', at('launched')],
     ['the first request at the server', at('requested')],
     ['its page ready (the first browser context and tab)', at('pageReady')],
@@ -115,7 +115,7 @@ export function coldReport(cold: Record<string, number[]>, timelines: ColdTimeli
     ['the image answered', at('answered')],
   ];
   lines.push(
-    `Where the layer's cold start goes (ms since the process started, medians of ${timelines.length}; from the service's log and the first answer's Server-Timing; Chromium's launch overlaps the app's start):`,
+    `Where the layer's cold start goes (ms since the process started, medians of ${timelines.length}; from the service's log and the first answer's Server-Timing; the launch begins once the app listens, and the first request waits for it):`,
     '',
     '| event | at ms | share of the cold image |',
     '|---|---|---|',
@@ -233,7 +233,7 @@ function notes(rows: Array<Row & { page: string }>): string[] {
     '## What the service does ahead of and around the request',
     '',
     '- Chromium is launched when the instance starts, from the layer where it is already uncompressed (no brotli at cold start),',
-    '  before the app binds its port; the request validators come compiled in the code package (Ajv is not loaded at',
+    '  the request validators come compiled in the code package (neither Ajv nor the serializer compiler is loaded at',
     '  start) and sharp is loaded on the first capture that needs it (PNG does not).',
     '- A fresh browser context with a blank page is prepared after each capture, so the next request skips the ~40–50 ms',
     '  of `createBrowserContext` + `newPage`; closing the used context happens while the response streams.',

@@ -198,7 +198,11 @@ async function coldStart(
     const launched = at('chromium launched');
     if (!listening?.time || !launched?.time || !shot.timing) return { ms };
     const phase = phases([shot.timing]);
-    const requested = ms - Object.values(phase).reduce((a, b) => a + b, 0);
+    // Top-level phases only: settle-network and the like are parts of settle.
+    const top = Object.entries(phase).filter(
+      ([name]) => !Object.hasOwn(phase, name.split('-')[0]!) || !name.includes('-'),
+    );
+    const requested = ms - top.reduce((a, [, b]) => a + b, 0);
     const upTo = (...names: string[]) => names.reduce((t, n) => t + (phase[n] ?? 0), requested);
     return {
       ms,

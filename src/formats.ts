@@ -6,21 +6,26 @@
  * Encoder settings are picked for latency: avif at sharp's default effort costs about a second per
  * screenshot, at effort 2 about 150 ms; webp at effort 2 a quarter of the default's time.
  */
+import { createRequire } from 'node:module';
 import type { default as SharpLib, Sharp, SharpOptions } from 'sharp';
 
-let loaded: Promise<typeof SharpLib> | undefined;
+let loaded: typeof SharpLib | undefined;
 
 /**
  * sharp, loaded on first use: a PNG capture (the default) never needs it, and loading libvips costs a
- * cold start ~20 ms and the instance its memory.
+ * cold start ~20 ms and the instance its memory. Loaded with `require`, which (unlike `import()`)
+ * finds the dependencies layer through NODE_PATH in the bundle; a failed load is tried again next time.
  */
-export function sharp(input: Buffer | SharpOptions): Promise<Sharp> {
-  loaded ??= import('sharp').then(({ default: lib }) => {
+export async function sharp(input: Buffer | SharpOptions): Promise<Sharp> {
+  if (!loaded) {
+    // Works from the ESM build and from the CommonJS bundle deployed to FC.
+    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+    const lib = req('sharp') as typeof SharpLib;
     lib.cache(false); // one-shot images: nothing worth caching between requests
-    return lib;
-  });
+    loaded = lib;
+  }
   // Two calls: sharp's overloads take an image or options, not a value that may be either.
-  return loaded.then((lib) => (Buffer.isBuffer(input) ? lib(input) : lib(input)));
+  return Buffer.isBuffer(input) ? loaded(input) : loaded(input);
 }
 
 export interface FormatSpec {

@@ -13,10 +13,8 @@ async function main(): Promise<void> {
   const service = await createService(config);
   const { app } = service;
 
-  // Chromium starts while the app compiles its routes and binds: a cold start waits for the longer of
-  // the two, not their sum.
-  service.browser.warm().catch((err) => app.log.error({ err }, 'chromium failed to launch; the next request retries'));
   await app.listen({ host: '0.0.0.0', port: config.port });
+  service.browser.warm().catch((err) => app.log.error({ err }, 'chromium failed to launch; the next request retries'));
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,7 +1,8 @@
 /**
  * `npm run fc:local`: runs the built function the way FC would, on this machine.
  *
- * The built zips are unpacked into a stand-in /opt (build/fc-local/opt) and a stand-in /code, and
+ * The built zips are unpacked into a stand-in /opt and a stand-in /code, outside the repository (as on
+ * FC, no node_modules above the code: the bundle finds its modules in the layer or not at all), and
  * the code package's entry point is started with exactly the environment s.yaml declares, every
  * /opt path rewritten to the stand-in, plus what FC itself sets for a custom runtime (FC_CUSTOM_LISTEN_PORT …).
  * Nothing else of this shell's environment is passed on: no system LD_LIBRARY_PATH, no NODE_PATH.
@@ -19,14 +20,16 @@
  *   npm run fc:local -- --freeze           # frozen between requests, as on FC
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAYERS } from '../layers/targets.js';
 import { extractZip } from '../layers/zip.js';
-import { BUILD } from '../paths.js';
+import { BUILD, ROOT } from '../paths.js';
 import { loadFunctionSpec } from '../s-yaml.js';
 import { createCgroup, CgroupUnavailable, type Cgroup, type CgroupStats } from './cgroup.js';
 
@@ -38,8 +41,14 @@ export interface LocalLayout {
   code: string;
 }
 
+/**
+ * Where the stand-ins go: in the temporary folder, one per checkout. Not under the repository, whose
+ * node_modules a module lookup from the code would find, where FC has none.
+ */
+export const LOCAL_ROOT = join(tmpdir(), `fc-local-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
+
 /** Unpacks the zips as FC would (modes and symlinks kept): layers into /opt, the code package into /code. */
-export async function layOut(root = join(BUILD, 'fc-local'), build = BUILD): Promise<LocalLayout> {
+export async function layOut(root = LOCAL_ROOT, build = BUILD): Promise<LocalLayout> {
   const opt = join(root, 'opt');
   const code = join(root, 'code');
   rmSync(root, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { registerPlayground, type PlaygroundOptions } from './playground.js';
 import { noRoute } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
-import { AJV_OPTIONS, validatorFactory } from './validation.js';
+import { AJV_OPTIONS, serializerFactory, validatorFactory } from './validation.js';
 
 /** The whole request, a full body (4 MB) at 200 KB/s. */
 const REQUEST_ARRIVAL_MS = 20_000;
@@ -37,7 +37,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     },
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     ajv: { customOptions: AJV_OPTIONS },
-    schemaController: { compilersFactory: { buildValidator: opts.validators ?? validatorFactory() } },
+    schemaController: {
+      compilersFactory: { buildValidator: opts.validators ?? validatorFactory(), buildSerializer: serializerFactory() },
+    },
     routerOptions: { maxParamLength: 200 },
     // room for POST {html} (LIMITS.htmlLength) and its JSON escaping
     bodyLimit: 4 * 1024 * 1024,

@@ -1,13 +1,15 @@
 /**
- * How the app's request schemas become validators. Ajv compiling the capture options (a large schema)
- * costs ~150 ms of CPU, and loading Ajv ~50 ms more, on every cold start; so the code package is built
- * with the validators already compiled (Ajv's standalone code, fc/layers/validators.ts) and Ajv is
- * not even loaded. A schema found nowhere among them (a run from source, the tests) is compiled by
- * Ajv here, with the same options, exactly as fastify would.
+ * How the app's schemas become code. Ajv compiling the capture options (a large schema) costs ~150 ms
+ * of CPU, and loading Ajv ~40 ms more, on every cold start; so the code package is built with the
+ * request validators already compiled (Ajv's standalone code, fc/layers/validators.ts), and neither
+ * Ajv nor the response serializers' compiler (which loads Ajv too) is loaded at start. A schema found
+ * nowhere among them (a run from source, the tests) is compiled here, with the same options, exactly
+ * as fastify would.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { ValidatorFactory } from '@fastify/ajv-compiler';
+import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
 import { precompiled as PRECOMPILED, type Precompiled } from './precompiled-validators.js';
 
 /** Ajv's options for every request schema; `coerceTypes: 'array'` makes a single ?hide=.x a list of one. */
@@ -38,6 +40,26 @@ export function validatorFactory(precompiled: Precompiled = PRECOMPILED): Valida
         const req = typeof require === 'function' ? require : createRequire(import.meta.url);
         const { AjvCompiler } = req('@fastify/ajv-compiler') as typeof import('@fastify/ajv-compiler');
         compile = AjvCompiler()(externalSchemas, options);
+      }
+      return compile(route);
+    };
+  };
+}
+
+/**
+ * Response serializers, fastify's own, their compiler loaded on first need: no route of ours has a
+ * response schema, so at start nothing needs it.
+ */
+export function serializerFactory(): SerializerFactory {
+  return (externalSchemas, options) => {
+    let compile: ReturnType<SerializerFactory> | undefined;
+    return (route) => {
+      if (!compile) {
+        const req = typeof require === 'function' ? require : createRequire(import.meta.url);
+        const { SerializerSelector } = req(
+          '@fastify/fast-json-stringify-compiler',
+        ) as typeof import('@fastify/fast-json-stringify-compiler');
+        compile = SerializerSelector()(externalSchemas, options);
       }
       return compile(route);
     };
