@@ -245,7 +245,8 @@ function notes(rows: Array<Row & { page: string }>): string[] {
     '  between requests"). Warm tabs hold memory, which the memory guard takes back first when pages need it.',
     "- The egress proxy is a SOCKS5 server: past each connection's verdict it pipes bytes and parses no HTTP.",
     "- Memory is watched by reading each page-holding process's `statm` every 100 ms while captures run (Chromium lists its",
-    '  processes over CDP once a second): no walk of /proc or of page tables (PSS after every capture cost ~15 % of a core;',
+    '  processes over CDP once a second, and the renderers its zygotes started since at every sample): no walk of /proc',
+    '  or of page tables (PSS after every capture cost ~15 % of a core;',
     '  walking /proc every sample cost ~45 ms a time on this busy machine).',
     '',
   ];

@@ -484,6 +484,52 @@ describe('WARM_TABS', () => {
 });
 
 describe('under memory pressure', () => {
+  it('the memory guard sees a renderer its zygote started after Chromium last listed its processes', async () => {
+    const { spawn } = await import('node:child_process');
+    const { MemoryGuard, budgetFor, anonMb, processTreeNow } = await import('../src/browser/memory.js');
+    // A stand-in zygote: forks a "renderer" (its command line says so, as Chromium's do) on demand.
+    const zygote = spawn(
+      process.execPath,
+      [
+        '-e',
+        `process.stdin.once('data', () => require('node:child_process').spawn(process.execPath, ['-e',
+          'const keep = Buffer.alloc(300 << 20, 1); setInterval(() => keep[0]++, 1000)', '--', '--type=renderer'],
+          { stdio: 'ignore' }))`,
+      ],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    let renderer: number | undefined;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const base = processTreeNow(process.pid).reduce((sum, pid) => sum + anonMb(pid), 0);
+      // A budget 150 MB above what runs now: the new renderer's 300 MB puts the tree over it.
+      let instanceMb = Math.ceil(base) + 150;
+      while (budgetFor(instanceMb, 0, 1).budgetMb < base + 150) instanceMb += 1;
+      const log = { info: () => undefined, warn: () => undefined };
+      const guard = new MemoryGuard({ instanceMb, concurrency: 1, log });
+      guard.listProcesses = async () => []; // Chromium's list, from before the renderer started
+      await guard.measureBase();
+      zygote.stdin!.write('go\n');
+      for (let i = 0; i < 100 && !renderer; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        renderer = processTreeNow(zygote.pid!).find((pid) => pid !== zygote.pid && anonMb(pid) > 250);
+      }
+      expect(renderer, 'the renderer did not start').toBeDefined();
+      guard.sample();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(() => process.kill(renderer!, 0), 'the renderer over the budget is gone').toThrow();
+    } finally {
+      if (renderer) {
+        try {
+          process.kill(renderer, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      zygote.kill('SIGKILL');
+    }
+  });
+
   it('the memory guard closes the warm tabs before it stops a page', async () => {
     const { spawn } = await import('node:child_process');
     const { MemoryGuard } = await import('../src/browser/memory.js');

@@ -190,8 +190,9 @@ const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
  * Reads the tree's memory every `everyMs` while at least one capture runs (never when idle) and
  * kills the biggest renderer when the tree is over budget. A sample is one `statm` read per process
  * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
- * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too);
- * processes Chromium does not list (its zygotes) are counted at their size at start. Without a list
+ * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too) and
+ * every renderer its zygotes started since; processes Chromium does not list (its zygotes) are counted
+ * at their size at start. Without a list
  * the whole of /proc is walked instead, at most once a second (that walk costs tens of ms on a busy
  * machine with many processes).
  */
@@ -216,6 +217,10 @@ export class MemoryGuard {
   private listing?: Promise<void>;
   /** Memory of processes under us that Chromium does not list, MB (measured with the base). */
   private unlistedMb = 0;
+  /** Those processes (Chromium's zygotes, which fork the renderers). */
+  private unlisted: number[] = [];
+  /** Whether a pid is a renderer, for the zygotes' children (a pid's type never changes). */
+  private readonly rendererPid = new Map<number, boolean>();
   /** Memory of the listed processes read only with the list, MB. */
   private slowMb = 0;
   /** Highest total seen, MB (tests and logs). */
@@ -255,9 +260,8 @@ export class MemoryGuard {
       const tree = processTreeNow(process.pid);
       const all = tree.reduce((sum, pid) => sum + anonMb(pid), 0);
       const listed = new Set((await (this.listProcesses?.() ?? Promise.resolve([]))).map((p) => p.pid));
-      this.unlistedMb = this.listProcesses
-        ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)).reduce((sum, pid) => sum + anonMb(pid), 0)
-        : 0;
+      this.unlisted = this.listProcesses ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)) : [];
+      this.unlistedMb = this.unlisted.reduce((sum, pid) => sum + anonMb(pid), 0);
       this.current = budgetFor(this.opts.instanceMb, Math.round(all), this.opts.concurrency);
       this.opts.log.info(this.current, 'memory budget');
       return this.current;
@@ -302,6 +306,29 @@ export class MemoryGuard {
     return this.unlistedMb + this.slowMb + own.reduce((sum, p) => sum + anonMb(p.pid), 0);
   }
 
+  /**
+   * Renderers started since Chromium's last list: a new page's renderer can take hundreds of MB before
+   * the next one. The zygotes fork every renderer, so their children are read at each sample (one small
+   * read a zygote) and a child not yet listed is counted at once.
+   */
+  private newRenderers(): ChromiumProcess[] {
+    const listed = new Set(this.known.map((p) => p.pid));
+    const found: ChromiumProcess[] = [];
+    for (const zygote of this.unlisted) {
+      for (const pid of childrenOf(zygote)) {
+        if (listed.has(pid)) continue;
+        let renderer = this.rendererPid.get(pid);
+        if (renderer === undefined) {
+          renderer = isRenderer(pid);
+          this.rendererPid.set(pid, renderer);
+          if (this.rendererPid.size > 256) this.rendererPid.delete(this.rendererPid.keys().next().value!);
+        }
+        if (renderer) found.push({ pid, type: 'renderer' });
+      }
+    }
+    return found;
+  }
+
   /** The renderer kill (if any) since `since` (a Date.now()), to name why a page went away. */
   killedSince(since: number): MemoryKill | undefined {
     return this.kills.find((k) => k.at >= since);
@@ -315,7 +342,7 @@ export class MemoryGuard {
     for (const [pid, at] of this.dying) if (Date.now() - at > 2000) this.dying.delete(pid);
     let chromium = this.unlistedMb + this.slowMb;
     let biggest = { pid: 0, mb: 0 };
-    for (const { pid, type } of this.known) {
+    for (const { pid, type } of [...this.known, ...this.newRenderers()]) {
       if (this.dying.has(pid)) continue;
       const mb = anonMb(pid);
       chromium += mb;
@@ -350,6 +377,17 @@ export class MemoryGuard {
       'page over the memory budget; renderer killed',
     );
     return total;
+  }
+}
+
+/** The children of `pid` (every thread's), or none when it is gone. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
   }
 }
 
