@@ -487,41 +487,57 @@ describe('under memory pressure', () => {
   it('the memory guard sees a renderer its zygote started after Chromium last listed its processes', async () => {
     const { spawn } = await import('node:child_process');
     const { MemoryGuard, budgetFor, anonMb, processTreeNow } = await import('../src/browser/memory.js');
-    // A stand-in zygote: forks a "renderer" (its command line says so, as Chromium's do) on demand.
+    // A stand-in browser (this process) with a stand-in zygote (`--type=zygote`, as Chromium's) that forks a
+    // "renderer" on demand; the renderer's command line reads as the zygote's until it has started, as a
+    // freshly forked renderer's does, and then says renderer.
+    const renderer = `const keep = Buffer.alloc(300 << 20, 1);
+      process.stdin.once('data', () => { process.title = 'renderer --' + 'type=renderer'; });
+      setInterval(() => keep[0]++, 1000);`;
     const zygote = spawn(
       process.execPath,
       [
         '-e',
-        `process.stdin.once('data', () => require('node:child_process').spawn(process.execPath, ['-e',
-          'const keep = Buffer.alloc(300 << 20, 1); setInterval(() => keep[0]++, 1000)', '--', '--type=renderer'],
-          { stdio: 'ignore' }))`,
+        `let child; process.stdin.on('data', (d) => {
+          if (!child) child = require('node:child_process').spawn(process.execPath,
+            ['-e', ${JSON.stringify(renderer)}, '--', '--' + 'type=zygote'], { stdio: ['pipe', 'ignore', 'ignore'] });
+          else child.stdin.write('now a renderer\\n');
+        })`,
+        '--',
+        '--type=zygote',
       ],
       { stdio: ['pipe', 'ignore', 'ignore'] },
     );
-    let renderer: number | undefined;
+    let pid: number | undefined;
     try {
       await new Promise((r) => setTimeout(r, 300));
-      const base = processTreeNow(process.pid).reduce((sum, pid) => sum + anonMb(pid), 0);
+      const base = processTreeNow(process.pid).reduce((sum, p) => sum + anonMb(p), 0);
       // A budget 150 MB above what runs now: the new renderer's 300 MB puts the tree over it.
       let instanceMb = Math.ceil(base) + 150;
       while (budgetFor(instanceMb, 0, 1).budgetMb < base + 150) instanceMb += 1;
       const log = { info: () => undefined, warn: () => undefined };
       const guard = new MemoryGuard({ instanceMb, concurrency: 1, log });
-      guard.listProcesses = async () => []; // Chromium's list, from before the renderer started
+      // Chromium's list, from before the renderer started: the browser, no renderer.
+      guard.listProcesses = async () => [{ pid: process.pid, type: 'browser' }];
       await guard.measureBase();
-      zygote.stdin!.write('go\n');
-      for (let i = 0; i < 100 && !renderer; i++) {
+      zygote.stdin!.write('fork\n');
+      for (let i = 0; i < 100 && !pid; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        renderer = processTreeNow(zygote.pid!).find((pid) => pid !== zygote.pid && anonMb(pid) > 250);
+        pid = processTreeNow(zygote.pid!).find((p) => p !== zygote.pid && anonMb(p) > 250);
       }
-      expect(renderer, 'the renderer did not start').toBeDefined();
+      expect(pid, 'the renderer did not start').toBeDefined();
+      guard.sample(); // still named as the zygote: not a renderer yet, and not taken for a non-renderer for good
+      await new Promise((r) => setTimeout(r, 200));
+      expect(() => process.kill(pid!, 0)).not.toThrow();
+      zygote.stdin!.write('rename\n');
+      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 300));
       guard.sample();
       await new Promise((r) => setTimeout(r, 200));
-      expect(() => process.kill(renderer!, 0), 'the renderer over the budget is gone').toThrow();
+      expect(() => process.kill(pid!, 0), 'the renderer over the budget is gone').toThrow();
     } finally {
-      if (renderer) {
+      if (pid) {
         try {
-          process.kill(renderer, 'SIGKILL');
+          process.kill(pid, 'SIGKILL');
         } catch {
           // already gone
         }

@@ -191,8 +191,8 @@ const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
  * kills the biggest renderer when the tree is over budget. A sample is one `statm` read per process
  * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
  * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too) and
- * every renderer its zygotes started since; processes Chromium does not list (its zygotes) are counted
- * at their size at start. Without a list
+ * every renderer its zygotes started since (the zygotes found anew with each list); processes Chromium
+ * does not list (its zygotes) are counted at their size at start. Without a list
  * the whole of /proc is walked instead, at most once a second (that walk costs tens of ms on a busy
  * machine with many processes).
  */
@@ -217,9 +217,9 @@ export class MemoryGuard {
   private listing?: Promise<void>;
   /** Memory of processes under us that Chromium does not list, MB (measured with the base). */
   private unlistedMb = 0;
-  /** Those processes (Chromium's zygotes, which fork the renderers). */
-  private unlisted: number[] = [];
-  /** Whether a pid is a renderer, for the zygotes' children (a pid's type never changes). */
+  /** The running Chromium's zygotes, which fork its renderers: the browser's children so named, found with each list. */
+  private zygotes: number[] = [];
+  /** Whether a zygote's child is a renderer (known once its command line no longer reads as the zygote's). */
   private readonly rendererPid = new Map<number, boolean>();
   /** Memory of the listed processes read only with the list, MB. */
   private slowMb = 0;
@@ -243,6 +243,9 @@ export class MemoryGuard {
         // Renderers and the GPU process grow with pages: read every sample. The rest (browser,
         // network, storage…) moves slowly: read with the list.
         this.known = ps.filter((p) => FAST.has(p.type));
+        // Found again with every list: a relaunched Chromium has zygotes of its own.
+        const browser = ps.find((p) => p.type === 'browser');
+        this.zygotes = browser ? childrenOf(browser.pid).filter((pid) => processType(pid) === 'zygote') : [];
         this.slowMb = ps.filter((p) => !FAST.has(p.type)).reduce((sum, p) => sum + anonMb(p.pid), 0);
       })
       .catch(() => undefined)
@@ -260,8 +263,9 @@ export class MemoryGuard {
       const tree = processTreeNow(process.pid);
       const all = tree.reduce((sum, pid) => sum + anonMb(pid), 0);
       const listed = new Set((await (this.listProcesses?.() ?? Promise.resolve([]))).map((p) => p.pid));
-      this.unlisted = this.listProcesses ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)) : [];
-      this.unlistedMb = this.unlisted.reduce((sum, pid) => sum + anonMb(pid), 0);
+      this.unlistedMb = this.listProcesses
+        ? tree.filter((pid) => pid !== process.pid && !listed.has(pid)).reduce((sum, pid) => sum + anonMb(pid), 0)
+        : 0;
       this.current = budgetFor(this.opts.instanceMb, Math.round(all), this.opts.concurrency);
       this.opts.log.info(this.current, 'memory budget');
       return this.current;
@@ -314,12 +318,14 @@ export class MemoryGuard {
   private newRenderers(): ChromiumProcess[] {
     const listed = new Set(this.known.map((p) => p.pid));
     const found: ChromiumProcess[] = [];
-    for (const zygote of this.unlisted) {
+    for (const zygote of this.zygotes) {
       for (const pid of childrenOf(zygote)) {
         if (listed.has(pid)) continue;
         let renderer = this.rendererPid.get(pid);
         if (renderer === undefined) {
-          renderer = isRenderer(pid);
+          const type = processType(pid);
+          renderer = type === 'renderer';
+          // Just forked, a renderer still has its zygote's command line for a few ms: asked again next time.
           this.rendererPid.set(pid, renderer);
           if (this.rendererPid.size > 256) this.rendererPid.delete(this.rendererPid.keys().next().value!);
         }
@@ -392,9 +398,14 @@ function childrenOf(pid: number): number[] {
 }
 
 function isRenderer(pid: number): boolean {
+  return processType(pid) === 'renderer';
+}
+
+/** A Chromium process's `--type` (renderer, zygote, gpu-process…), '' for the browser or another process. */
+function processType(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('--type=renderer');
+    return /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? '';
   } catch {
-    return false;
+    return '';
   }
 }
