@@ -326,7 +326,7 @@ export class MemoryGuard {
           const type = processType(pid);
           renderer = type === 'renderer';
           // Just forked, a renderer still has its zygote's command line for a few ms: asked again next time.
-          this.rendererPid.set(pid, renderer);
+          if (type !== 'zygote') this.rendererPid.set(pid, renderer);
           if (this.rendererPid.size > 256) this.rendererPid.delete(this.rendererPid.keys().next().value!);
         }
         if (renderer) found.push({ pid, type: 'renderer' });
