@@ -199,9 +199,8 @@ async function coldStart(
     if (!listening?.time || !launched?.time || !shot.timing) return { ms };
     const phase = phases([shot.timing]);
     // Top-level phases only: settle-network and the like are parts of settle.
-    const top = Object.entries(phase).filter(
-      ([name]) => !Object.hasOwn(phase, name.split('-')[0]!) || !name.includes('-'),
-    );
+    const isPart = (name: string) => name.includes('-') && Object.hasOwn(phase, name.split('-')[0]!);
+    const top = Object.entries(phase).filter(([name]) => !isPart(name));
     const requested = ms - top.reduce((a, [, b]) => a + b, 0);
     const upTo = (...names: string[]) => names.reduce((t, n) => t + (phase[n] ?? 0), requested);
     return {
@@ -251,6 +250,26 @@ async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, arti
   console.log('cold starts (process start → first image, article page)');
   const cold: Record<string, number[]> = { layer: [], unpack: [], seed: [], layerOneVcpu: [], seedOneVcpu: [] };
   const timelines: ColdTimeline[] = [];
+  const confined = {
+    core: hasTaskset() && cpus().length > 1 ? cpus().length - 1 : undefined,
+    memoryMb: loadFunctionSpec().memorySize,
+  };
+  /** The seed sample's cold start, with a temp dir of its own, as it is or `confine`d. */
+  const seedCold = async (confine?: typeof confined) => {
+    const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
+    const args = ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')];
+    try {
+      const start = (port: number) => {
+        const env = { ...process.env, PORT: String(port), TMPDIR: seedTmp };
+        return confine
+          ? startConfined(process.execPath, args, { env, ...confine })
+          : spawn(process.execPath, args, { env, stdio: 'ignore' });
+      };
+      return (await coldStart(start, article)).ms;
+    } finally {
+      rmSync(seedTmp, { recursive: true, force: true });
+    }
+  };
   for (let i = 0; i < COLD_RUNS; i++) {
     const layer = await coldStart((port) => {
       // info: the log lines the timeline is read from
@@ -281,25 +300,8 @@ async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, arti
       ).ms,
     );
     rmSync(unpackDir, { recursive: true, force: true });
-    const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
-    cold.seed!.push(
-      (
-        await coldStart(
-          (port) =>
-            spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
-              env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
-              stdio: 'ignore',
-            }),
-          article,
-        )
-      ).ms,
-    );
-    rmSync(seedTmp, { recursive: true, force: true });
+    cold.seed!.push(await seedCold());
     // The layer and the seed sample again, each confined as on FC (1 GB, one vCPU, one core).
-    const confined = {
-      core: hasTaskset() && cpus().length > 1 ? cpus().length - 1 : undefined,
-      memoryMb: loadFunctionSpec().memorySize,
-    };
     cold.layerOneVcpu!.push(
       (
         await coldStart((port) => {
@@ -311,20 +313,7 @@ async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, arti
         }, article)
       ).ms,
     );
-    const seedTmp1 = mkdtempSync(join(tmpdir(), 'bench-seed-'));
-    cold.seedOneVcpu!.push(
-      (
-        await coldStart(
-          (port) =>
-            startConfined(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
-              env: { ...process.env, PORT: String(port), TMPDIR: seedTmp1 },
-              ...confined,
-            }),
-          article,
-        )
-      ).ms,
-    );
-    rmSync(seedTmp1, { recursive: true, force: true });
+    cold.seedOneVcpu!.push(await seedCold(confined));
     console.log(
       `  run ${i + 1}: layer ${cold.layer!.at(-1)!.toFixed(0)} ms, unpack-at-start ${cold.unpack!.at(-1)!.toFixed(0)} ms, seed ${cold.seed!.at(-1)!.toFixed(0)} ms; one vCPU: layer ${cold.layerOneVcpu!.at(-1)!.toFixed(0)} ms, seed ${cold.seedOneVcpu!.at(-1)!.toFixed(0)} ms`,
     );

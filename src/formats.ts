@@ -6,8 +6,8 @@
  * Encoder settings are picked for latency: avif at sharp's default effort costs about a second per
  * screenshot, at effort 2 about 150 ms; webp at effort 2 a quarter of the default's time.
  */
-import { createRequire } from 'node:module';
 import type { default as SharpLib, Sharp, SharpOptions } from 'sharp';
+import { packageRequire } from './package-require.js';
 
 let loaded: typeof SharpLib | undefined;
 
@@ -18,9 +18,7 @@ let loaded: typeof SharpLib | undefined;
  */
 export async function sharp(input: Buffer | SharpOptions): Promise<Sharp> {
   if (!loaded) {
-    // Works from the ESM build and from the CommonJS bundle deployed to FC.
-    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
-    const lib = req('sharp') as typeof SharpLib;
+    const lib = packageRequire('sharp') as typeof SharpLib;
     lib.cache(false); // one-shot images: nothing worth caching between requests
     loaded = lib;
   }
@@ -44,11 +42,12 @@ export interface FormatSpec {
   /** Chromium's PNG → this format's bytes; undefined: the bytes are kept as Chromium made them. */
   encode?: (png: Buffer, quality: number | undefined) => Promise<Buffer>;
   /**
-   * Chromium's screenshot makes this format itself, for less CPU than its PNG plus `encode` (jpeg: about
-   * 30 against 48 ms of CPU for a 1280×800 page; Chromium's webp costs more than sharp's at effort 2, so
-   * webp is not made there). Only for an image that is one screenshot; one joined from bands is `encode`d.
+   * The format Chromium's screenshot is asked for to make this format itself, for less CPU than its PNG
+   * plus `encode` (jpeg: about 30 against 48 ms of CPU for a 1280×800 page; Chromium's webp costs more
+   * than sharp's at effort 2, so webp is not made there). Only for an image that is one screenshot; one
+   * joined from bands is `encode`d.
    */
-  madeByChromium?: boolean;
+  screenshotFormat?: 'jpeg' | 'webp';
 }
 
 export const FORMAT_SPECS = {
@@ -62,7 +61,7 @@ export const FORMAT_SPECS = {
     acceptRank: 2,
     maxSide: 65_500,
     encode: async (png, quality) => (await sharp(png)).jpeg({ quality, mozjpeg: false }).toBuffer(),
-    madeByChromium: true,
+    screenshotFormat: 'jpeg',
   },
   webp: {
     mime: 'image/webp',

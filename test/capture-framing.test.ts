@@ -13,15 +13,13 @@ import { fixtures, svc, seen, get, BANDS, bandRgb, setUpFeatureSuite } from './h
 
 setUpFeatureSuite();
 
+/** The /bands page whole: 30 000 px, past the 16384-pixel texture limit. */
+const allBands = (extra: Record<string, string> = {}) =>
+  get({ url: `${fixtures.origin}/bands`, width: 200, height: 300, fullPage: true, fullPageMaxHeight: 30000, ...extra });
+
 describe('framing', () => {
   it('fullPage beyond the 16384-pixel texture limit comes out whole, band by band, no band repeated', async () => {
-    const res = await get({
-      url: `${fixtures.origin}/bands`,
-      width: 200,
-      height: 300,
-      fullPage: true,
-      fullPageMaxHeight: 30000,
-    });
+    const res = await allBands();
     expect(res.status).toBe(200);
     const meta = await sharp(res.body).metadata();
     expect([meta.width, meta.height]).toEqual([200, 30000]);
@@ -34,18 +32,10 @@ describe('framing', () => {
 
   it('jpeg: a full page past the texture limit joined from bands, an element as one screenshot, framed like PNG', async () => {
     const near = (got: number[], want: number[]) => got.every((v, i) => Math.abs(v - want[i]!) <= 12);
-    const tall = await get({
-      url: `${fixtures.origin}/bands`,
-      width: 200,
-      height: 300,
-      fullPage: true,
-      fullPageMaxHeight: 30000,
-      format: 'jpeg',
-    });
+    const tall = await allBands({ format: 'jpeg' });
     expect(tall.headers['content-type']).toBe('image/jpeg');
-    expect([(await sharp(tall.body).metadata()).width, (await sharp(tall.body).metadata()).height]).toEqual([
-      200, 30000,
-    ]);
+    const meta = await sharp(tall.body).metadata();
+    expect([meta.width, meta.height]).toEqual([200, 30000]);
     for (let i = 0; i < BANDS.length; i++) {
       const rgb = await rgbAt(tall.body, 100, i * 5000 + 2500);
       expect(near(rgb, bandRgb(BANDS[i]!)), `band ${i}: ${rgb}`).toBe(true);

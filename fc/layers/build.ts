@@ -207,7 +207,7 @@ async function buildCodePackage(out: string, log: (l: string) => void): Promise<
     external: externalModules(),
     minifySyntax: true,
     logLevel: 'error',
-    // import.meta only appears on the ESM-only paths (locate.ts and others); the bundle uses require.
+    // import.meta only appears on the ESM-only path in package-require.ts; the bundle uses require.
     define: { 'import.meta.url': 'undefined' },
     plugins: [
       {

@@ -12,10 +12,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress } from 'node:zlib';
 import tar from 'tar-fs';
+import { packageRequire } from '../package-require.js';
 
 export type ChromiumSource = 'CHROMIUM_PATH' | 'layer' | 'embedded';
 
@@ -77,9 +77,7 @@ export async function locateChromium(opts: LocateOptions): Promise<ChromiumBinar
 
 /** The @sparticuz/chromium package folder and version (its exports map hides package.json). */
 export async function embeddedPackage(): Promise<{ root: string; version: string }> {
-  // Works from the ESM build and from the CommonJS bundle deployed to FC.
-  const req = typeof require === 'function' ? require : createRequire(import.meta.url);
-  const entry = req.resolve('@sparticuz/chromium');
+  const entry = packageRequire.resolve('@sparticuz/chromium');
   const root = join(dirname(entry), '..', '..');
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   return { root, version };

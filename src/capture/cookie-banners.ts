@@ -7,9 +7,9 @@
  * The main frame only; consent managers that live in a cross-origin frame are left alone.
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Page } from 'puppeteer-core';
+import { packageRequire } from '../package-require.js';
 
 /** The names the content script expects: it calls the first, we answer through the second. */
 const SEND = 'autoconsentSendMessage';
@@ -27,12 +27,10 @@ let loaded: Promise<Autoconsent> | undefined;
 /** The package's content script and rule bundle, read once per process. */
 function autoconsent(): Promise<Autoconsent> {
   loaded ??= (async () => {
-    // Works from the ESM build and from the CommonJS bundle deployed to FC.
-    const req = typeof require === 'function' ? require : createRequire(import.meta.url);
-    const dist = dirname(req.resolve('@duckduckgo/autoconsent'));
+    const dist = dirname(packageRequire.resolve('@duckduckgo/autoconsent'));
     const [script, rules] = await Promise.all([
       readFile(join(dist, 'autoconsent.playwright.js'), 'utf8'),
-      readFile(req.resolve('@duckduckgo/autoconsent/rules/rules.json'), 'utf8'),
+      readFile(packageRequire.resolve('@duckduckgo/autoconsent/rules/rules.json'), 'utf8'),
     ]);
     return { script, rules: JSON.parse(rules) as unknown };
   })().catch((err) => {

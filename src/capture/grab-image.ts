@@ -118,7 +118,7 @@ async function elementClip(page: Page, selector: string): Promise<Clip> {
   return { x: Math.round(box.x), y: Math.round(box.y), width: Math.ceil(box.width), height: Math.ceil(box.height) };
 }
 
-/** A screenshot in Chromium's PNG, or in `as` (a format Chromium makes itself: formats.ts, madeByChromium). */
+/** A screenshot in Chromium's PNG, or in `as` (a format Chromium makes itself: formats.ts, screenshotFormat). */
 async function screenshotClip({ cdp }: Tab, clip: Clip, beyondViewport: boolean, as?: Asked): Promise<Buffer> {
   const { data } = await cdp.send('Page.captureScreenshot', {
     format: as?.format ?? 'png',
@@ -165,12 +165,12 @@ async function screenshotRect(tab: Tab, rect: Clip, scale: number, as?: Asked): 
 }
 
 /** How a screenshot is asked of Chromium: its PNG (undefined), or a format it makes itself. */
-type Asked = { format: 'jpeg'; quality?: number } | undefined;
+type Asked = { format: 'jpeg' | 'webp'; quality?: number } | undefined;
 
 /** Screenshot bytes, and the format they are in. */
 interface Shot {
   bytes: Buffer;
-  made: 'png' | 'jpeg';
+  made: 'png' | 'jpeg' | 'webp';
 }
 const shot = (bytes: Buffer, as?: Asked): Shot => ({ bytes, made: as?.format ?? 'png' });
 
@@ -184,7 +184,8 @@ export async function grabImage(
 ): Promise<{ bytes: Buffer; made: OutputFormat; truncated?: string }> {
   const { page, cdp } = tab;
   if (spec(opts.format).printed) return { bytes: await printPdf(page, opts), made: opts.format };
-  const as: Asked = spec(opts.format).madeByChromium ? { format: 'jpeg', quality: opts.quality } : undefined;
+  const made = spec(opts.format).screenshotFormat;
+  const as: Asked = made ? { format: made, quality: opts.quality } : undefined;
   if (opts.omitBackground) {
     await cdp.send('Emulation.setDefaultBackgroundColorOverride', { color: { r: 0, g: 0, b: 0, a: 0 } });
   }

@@ -7,9 +7,9 @@
  * as fastify would.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { ValidatorFactory } from '@fastify/ajv-compiler';
 import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
+import { packageRequire } from '../package-require.js';
 import { precompiled as PRECOMPILED, type Precompiled } from './precompiled-validators.js';
 
 /** Ajv's options for every request schema; `coerceTypes: 'array'` makes a single ?hide=.x a list of one. */
@@ -36,9 +36,7 @@ export function validatorFactory(precompiled: Precompiled = PRECOMPILED): Valida
       const ready = precompiled[validatorKey(route)];
       if (ready) return ready as ReturnType<ReturnType<ValidatorFactory>>;
       if (!compile) {
-        // Works from the ESM build and from the CommonJS bundle deployed to FC.
-        const req = typeof require === 'function' ? require : createRequire(import.meta.url);
-        const { AjvCompiler } = req('@fastify/ajv-compiler') as typeof import('@fastify/ajv-compiler');
+        const { AjvCompiler } = packageRequire('@fastify/ajv-compiler') as typeof import('@fastify/ajv-compiler');
         compile = AjvCompiler()(externalSchemas, options);
       }
       return compile(route);
@@ -55,8 +53,7 @@ export function serializerFactory(): SerializerFactory {
     let compile: ReturnType<SerializerFactory> | undefined;
     return (route) => {
       if (!compile) {
-        const req = typeof require === 'function' ? require : createRequire(import.meta.url);
-        const { SerializerSelector } = req(
+        const { SerializerSelector } = packageRequire(
           '@fastify/fast-json-stringify-compiler',
         ) as typeof import('@fastify/fast-json-stringify-compiler');
         compile = SerializerSelector()(externalSchemas, options);
