@@ -5,6 +5,8 @@
  * http/lifecycle.ts). On SIGTERM/SIGINT: stop accepting, let in-flight captures finish, close
  * Chromium, exit 0.
  */
+// First: before any module loads the `debug` package (debug-colors.ts).
+import './debug-colors.js';
 import { loadConfig } from './config.js';
 import { createService } from './service.js';
 

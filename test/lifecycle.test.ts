@@ -174,7 +174,20 @@ describe('FC lifecycle hooks', () => {
 describe('through the built function (npm run fc:local)', () => {
   it('/initialize, /pre-stop, then SIGTERM: 200, 200, exit 0, no Chromium or profile left', async () => {
     const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-local-captures-'));
-    const fn = await startLocal({ port: 0, extraEnv: { CAPTURE_DIR: captureDir } });
+    // Counts the function's questions whether stderr is a terminal (puppeteer's logger asks once per
+    // CDP message unless the `debug` package is told its colours before it loads: src/debug-colors.ts).
+    const ttyCount = join(captureDir, 'isatty-calls');
+    const counter = join(captureDir, 'count-isatty.cjs');
+    writeFileSync(
+      counter,
+      `const tty = require('node:tty'); const fs = require('node:fs'); const isatty = tty.isatty; let n = 0;
+       tty.isatty = (fd) => { if (fd === 2) n += 1; return isatty(fd); };
+       process.on('exit', () => fs.writeFileSync(${JSON.stringify(ttyCount)}, String(n)));`,
+    );
+    const fn = await startLocal({
+      port: 0,
+      extraEnv: { CAPTURE_DIR: captureDir, NODE_OPTIONS: `--require ${counter}` },
+    });
     try {
       const init = await fetch(`http://127.0.0.1:${fn.port}/initialize`, {
         method: 'POST',
@@ -193,8 +206,11 @@ describe('through the built function (npm run fc:local)', () => {
       expect(existsSync(profile)).toBe(false);
       expect(fn.output()).toContain('FC Initialize End RequestId: local-init');
       expect(fn.output()).toContain('FC PreStop End RequestId: local-stop');
-    } finally {
       expect(await fn.stop()).toBe(0);
+      // Launching Chromium and readying its spare page took dozens of CDP messages.
+      expect(Number(readFileSync(ttyCount, 'utf8'))).toBeLessThan(3);
+    } finally {
+      await fn.stop();
       rmSync(captureDir, { recursive: true, force: true });
     }
   }, 120_000); // unzipping the layers into the stand-in /opt comes first

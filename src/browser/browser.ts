@@ -32,10 +32,6 @@ const READY_MS = 2000;
 /** Bounds a call to Chromium (the request's deadline, for a capture). */
 export type Bound = <U>(work: Promise<U>) => Promise<U>;
 
-// puppeteer logs every CDP message through the `debug` package, which builds a logger per message
-// and, unless told the colour choice, asks the kernel whether stderr is a terminal each time (an
-// ioctl per message, ~2 % of node's time per capture in a profile). Our logs never use its colours.
-process.env.DEBUG_COLORS ??= 'false';
 const PSS_CHECK_EVERY_MS = 5000;
 /** Chromium profile folders are made under the temp dir with this prefix. */
 export const PROFILE_PREFIX = 'fcshot-profile-';
