@@ -186,7 +186,7 @@ describe('through the built function (npm run fc:local)', () => {
     );
     const fn = await startLocal({
       port: 0,
-      extraEnv: { CAPTURE_DIR: captureDir, NODE_OPTIONS: `--require ${counter}` },
+      extraEnv: { CAPTURE_DIR: captureDir, NODE_OPTIONS: `--require ${JSON.stringify(counter)}` },
     });
     try {
       const init = await fetch(`http://127.0.0.1:${fn.port}/initialize`, {
@@ -207,7 +207,7 @@ describe('through the built function (npm run fc:local)', () => {
       expect(fn.output()).toContain('FC Initialize End RequestId: local-init');
       expect(fn.output()).toContain('FC PreStop End RequestId: local-stop');
       expect(await fn.stop()).toBe(0);
-      // Launching Chromium and readying its spare page took dozens of CDP messages.
+      // Over the function's life: launching Chromium and readying its spare page took dozens of CDP messages.
       expect(Number(readFileSync(ttyCount, 'utf8'))).toBeLessThan(3);
     } finally {
       await fn.stop();
