@@ -9,7 +9,7 @@
 import type { Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { invalidOption, notFound } from '../errors.js';
-import { type OutputFormat, sharp, spec } from '../formats.js';
+import { type FormatSpec, type OutputFormat, sharp, spec } from '../formats.js';
 import { type CaptureOptions, type Clip, LIMITS } from '../options.js';
 import { viewportOf } from './emulate.js';
 
@@ -165,12 +165,12 @@ async function screenshotRect(tab: Tab, rect: Clip, scale: number, as?: Asked): 
 }
 
 /** How a screenshot is asked of Chromium: its PNG (undefined), or a format it makes itself. */
-type Asked = { format: 'jpeg' | 'webp'; quality?: number } | undefined;
+type Asked = { format: NonNullable<FormatSpec['screenshotFormat']>; quality?: number } | undefined;
 
 /** Screenshot bytes, and the format they are in. */
 interface Shot {
   bytes: Buffer;
-  made: 'png' | 'jpeg' | 'webp';
+  made: 'png' | NonNullable<Asked>['format'];
 }
 const shot = (bytes: Buffer, as?: Asked): Shot => ({ bytes, made: as?.format ?? 'png' });
 
