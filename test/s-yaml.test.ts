@@ -209,7 +209,7 @@ describe('what the schemas cannot say', () => {
       expect(fc3Schema.definitions.IRuntime.enum).toContain(runtime);
     }
     // node comes from our node layer, not from a runtime image or an official layer
-    expect(fn.customRuntimeConfig.command).toEqual([NODE.bin, 'server.cjs']);
+    expect(fn.customRuntimeConfig.command).toEqual([NODE.bin, '--max-semi-space-size=4', 'server.cjs']);
   });
 
   it('the trigger and the custom domain allow GET, HEAD and POST (POST / takes html and JSON options)', () => {

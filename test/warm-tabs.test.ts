@@ -92,8 +92,8 @@ ${removed ? `<iframe src="${removed}/frame-read?removed"></iframe>` : ''}
 </script></body>`;
 
 /**
- * A capture once the last one's tab is scrubbed and kept: a request that comes sooner, with a fresh
- * tab at hand, is not made to wait for a scrub, and would get the fresh tab.
+ * A capture once the last one’s tab is scrubbed and kept, and every context closed: what each test
+ * expects of the tabs then does not hang on how fast the last scrub was.
  */
 async function settledCapture(query: Parameters<typeof capture>[1]) {
   await svc.browser.openContexts();
@@ -438,6 +438,17 @@ describe('which tabs are kept', () => {
     expect(await timing()).not.toMatch(/desc=warm/); // first capture of the site: its tab is closed
     expect(await timing()).not.toMatch(/desc=warm/); // the site recurs: this tab is kept
     expect(await timing()).toMatch(/page;desc=warm/);
+  });
+
+  it('a capture that comes while its site’s tab is still being scrubbed waits for it, though a fresh tab is ready', async () => {
+    const url = `${otherOrigin}/plain`;
+    for (let i = 0; i < 2; i++) await settledCapture({ url }); // the site recurs: kept; the spare tab is ready
+    // The tab's scrub starts as its capture ends, before the answer is sent: the next request, sent at
+    // once, finds it still being scrubbed (and the spare ready) and takes it when the scrub is done.
+    expect((await capture(svc, { url })).headers['server-timing']).toMatch(/page;desc=warm/);
+    const next = capture(svc, { url });
+    expect(svc.browser.scrubsInProgress).toBe(1);
+    expect((await next).headers['server-timing']).toMatch(/page;desc=warm/);
   });
 });
 

@@ -65,8 +65,6 @@ interface Live {
   retiring: boolean;
   /** A fresh context with a blank page, made ahead of the next request. */
   spare?: Promise<OwnTab | undefined>;
-  /** The spare is made and sound. */
-  spareReady?: boolean;
   /** Tabs kept after their capture, for the next capture of the same site. */
   warm: WarmTabs;
   /** A CDP session to the browser itself (its process list). */
@@ -112,22 +110,13 @@ export class BrowserManager {
 
   private keepSpare(live: Live): void {
     if (live.retiring || this.closed || live.spare) return;
-    live.spareReady = false;
-    const spare: Promise<OwnTab | undefined> = this.openTab(live).then(
-      (tab) => {
-        if (live.spare === spare) live.spareReady = true;
-        return tab;
-      },
-      () => undefined,
-    );
-    live.spare = spare;
+    live.spare = this.openTab(live).catch(() => undefined);
   }
 
   /** The spare tab if there is a sound one, else a new one. */
   private async takeFresh(live: Live): Promise<OwnTab> {
     const spare = live.spare;
     live.spare = undefined;
-    live.spareReady = false;
     const ready = await spare;
     if (ready?.usable) return ready;
     await ready?.close();
@@ -258,8 +247,8 @@ export class BrowserManager {
     let succeeded = false;
     const worthKeeping = site !== undefined && live.warm.noteCapture(site);
     try {
-      // A tab still being scrubbed is waited for only when no fresh one is ready.
-      const kept = site === undefined ? undefined : await this.obtain(live.warm.take(site, !live.spareReady), bound);
+      // A tab of the site still being scrubbed is waited for (briefly): a fresh one costs a new renderer.
+      const kept = site === undefined ? undefined : await this.obtain(live.warm.take(site), bound);
       const warm = kept !== undefined;
       tab = kept ?? (await this.obtain(this.takeFresh(live), bound));
       const result = await fn(tab, { warm });

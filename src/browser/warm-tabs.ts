@@ -17,6 +17,12 @@ import type { ProxyEntrance } from '../policy/egress-proxy.js';
 /** A scrub that takes longer than this gives the tab up (a renderer that does not answer). */
 const SCRUB_MS = 3000;
 /**
+ * How long a capture waits for its site's tab to be scrubbed before it takes a fresh context instead.
+ * A fresh context costs a new renderer process, about a third of a capture's CPU, where a scrub under
+ * load takes tens to a few hundred ms; one still running after this is most likely stuck on its page.
+ */
+const SCRUB_WAIT_MS = 1000;
+/**
  * A scrubbed tab no capture took for this long has its renderer's JavaScript heap collected: what the
  * old page left goes (about 65 → 30 MB after the benchmark's article page). A tab taken sooner skips
  * it: under steady load a full collection per capture would cost more CPU than it gives back memory
@@ -315,6 +321,19 @@ function answerBlank(cdp: CDPSession, e: Protocol.Fetch.RequestPausedEvent, fram
     .catch(() => undefined);
 }
 
+/** True when `work` settles within `ms` (whether it resolves or rejects). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  const settled = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
 const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /**
@@ -396,20 +415,25 @@ export class WarmTabs {
   }
 
   /**
-   * A kept tab for `site`, once scrubbed; undefined if there is none (or none scrubbed soundly). With
-   * `wait` false, only a tab already scrubbed is taken (a caller with a fresh tab at hand is not made
-   * to wait for a scrub).
+   * A kept tab for `site`, once scrubbed: one already scrubbed if there is one, else the last one kept,
+   * waited for while its scrub runs, at most `patienceMs`. Undefined if there is none, none scrubbed
+   * soundly, or none scrubbed in time (that one stays kept, for a later capture).
    */
-  async take(site: string, wait = true): Promise<OwnTab | undefined> {
+  async take(site: string, patienceMs = SCRUB_WAIT_MS): Promise<OwnTab | undefined> {
+    const until = Date.now() + patienceMs;
     for (;;) {
-      const at = this.kept.map((k) => (k.site === site && (wait || k.ready) ? site : '')).lastIndexOf(site);
-      if (at === -1) return undefined;
-      const [{ tab, scrubbed }] = this.kept.splice(at, 1) as [Kept];
-      if ((await scrubbed) && tab.usable) {
-        tab.takeIntoUse();
-        return tab;
+      const ofSite = this.kept.filter((k) => k.site === site);
+      const entry = ofSite.filter((k) => k.ready).pop() ?? ofSite.pop();
+      if (!entry) return undefined;
+      if (!entry.ready && !(await settlesWithin(entry.scrubbed, until - Date.now()))) return undefined;
+      const at = this.kept.indexOf(entry);
+      if (at === -1) continue; // taken by another capture meanwhile, or given up
+      this.kept.splice(at, 1);
+      if ((await entry.scrubbed) && entry.tab.usable) {
+        entry.tab.takeIntoUse();
+        return entry.tab;
       }
-      void tab.close();
+      void entry.tab.close();
     }
   }
 
