@@ -116,7 +116,11 @@ export interface Launched {
 
 export async function launchChromium(opts: LaunchOptions): Promise<Launched> {
   const argv = [
-    ...puppeteer.defaultArgs({ headless: 'shell', args: opts.args, userDataDir: opts.userDataDir }),
+    // Without the start page puppeteer adds, the headless shell opens no tab: no renderer process
+    // (~35 MB) nobody captures in; every capture opens its own context.
+    ...puppeteer
+      .defaultArgs({ headless: 'shell', args: opts.args, userDataDir: opts.userDataDir })
+      .filter((arg) => arg !== 'about:blank'),
     '--remote-debugging-pipe',
   ];
   // Its own process group (detached), so one signal reaches every process it starts.
