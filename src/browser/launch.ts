@@ -159,7 +159,9 @@ export async function launchChromium(opts: LaunchOptions): Promise<Launched> {
       puppeteer.connect({
         transport,
         protocolTimeout: opts.protocolTimeout,
-        defaultViewport: { width: 800, height: 600 },
+        // Every capture sets its own viewport on its own session (src/capture/emulate.ts): puppeteer
+        // emulating one more on each new page only costs two commands and a layout.
+        defaultViewport: null,
         issuesEnabled: false,
       }),
       failed,
