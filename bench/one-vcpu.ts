@@ -183,7 +183,11 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
-/** What a process is, from its command line (Chromium's --type; a zygote's children are renderers). */
+/**
+ * What a process is, from its command line (Chromium's --type): the GPU and utility processes say so;
+ * any other child of a zygote is a renderer (a renderer forked from the zygote still carries the
+ * zygote's command line).
+ */
 function processKind(pid: number, root: number, kinds: Map<number, string>): string {
   if (pid === root) return 'node';
   try {
@@ -191,8 +195,9 @@ function processKind(pid: number, root: number, kinds: Map<number, string>): str
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     const type = /--type=([\w-]+)/.exec(cmd)?.[1];
-    if (kinds.get(parent) === 'zygote' || type === 'renderer') return 'renderer';
     if (type === 'gpu-process') return 'GPU';
+    if (type === 'utility') return 'utility';
+    if (kinds.get(parent) === 'zygote' || type === 'renderer') return 'renderer';
     return type ?? (cmd.includes('chrom') ? 'browser' : 'other');
   } catch {
     return 'other';
