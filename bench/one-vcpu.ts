@@ -27,6 +27,8 @@ export const PER_CLIENT = Number(process.env.BENCH_VCPU_PER_CLIENT ?? 6);
 export const HEADLINE_ROUNDS = Number(process.env.BENCH_VCPU_ROUNDS ?? 3);
 export const SEED_PER_CLIENT = Number(process.env.BENCH_VCPU_SEED_PER_CLIENT ?? 3);
 export const MIN_PER_LEVEL = 6;
+/** Captures per concurrent client before a level is measured, the service's and the floor's alike. */
+export const WARM_UP_PER_CLIENT = 2;
 const DEADLINE_MS = 30_000;
 
 export interface VcpuRow {
@@ -339,13 +341,26 @@ async function runService(
   try {
     await waitForHttp(port);
     const targets = urls.map((url) => `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`);
-    await httpLoad(targets, 1, 2);
-    const row = await level('service', c, svc, () => httpLoad(targets, c, perLevel(c)), sites);
+    // Warmed up at the level's concurrency: what is measured is the steady state, where the service
+    // has a tab per client (the first captures at a new concurrency open them).
+    const warmUp = WARM_UP_PER_CLIENT * c;
+    await httpLoad(targets, c, warmUp);
+    const measured = after(targets, warmUp);
+    const row = await level('service', c, svc, () => httpLoad(measured, c, perLevel(c)), sites);
     return warmTabs === undefined ? row : { ...row, warmTabs };
   } finally {
     await svc.stop();
   }
 }
+
+/**
+ * `urls` in turn from where `done` captures left off: the measured captures go on with the warm-up's
+ * turn, so with many sites none comes up again sooner than the turn says.
+ */
+const after = (urls: string[], done: number) => [
+  ...urls.slice(done % urls.length),
+  ...urls.slice(0, done % urls.length),
+];
 
 /** The raw-CDP floor at concurrency `c` in a process of its own, capturing `urls` in turn. */
 async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
@@ -357,7 +372,7 @@ async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow[
   );
   try {
     await new Promise((r) => floor.child.once('message', r));
-    const ask = (n: number, concurrency: number) =>
+    const ask = (n: number, concurrency: number, urls: string[]) =>
       new Promise<Outcome>((resolve) => {
         const onExit = () => resolve({ latencies: [], failed: n, over: 0, wallMs: 1 });
         floor.child.once('exit', onExit);
@@ -368,8 +383,9 @@ async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow[
         });
         floor.child.send({ n, concurrency, urls });
       });
-    await ask(2, 1);
-    const row = await level('floor', c, floor, () => ask(perLevel(c), c), sites);
+    const warmUp = WARM_UP_PER_CLIENT * c;
+    await ask(warmUp, c, urls);
+    const row = await level('floor', c, floor, () => ask(perLevel(c), c, after(urls, warmUp)), sites);
     if (floor.child.connected) floor.child.send('exit');
     return row;
   } finally {

@@ -7,6 +7,7 @@ import {
   LEVELS,
   MANY_SITES_CONCURRENCY,
   MIN_PER_LEVEL,
+  WARM_UP_PER_CLIENT,
   PER_CLIENT,
   SEED_PER_CLIENT,
   type VcpuRow,
@@ -197,7 +198,8 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
   }
   out.push(
     `Levels measured: ${LEVELS.join(', ')} (one site); ${PER_CLIENT} captures per concurrent client at each level ` +
-      `(${SEED_PER_CLIENT} for the launch-per-request sample), at least ${MIN_PER_LEVEL}. "Of which node": the CPU ` +
+      `(${SEED_PER_CLIENT} for the launch-per-request sample), at least ${MIN_PER_LEVEL}, after ${WARM_UP_PER_CLIENT} per client at ` +
+      'that concurrency for the service and the floor, not counted (their steady state). "Of which node": the CPU ' +
       "of the node process alone (the service's HTTP, egress proxy, CDP client and file; the floor's CDP client); the rest is Chromium's.",
     '',
   );
