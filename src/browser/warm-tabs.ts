@@ -377,6 +377,8 @@ interface Kept {
   scrubbed: Promise<boolean>;
   /** The scrub succeeded: the tab can be handed out at once. */
   ready: boolean;
+  /** A capture is waiting for this tab's scrub (no other capture waits for the same one). */
+  claimed: boolean;
 }
 
 /**
@@ -415,25 +417,32 @@ export class WarmTabs {
   }
 
   /**
-   * A kept tab for `site`, once scrubbed: one already scrubbed if there is one, else the last one kept,
-   * waited for while its scrub runs, at most `patienceMs`. Undefined if there is none, none scrubbed
-   * soundly, or none scrubbed in time (that one stays kept, for a later capture).
+   * A kept tab for `site`, once scrubbed: one already scrubbed if there is one; else the capture waits,
+   * at most `patienceMs`, for the scrub of the site's tab that began first and no other capture waits
+   * for. Undefined if there is none, or none scrubbed soundly in time (a tab whose scrub is still
+   * running stays kept, for a later capture).
    */
   async take(site: string, patienceMs = SCRUB_WAIT_MS): Promise<OwnTab | undefined> {
     const until = Date.now() + patienceMs;
     for (;;) {
       const ofSite = this.kept.filter((k) => k.site === site);
-      const entry = ofSite.filter((k) => k.ready).pop() ?? ofSite.pop();
-      if (!entry) return undefined;
-      if (!entry.ready && !(await settlesWithin(entry.scrubbed, until - Date.now()))) return undefined;
-      const at = this.kept.indexOf(entry);
-      if (at === -1) continue; // taken by another capture meanwhile, or given up
-      this.kept.splice(at, 1);
-      if ((await entry.scrubbed) && entry.tab.usable) {
-        entry.tab.takeIntoUse();
-        return entry.tab;
+      const ready = ofSite.filter((k) => k.ready).pop();
+      if (ready) {
+        this.kept.splice(this.kept.indexOf(ready), 1);
+        if (ready.tab.usable) {
+          ready.tab.takeIntoUse();
+          return ready.tab;
+        }
+        void ready.tab.close();
+        continue;
       }
-      void entry.tab.close();
+      const pending = ofSite.find((k) => !k.claimed);
+      if (!pending) return undefined;
+      pending.claimed = true;
+      const settled = await settlesWithin(pending.scrubbed, until - Date.now());
+      pending.claimed = false;
+      // Settled: the tab is ready now (keep() marked it first), or it was given up; either way, look again.
+      if (!settled) return undefined;
     }
   }
 
@@ -443,7 +452,7 @@ export class WarmTabs {
    */
   keep(site: string, tab: OwnTab, scrubbed: Promise<boolean>): OwnTab[] {
     if (this.capacity <= 0) return [tab];
-    const entry: Kept = { site, tab, scrubbed, ready: false };
+    const entry: Kept = { site, tab, scrubbed, ready: false, claimed: false };
     this.kept.push(entry);
     void scrubbed.then((ok) => {
       entry.ready = ok;
