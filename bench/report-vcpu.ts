@@ -3,6 +3,7 @@
  * (s.yaml's instanceConcurrency, MAX_CONCURRENCY, MAX_QUEUE, REQUEST_TIMEOUT_MS), arithmetic included.
  */
 import { budgetFor } from '../src/browser/memory.js';
+import { ALIAS_SITES } from './fixtures.js';
 import {
   LEVELS,
   MANY_SITES_CONCURRENCY,
@@ -111,8 +112,8 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
   const manyFloor = many.find((r) => r.name === 'floor');
   if (manySvc && manyFloor) {
     out.push(
-      `Every capture of another site (the same page on ${manySvc.n} captures spread over the benchmark's other loopback sites, in turn, so no`,
-      `site comes up again within the last ${2 * manySvc.concurrency} captures), concurrency ${manySvc.concurrency}:`,
+      `Every capture of another site (the same page, ${manySvc.n} captures over the benchmark's ${ALIAS_SITES} other loopback sites in turn, so no`,
+      `site comes up again within ${ALIAS_SITES - 1} captures, beyond the ${2 * manySvc.concurrency} within which a site counts as recurring), concurrency ${manySvc.concurrency}:`,
       '',
       '| system | p50 ms | p95 ms | captures/s | CPU ms / capture | of which node | peak PSS MB | failed |',
       '|---|---|---|---|---|---|---|---|',
