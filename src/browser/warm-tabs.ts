@@ -321,19 +321,6 @@ function answerBlank(cdp: CDPSession, e: Protocol.Fetch.RequestPausedEvent, fram
     .catch(() => undefined);
 }
 
-/** True when `work` settles within `ms` (whether it resolves or rejects). */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  const settled = work.then(
-    () => true as const,
-    () => true as const,
-  );
-  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
-}
-
 const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /**
@@ -439,7 +426,11 @@ export class WarmTabs {
       const pending = ofSite.find((k) => !k.claimed);
       if (!pending) return undefined;
       pending.claimed = true;
-      const settled = await settlesWithin(pending.scrubbed, until - Date.now());
+      // `scrubbed` never rejects: a rejection here is the wait running out.
+      const settled = await withTimeout(until - Date.now(), 'a scrub', pending.scrubbed).then(
+        () => true,
+        () => false,
+      );
       pending.claimed = false;
       // Settled: the tab is ready now (keep() marked it first), or it was given up; either way, look again.
       if (!settled) return undefined;
