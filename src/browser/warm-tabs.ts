@@ -64,12 +64,16 @@ class DocumentLog {
 
   /**
    * Starts the log: frame events, and an attachment to every frame another process runs. With
-   * `blankPath` (the last scrub's blank documents, which stay in the history), a way back to one is
-   * answered blank by this session, as the scrub answered it, and never reaches the network.
+   * `blankPath` (the last scrub's blank documents, which stay in the history until the capture's page
+   * commits), a way back to one is answered blank by this session, as the scrub answered it, and never
+   * reaches the network.
    */
   static async start(cdp: CDPSession, blankPath?: string): Promise<DocumentLog> {
     const log = new DocumentLog(cdp);
-    if (blankPath) cdp.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => void answerBlank(cdp, e));
+    if (blankPath) {
+      cdp.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => void answerBlank(cdp, e));
+      log.dropBlankOnCommit(cdp);
+    }
     await Promise.all([
       blankPath ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blankPath}` }] }) : undefined,
       cdp.send('Page.enable'),
@@ -81,6 +85,31 @@ class DocumentLog {
       }),
     ]);
     return log;
+  }
+
+  /**
+   * Once the capture's page commits, the way back to the blank document goes (the history is reset),
+   * and with it the interception that answered it: while Fetch is enabled, Chromium routes every
+   * request of the page through it, matched or not, which costs the browser process CPU on each one.
+   * A history navigation already under way when the reset comes (the page went back at once, or the
+   * reset was refused) keeps the interception, so the blank document is still answered by us.
+   */
+  private dropBlankOnCommit(cdp: CDPSession): void {
+    let historyMoved = false;
+    const onStart = ({ navigationType }: Protocol.Page.FrameStartedNavigatingEvent) => {
+      if (/^(history|restore)/i.test(navigationType)) historyMoved = true;
+    };
+    const onCommit = ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
+      if (frame.parentId) return;
+      cdp.off('Page.frameNavigated', onCommit);
+      void cdp
+        .send('Page.resetNavigationHistory')
+        .then(() => (historyMoved ? undefined : cdp.send('Fetch.disable')))
+        .catch(() => undefined)
+        .finally(() => cdp.off('Page.frameStartedNavigating', onStart));
+    };
+    cdp.on('Page.frameStartedNavigating', onStart);
+    cdp.on('Page.frameNavigated', onCommit);
   }
 }
 
