@@ -128,7 +128,8 @@ beforeAll(async () => {
       html(
         `<script>fetch('${fixtures.origin}/report', { method: 'POST', body: JSON.stringify({ ${key}: Object.keys(localStorage), ${key}Session: Object.keys(sessionStorage), ${key}Cookie: document.cookie }) });</script>`,
       );
-    } else res.writeHead(404).end();
+    } else if (req.url === '/frame-plain') html('<p>a frame of the site</p>');
+    else res.writeHead(404).end();
   };
   other = http.createServer(frames);
   sibling = http.createServer(frames);
@@ -147,6 +148,7 @@ beforeAll(async () => {
   fixtures.route('/heavy', (q, r) =>
     page(`<script>window.junk = Array.from({ length: 15 }, (_, i) => new Array(1e6).fill(i + 0.5));</script>`)(q, r),
   );
+  fixtures.route('/with-sibling-frame', (q, r) => page(`<iframe src="${siblingOrigin}/frame-plain"></iframe>`)(q, r));
   fixtures.route('/pop-up', (q, r) => page(`<script>window.open('${siblingOrigin}/frame-write');</script>`)(q, r));
   fixtures.route('/cross-site-frame', (q, r) => page(hostile(otherOrigin))(q, r));
   fixtures.route('/cross-site-read', (q, r) => page(reader(otherOrigin))(q, r));
@@ -263,6 +265,17 @@ beforeAll(async () => {
   fixtures.route('/go-back', page(`<script>setTimeout(() => history.back(), 50);</script>`));
   fixtures.route('/go-back-at-once', page(`<script>history.back();</script>`));
   fixtures.route('/go-back-later', page(`<script>onload = () => setTimeout(() => history.back(), 300);</script>`));
+  // The way back starts at once and waits on a slow beforeunload: the history cannot be reset meanwhile.
+  fixtures.route(
+    '/go-back-slowly',
+    page(
+      `<script>addEventListener('beforeunload', () => { const t = Date.now(); while (Date.now() - t < 300); }); history.back();</script>`,
+    ),
+  );
+  fixtures.route(
+    '/history-length',
+    page(`<script>onload = () => setTimeout(() => fetch('/history-length-was-' + history.length), 200);</script>`),
+  );
 
   const cert = await makeTestCert(['127.0.0.1']);
   tls = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
@@ -425,7 +438,7 @@ describe('what a page leaves as it goes, and state no scrub clears', () => {
     expect(new Set(tlsPorts.slice(-2)).size).toBe(2);
   });
 
-  it.each(['/go-back-at-once', '/go-back', '/go-back-later'])(
+  it.each(['/go-back-at-once', '/go-back', '/go-back-later', '/go-back-slowly'])(
     'history.back() in the next capture leads to no page of the last, nor to the scrub’s (%s)',
     async (path) => {
       for (let i = 0; i < 2; i++) await settledCapture({ url: `${fixtures.origin}/red` }); // the site recurs: kept
@@ -437,12 +450,33 @@ describe('what a page leaves as it goes, and state no scrub clears', () => {
   );
 });
 
+describe('the history a warm capture sees', () => {
+  it('holds only its own page once loaded, as in a fresh tab (the blank document before it is gone)', async () => {
+    for (let i = 0; i < 2; i++) await settledCapture({ url: `${fixtures.origin}/red` }); // the site recurs: kept
+    const res = await settledCapture({ url: `${fixtures.origin}/history-length`, delay: '600' });
+    expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
+    expect(fixtures.hits).toContain('/history-length-was-1');
+    expect(fixtures.hits).not.toContain('/history-length-was-2');
+  });
+});
+
 describe('which tabs are kept', () => {
   it('keeps none for a site captured once, and one once the site comes up again', async () => {
     const timing = async () => (await settledCapture({ url: `${otherOrigin}/plain` })).headers['server-timing'];
     expect(await timing()).not.toMatch(/desc=warm/); // first capture of the site: its tab is closed
     expect(await timing()).not.toMatch(/desc=warm/); // the site recurs: this tab is kept
     expect(await timing()).toMatch(/page;desc=warm/);
+  });
+
+  it('keeps a tab whose page has a frame of its site from another port, capture after capture', async () => {
+    const url = `${fixtures.origin}/with-sibling-frame`;
+    const timings: string[] = [];
+    for (let i = 0; i < 4; i++) timings.push(String((await settledCapture({ url })).headers['server-timing']));
+    // The second scrub runs on the session the first opened: its blank documents need their frame too.
+    expect(timings.slice(2)).toEqual([
+      expect.stringMatching(/page;desc=warm/),
+      expect.stringMatching(/page;desc=warm/),
+    ]);
   });
 
   it('a capture that comes while its site’s tab is still being scrubbed waits for it, though a fresh tab is ready', async () => {

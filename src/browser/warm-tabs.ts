@@ -51,8 +51,13 @@ class DocumentLog {
   readonly origins = new Set<string>();
   mainOrigin?: string;
   otherSite = false;
+  /** The last scrub's blank documents, answered by this session until the page commits. */
+  private answerBlank?: (e: Protocol.Fetch.RequestPausedEvent) => void;
+  /** The reset and Fetch.disable sent once the page committed, until they are answered. */
+  private dropping: Promise<void> = Promise.resolve();
+  private retired = false;
 
-  constructor(cdp: CDPSession) {
+  private constructor(private readonly cdp: CDPSession) {
     cdp.on('Page.frameNavigated', ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
       if (!frame.parentId) this.mainOrigin = frame.securityOrigin;
       if (/^https?:\/\//.test(frame.securityOrigin)) this.origins.add(frame.securityOrigin);
@@ -65,14 +70,15 @@ class DocumentLog {
   /**
    * Starts the log: frame events, and an attachment to every frame another process runs. With
    * `blankPath` (the last scrub's blank documents, which stay in the history until the capture's page
-   * commits), a way back to one is answered blank by this session, as the scrub answered it, and never
-   * reaches the network.
+   * commits), a history navigation back to one is answered blank by this session, as the scrub
+   * answered it, and never reaches the network.
    */
   static async start(cdp: CDPSession, blankPath?: string): Promise<DocumentLog> {
     const log = new DocumentLog(cdp);
     if (blankPath) {
-      cdp.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => void answerBlank(cdp, e));
-      log.dropBlankOnCommit(cdp);
+      log.answerBlank = (e) => void answerBlank(cdp, e);
+      cdp.on('Fetch.requestPaused', log.answerBlank);
+      log.dropBlankOnCommit();
     }
     await Promise.all([
       blankPath ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blankPath}` }] }) : undefined,
@@ -88,23 +94,38 @@ class DocumentLog {
   }
 
   /**
+   * Before the next scrub answers requests on this session: the last scrub's answers stop at once, and
+   * what resolves is when no Fetch.disable of this log's can land after the scrub's Fetch.enable.
+   */
+  retire(): Promise<void> {
+    this.retired = true;
+    if (this.answerBlank) this.cdp.off('Fetch.requestPaused', this.answerBlank);
+    return this.dropping;
+  }
+
+  /**
    * Once the capture's page commits, the way back to the blank document goes (the history is reset),
    * and with it the interception that answered it: while Fetch is enabled, Chromium routes every
    * request of the page through it, matched or not, which costs the browser process CPU on each one.
    * A history navigation already under way when the reset comes (the page went back at once, or the
    * reset was refused) keeps the interception, so the blank document is still answered by us.
    */
-  private dropBlankOnCommit(cdp: CDPSession): void {
+  private dropBlankOnCommit(): void {
+    const { cdp } = this;
     let historyMoved = false;
     const onStart = ({ navigationType }: Protocol.Page.FrameStartedNavigatingEvent) => {
       if (/^(history|restore)/i.test(navigationType)) historyMoved = true;
     };
     const onCommit = ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
-      if (frame.parentId) return;
+      if (frame.parentId || this.retired) return;
       cdp.off('Page.frameNavigated', onCommit);
-      void cdp
+      this.dropping = cdp
         .send('Page.resetNavigationHistory')
-        .then(() => (historyMoved ? undefined : cdp.send('Fetch.disable')))
+        .then(async () => {
+          if (historyMoved || this.retired) return;
+          if (this.answerBlank) cdp.off('Fetch.requestPaused', this.answerBlank);
+          await cdp.send('Fetch.disable');
+        })
         .catch(() => undefined)
         .finally(() => cdp.off('Page.frameStartedNavigating', onStart));
     };
@@ -315,10 +336,14 @@ export class OwnTab implements Tab {
     const { cdp } = this;
     const [top, ...frames] = origins;
     const served = new Set<string>();
+    // This session may be the one the last scrub opened: its answers (without frames) end here, and
+    // nothing of its lands after the Fetch.enable below.
+    const retired = this.log.retire();
     cdp.on('Fetch.requestPaused', (e: Protocol.Fetch.RequestPausedEvent) => {
       served.add(e.request.url);
       void answerBlank(cdp, e, e.request.url === `${top}${path}` ? frames.map((o) => `${o}${path}`) : []);
     });
+    await retired;
     await Promise.all([
       ...origins.map((origin) => cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'service_workers' })),
       cdp.send('Fetch.enable', { patterns: origins.map((o) => ({ urlPattern: `${o}${path}` })) }),
