@@ -1,5 +1,5 @@
 /**
- * Warm tabs (src/browser/warm-tabs.ts): a capture of a site runs in the tab, and the renderer process,
+ * Warm tabs (src/browser/warm-tabs.ts, scrubbed by src/browser/own-tab.ts): a capture of a site runs in the tab, and the renderer process,
  * an earlier capture of that site left; nothing that capture did may be visible to it. A hostile page
  * writes every kind of state it can (cookies, local and session storage, IndexedDB, Cache Storage, a
  * service worker, the window's name, history entries, a global, cached responses, a same-site frame's

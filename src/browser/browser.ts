@@ -1,7 +1,7 @@
 /**
  * One Chromium per process, shared by all requests; each request gets a tab of its own: a warm one
- * kept from an earlier capture of the same site (warm-tabs.ts: same renderer process, scrubbed), or a
- * fresh browser context. One fresh context with a blank page is kept ready ahead of the next request
+ * kept from an earlier capture of the same site (warm-tabs.ts: same renderer process, scrubbed by
+ * own-tab.ts), or a fresh browser context. One fresh context with a blank page is kept ready ahead of the next request
  * (the ~50 ms of createBrowserContext + newPage happen off the request path). If Chromium dies the
  * next caller launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the
  * browser is replaced, the old one closed once its last capture ends.
@@ -19,7 +19,8 @@ import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
 import type { ProxyEntrance } from '../policy/egress-proxy.js';
-import { OwnTab, type Tab, WarmTabs } from './warm-tabs.js';
+import { OwnTab, type Tab } from './own-tab.js';
+import { WarmTabs } from './warm-tabs.js';
 
 export type { Tab };
 
@@ -142,7 +143,7 @@ export class BrowserManager {
   }
 
   /**
-   * After a capture, off the request path: the tab kept for its site and scrubbed (warm-tabs.ts), or
+   * After a capture, off the request path: the tab kept for its site (warm-tabs.ts) and scrubbed (own-tab.ts), or
    * closed with its context (a failed capture, options that leave state, a browser on its way out).
    */
   private async release(live: Live, tab: OwnTab, site: string | undefined): Promise<void> {

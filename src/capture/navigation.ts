@@ -11,7 +11,7 @@
  * navigation's request (the main frame's latest navigation request): its response or failure.
  */
 import type { HTTPRequest, HTTPResponse } from 'puppeteer-core';
-import type { Tab } from '../browser/warm-tabs.js';
+import type { Tab } from '../browser/own-tab.js';
 import type { Protocol } from 'puppeteer-core';
 import { badGateway, type HttpError, navigationLoop } from '../errors.js';
 import type { WaitUntil } from '../options.js';

@@ -46,7 +46,7 @@ export interface Rendered extends PageReport {
 }
 
 /**
- * The tab a capture may leave for the next capture of the same site (src/browser/warm-tabs.ts), by
+ * The tab a capture may leave for the next capture of the same site (src/browser/warm-tabs.ts, scrubbed by own-tab.ts), by
  * site (scheme and host): undefined when its options leave state that scrubbing does not undo or
  * that must never meet another caller's page: raw HTML (no site), the caller's cookies, headers or
  * basic auth, request rules (interception on puppeteer's own session), the cookie-banner helper (a
