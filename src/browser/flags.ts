@@ -26,7 +26,13 @@ export function chromiumFlags(proxyUrl: string, trustSpki: string[] = []): strin
     '--no-default-browser-check',
     '--no-pings',
     '--disable-extensions',
-    '--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider,InterestFeedContentSuggestions',
+    // RenderDocument: Chromium builds a new frame host, with a new compositor, for every document a
+    // tab shows. Without it, a navigation within one site reuses the frame's: a warm tab (the scrub's
+    // blank document, then the next capture of its site, src/browser/own-tab.ts) costs about 0.8× the
+    // CPU (one vCPU, c = 4: 183 vs 223 ms per capture on the article page, 89 vs 107 on a simple
+    // one), and a fresh tab's first navigation is unchanged. Isolation between captures never rested
+    // on it: the scrub and the browser context give it (test/warm-tabs.test.ts).
+    '--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider,InterestFeedContentSuggestions,RenderDocument',
     // Every byte through the egress proxy (SOCKS5: Chromium hands it names, never resolves them):
     // all schemes, loopback included, no name resolution of Chromium's own (the proxy resolves and
     // checks), no WebRTC UDP around the proxy.

@@ -45,6 +45,8 @@ class DocumentLog {
   /** The reset and Fetch.disable sent once the page committed, until they are answered. */
   private dropping: Promise<void> = Promise.resolve();
   private retired = false;
+  /** Ends the attempts of dropBlankOnCommit. */
+  private stopDropping = () => {};
 
   private constructor(private readonly cdp: CDPSession) {
     cdp.on('Page.frameNavigated', ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
@@ -67,7 +69,7 @@ class DocumentLog {
     if (blankPath) {
       log.answerBlank = (e) => void answerBlank(cdp, e);
       cdp.on('Fetch.requestPaused', log.answerBlank);
-      log.dropBlankOnCommit();
+      log.dropBlankOnCommit(blankPath);
     }
     await Promise.all([
       blankPath ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blankPath}` }] }) : undefined,
@@ -88,6 +90,7 @@ class DocumentLog {
    */
   retire(): Promise<void> {
     this.retired = true;
+    this.stopDropping();
     if (this.answerBlank) this.cdp.off('Fetch.requestPaused', this.answerBlank);
     return this.dropping;
   }
@@ -96,30 +99,49 @@ class DocumentLog {
    * Once the capture's page commits, the way back to the blank document goes (the history is reset),
    * and with it the interception that answered it: while Fetch is enabled, Chromium routes every
    * request of the page through it, matched or not, which costs the browser process CPU on each one.
-   * A history navigation already under way when the reset comes (the page went back at once, or the
-   * reset was refused) keeps the interception, so the blank document is still answered by us.
+   * Chromium may answer a reset made just after the commit without doing it, so the history is read
+   * back, and the reset tried again at DOMContentLoaded and load until no entry is a blank document.
+   * A history navigation begun meanwhile (the page went back at once) keeps the interception, so a
+   * blank document is still answered by us.
    */
-  private dropBlankOnCommit(): void {
+  private dropBlankOnCommit(blankPath: string): void {
     const { cdp } = this;
     let historyMoved = false;
+    let committed = false;
     const onStart = ({ navigationType }: Protocol.Page.FrameStartedNavigatingEvent) => {
       if (/^(history|restore)/i.test(navigationType)) historyMoved = true;
     };
-    const onCommit = ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
-      if (frame.parentId || this.retired) return;
-      cdp.off('Page.frameNavigated', onCommit);
-      this.dropping = cdp
-        .send('Page.resetNavigationHistory')
+    const attempt = () => {
+      this.dropping = this.dropping
         .then(async () => {
-          if (historyMoved || this.retired) return;
+          if (this.retired || historyMoved) return;
+          await cdp.send('Page.resetNavigationHistory');
+          const { entries } = await cdp.send('Page.getNavigationHistory');
+          if (this.retired || historyMoved || entries.some((e) => e.url.includes(blankPath))) return;
+          this.stopDropping();
           if (this.answerBlank) cdp.off('Fetch.requestPaused', this.answerBlank);
           await cdp.send('Fetch.disable');
         })
-        .catch(() => undefined)
-        .finally(() => cdp.off('Page.frameStartedNavigating', onStart));
+        .catch(() => undefined);
+    };
+    const onCommit = ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
+      if (frame.parentId) return;
+      committed = true;
+      attempt();
+    };
+    const onLoaded = () => {
+      if (committed) attempt();
     };
     cdp.on('Page.frameStartedNavigating', onStart);
     cdp.on('Page.frameNavigated', onCommit);
+    cdp.on('Page.domContentEventFired', onLoaded);
+    cdp.on('Page.loadEventFired', onLoaded);
+    this.stopDropping = () => {
+      cdp.off('Page.frameStartedNavigating', onStart);
+      cdp.off('Page.frameNavigated', onCommit);
+      cdp.off('Page.domContentEventFired', onLoaded);
+      cdp.off('Page.loadEventFired', onLoaded);
+    };
   }
 }
 
