@@ -394,6 +394,21 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
     expect([...data.subarray(0, 3)]).toEqual([255, 255, 255]);
   });
 
+  it('shows no pixel of the last page while the next has painted nothing yet (a frame host reused)', async () => {
+    for (let i = 0; i < 2; i++) await settledCapture({ url: `${fixtures.origin}/red` }); // the site recurs: kept
+    const res = await settledCapture({
+      url: `${fixtures.origin}/no-background`,
+      settle: 'false',
+      waitUntil: 'domcontentloaded',
+      format: 'png',
+    });
+    expect(res.headers['server-timing']).toMatch(/page;desc=warm/);
+    const { data, info } = await sharp(res.body).raw().toBuffer({ resolveWithObject: true });
+    let red = 0;
+    for (let i = 0; i < data.length; i += info.channels) if (data[i]! > 200 && data[i + 1]! < 80) red += 1;
+    expect(red).toBe(0);
+  });
+
   it('keeps no tab after a capture that failed or sent the caller’s credentials', async () => {
     await settledCapture({ url: `${fixtures.origin}/red` });
     expect(svc.browser.warmTabs).toBe(1);

@@ -31,7 +31,9 @@ export function chromiumFlags(proxyUrl: string, trustSpki: string[] = []): strin
     // blank document, then the next capture of its site, src/browser/own-tab.ts) costs about 0.8× the
     // CPU (one vCPU, c = 4: 183 vs 223 ms per capture on the article page, 89 vs 107 on a simple
     // one), and a fresh tab's first navigation is unchanged. Isolation between captures never rested
-    // on it: the scrub and the browser context give it (test/warm-tabs.test.ts).
+    // on it: the scrub and the browser context give it (test/warm-tabs.test.ts). What the reused frame
+    // host keeps is the widget's own state: a transparent background (omitBackground), so such a tab
+    // is never kept (src/capture/render-page.ts).
     '--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider,InterestFeedContentSuggestions,RenderDocument',
     // Every byte through the egress proxy (SOCKS5: Chromium hands it names, never resolves them):
     // all schemes, loopback included, no name resolution of Chromium's own (the proxy resolves and

@@ -11,6 +11,9 @@ import type { ProxyEntrance } from '../policy/egress-proxy.js';
 
 /** A scrub that takes longer than this gives the tab up (a renderer that does not answer). */
 const SCRUB_MS = 3000;
+/** How often, and how soon, a history reset Chromium did not carry out is tried again (dropBlankOnCommit). */
+const BLANK_DROP_RETRIES = 3;
+const BLANK_DROP_RETRY_MS = 20;
 /**
  * A scrubbed tab no capture took for this long has its renderer's JavaScript heap collected: what the
  * old page left goes (about 65 → 30 MB after the benchmark's article page). A tab taken sooner skips
@@ -40,9 +43,9 @@ class DocumentLog {
   readonly origins = new Set<string>();
   mainOrigin?: string;
   otherSite = false;
-  /** The last scrub's blank documents, answered by this session until the page commits. */
+  /** The last scrub's blank documents, answered by this session until their entry leaves the history. */
   private answerBlank?: (e: Protocol.Fetch.RequestPausedEvent) => void;
-  /** The reset and Fetch.disable sent once the page committed, until they are answered. */
+  /** dropBlankOnCommit's attempts (reset, read-back, Fetch.disable), chained, until the last is answered. */
   private dropping: Promise<void> = Promise.resolve();
   private retired = false;
   /** Ends the attempts of dropBlankOnCommit. */
@@ -59,17 +62,18 @@ class DocumentLog {
   }
 
   /**
-   * Starts the log: frame events, and an attachment to every frame another process runs. With
-   * `blankPath` (the last scrub's blank documents, which stay in the history until the capture's page
-   * commits), a history navigation back to one is answered blank by this session, as the scrub
-   * answered it, and never reaches the network.
+   * Starts the log: frame events, and an attachment to every frame another process runs. With `blank`
+   * (the last scrub's blank document: its path, and its entry, the one in the history, until the
+   * capture's page has committed and dropBlankOnCommit takes it out), a history navigation back to it is
+   * answered blank by this session, as the scrub answered it, and never reaches the network.
    */
-  static async start(cdp: CDPSession, blankPath?: string): Promise<DocumentLog> {
+  static async start(cdp: CDPSession, blank?: BlankEntry): Promise<DocumentLog> {
     const log = new DocumentLog(cdp);
-    if (blankPath) {
+    const blankPath = blank?.path;
+    if (blank) {
       log.answerBlank = (e) => void answerBlank(cdp, e);
       cdp.on('Fetch.requestPaused', log.answerBlank);
-      log.dropBlankOnCommit(blankPath);
+      log.dropBlankOnCommit(blank.entryId);
     }
     await Promise.all([
       blankPath ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blankPath}` }] }) : undefined,
@@ -100,27 +104,35 @@ class DocumentLog {
    * and with it the interception that answered it: while Fetch is enabled, Chromium routes every
    * request of the page through it, matched or not, which costs the browser process CPU on each one.
    * Chromium may answer a reset made just after the commit without doing it, so the history is read
-   * back, and the reset tried again at DOMContentLoaded and load until no entry is a blank document.
-   * A history navigation begun meanwhile (the page went back at once) keeps the interception, so a
-   * blank document is still answered by us.
+   * back, and the reset tried again (shortly, a few times, and at DOMContentLoaded and load) until the
+   * blank entry is gone. A history navigation begun meanwhile (the page went back at once) keeps the
+   * interception for the whole capture, so a blank document is still answered by us.
    */
-  private dropBlankOnCommit(blankPath: string): void {
+  private dropBlankOnCommit(blankEntryId: number): void {
     const { cdp } = this;
     let historyMoved = false;
     let committed = false;
+    let dropped = false;
+    let retries = 0;
     const onStart = ({ navigationType }: Protocol.Page.FrameStartedNavigatingEvent) => {
       if (/^(history|restore)/i.test(navigationType)) historyMoved = true;
     };
     const attempt = () => {
+      if (dropped) return;
       this.dropping = this.dropping
         .then(async () => {
-          if (this.retired || historyMoved) return;
+          if (dropped || this.retired || historyMoved) return;
           await cdp.send('Page.resetNavigationHistory');
           const { entries } = await cdp.send('Page.getNavigationHistory');
-          if (this.retired || historyMoved || entries.some((e) => e.url.includes(blankPath))) return;
+          if (dropped || this.retired || historyMoved) return;
+          if (entries.some((e) => e.id === blankEntryId)) {
+            if (retries++ < BLANK_DROP_RETRIES) setTimeout(attempt, BLANK_DROP_RETRY_MS).unref();
+            return;
+          }
+          dropped = true;
           this.stopDropping();
-          if (this.answerBlank) cdp.off('Fetch.requestPaused', this.answerBlank);
           await cdp.send('Fetch.disable');
+          if (this.answerBlank) cdp.off('Fetch.requestPaused', this.answerBlank);
         })
         .catch(() => undefined);
     };
@@ -143,6 +155,12 @@ class DocumentLog {
       cdp.off('Page.loadEventFired', onLoaded);
     };
   }
+}
+
+/** The scrub's blank document as the history holds it, for the next capture's session. */
+interface BlankEntry {
+  path: string;
+  entryId: number;
 }
 
 /** A tab in its own browser context, with what is needed to hand it to one capture after another. */
@@ -311,13 +329,19 @@ export class OwnTab implements Tab {
       cdp.send('Runtime.evaluate', { expression: 'window.name = ""' }),
       contextId ? browserSession.send('Browser.resetPermissions', { browserContextId: contextId }) : undefined,
     ]);
+    // Chromium can answer a reset without doing it: the history must hold the blank document alone,
+    // or the next page would find the last one's entries (navigation.entries(), URLs and state).
+    const { entries } = await cdp.send('Page.getNavigationHistory');
+    const [blank] = entries;
+    if (entries.length !== 1 || !blank?.url.endsWith(blankPath))
+      throw new Error('the history still holds the last page');
     // Cookies were looked at with the rest (leftBehind); with the entrance cut, no response can add one.
     await this.aloneInContext(browserSession);
     if (this.tainted) throw new Error(`the page left ${this.tainted}`);
     // A fresh session for the next capture: the old one's emulation and scripts end with it.
     await cdp.detach().catch(() => undefined);
     this.cdp = await this.page.createCDPSession();
-    this.log = await DocumentLog.start(this.cdp, blankPath);
+    this.log = await DocumentLog.start(this.cdp, { path: blankPath, entryId: blank.id });
     const next = this.cdp;
     const due = Date.now() + IDLE_COLLECT_MS;
     this.idleCollect = setTimeout(() => {
