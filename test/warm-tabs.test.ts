@@ -1,10 +1,11 @@
 /**
- * Warm tabs (src/browser/warm-tabs.ts, scrubbed by src/browser/own-tab.ts): a capture of a site runs in the tab, and the renderer process,
- * an earlier capture of that site left; nothing that capture did may be visible to it. A hostile page
- * writes every kind of state it can (cookies, local and session storage, IndexedDB, Cache Storage, a
- * service worker, the window's name, history entries, a global, cached responses, a same-site frame's
- * storage) and keeps writing from timers and as it is left; the next capture of the site (MAX_CONCURRENCY 1, so it is
- * served by the same tab, which its Server-Timing says) reports what it finds to the fixture server.
+ * Warm tabs (src/browser/warm-tabs.ts, scrubbed by src/browser/own-tab.ts): a capture of a site runs
+ * in the tab, and the renderer process, an earlier capture of that site left; nothing that capture did
+ * may be visible to it. A hostile page writes every kind of state it can (cookies, local and session
+ * storage, IndexedDB, Cache Storage, a service worker, the window's name, history entries, a global,
+ * cached responses, a same-site frame's storage) and keeps writing from timers and as it is left; the
+ * next capture of the site (MAX_CONCURRENCY 1, so it is served by the same tab, which its Server-Timing
+ * says) reports what it finds to the fixture server.
  */
 import http from 'node:http';
 import https from 'node:https';

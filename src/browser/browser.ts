@@ -1,8 +1,8 @@
 /**
  * One Chromium per process, shared by all requests; each request gets a tab of its own: a warm one
  * kept from an earlier capture of the same site (warm-tabs.ts: same renderer process, scrubbed by
- * own-tab.ts), or a fresh browser context. One fresh context with a blank page is kept ready ahead of the next request
- * (the ~50 ms of createBrowserContext + newPage happen off the request path). If Chromium dies the
+ * own-tab.ts), or a fresh browser context. One fresh context with a blank page is kept ready ahead of
+ * the next request (the ~50 ms of createBrowserContext + newPage happen off the request path). If Chromium dies the
  * next caller launches a new one; after `recycleAfter` captures, or past `recycleAboveMb`, the
  * browser is replaced, the old one closed once its last capture ends.
  */
@@ -143,8 +143,9 @@ export class BrowserManager {
   }
 
   /**
-   * After a capture, off the request path: the tab kept for its site (warm-tabs.ts) and scrubbed (own-tab.ts), or
-   * closed with its context (a failed capture, options that leave state, a browser on its way out).
+   * After a capture, off the request path: the tab kept for its site (warm-tabs.ts) and scrubbed
+   * (own-tab.ts), or closed with its context (a failed capture, options that leave state, a browser on
+   * its way out).
    */
   private async release(live: Live, tab: OwnTab, site: string | undefined): Promise<void> {
     if (site !== undefined && !live.retiring && !this.closed) {

@@ -69,14 +69,13 @@ class DocumentLog {
    */
   static async start(cdp: CDPSession, blank?: BlankEntry): Promise<DocumentLog> {
     const log = new DocumentLog(cdp);
-    const blankPath = blank?.path;
     if (blank) {
       log.answerBlank = (e) => void answerBlank(cdp, e);
       cdp.on('Fetch.requestPaused', log.answerBlank);
       log.dropBlankOnCommit(blank.entryId);
     }
     await Promise.all([
-      blankPath ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blankPath}` }] }) : undefined,
+      blank ? cdp.send('Fetch.enable', { patterns: [{ urlPattern: `*${blank.path}` }] }) : undefined,
       cdp.send('Page.enable'),
       cdp.send('Target.setAutoAttach', {
         autoAttach: true,
@@ -103,15 +102,13 @@ class DocumentLog {
    * Once the capture's page commits, the way back to the blank document goes (the history is reset),
    * and with it the interception that answered it: while Fetch is enabled, Chromium routes every
    * request of the page through it, matched or not, which costs the browser process CPU on each one.
-   * Chromium may answer a reset made just after the commit without doing it, so the history is read
-   * back, and the reset tried again (shortly, a few times, and at DOMContentLoaded and load) until the
-   * blank entry is gone. A history navigation begun meanwhile (the page went back at once) keeps the
+   * The reset is read back (resetHistory) and tried again (shortly, a few times, and at DOMContentLoaded
+   * and load) until the blank entry is gone. A history navigation begun meanwhile (the page went back at once) keeps the
    * interception for the whole capture, so a blank document is still answered by us.
    */
   private dropBlankOnCommit(blankEntryId: number): void {
     const { cdp } = this;
     let historyMoved = false;
-    let committed = false;
     let dropped = false;
     let retries = 0;
     const onStart = ({ navigationType }: Protocol.Page.FrameStartedNavigatingEvent) => {
@@ -122,8 +119,7 @@ class DocumentLog {
       this.dropping = this.dropping
         .then(async () => {
           if (dropped || this.retired || historyMoved) return;
-          await cdp.send('Page.resetNavigationHistory');
-          const { entries } = await cdp.send('Page.getNavigationHistory');
+          const entries = await resetHistory(cdp);
           if (dropped || this.retired || historyMoved) return;
           if (entries.some((e) => e.id === blankEntryId)) {
             if (retries++ < BLANK_DROP_RETRIES) setTimeout(attempt, BLANK_DROP_RETRY_MS).unref();
@@ -137,13 +133,10 @@ class DocumentLog {
         .catch(() => undefined);
     };
     const onCommit = ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
-      if (frame.parentId) return;
-      committed = true;
-      attempt();
+      if (!frame.parentId) attempt();
     };
-    const onLoaded = () => {
-      if (committed) attempt();
-    };
+    // The session starts on the loaded blank document: these come only after the capture's commit.
+    const onLoaded = () => attempt();
     cdp.on('Page.frameStartedNavigating', onStart);
     cdp.on('Page.frameNavigated', onCommit);
     cdp.on('Page.domContentEventFired', onLoaded);
@@ -323,15 +316,14 @@ export class OwnTab implements Tab {
       if (!left) break;
       if (attempt === 2) throw new Error(`the tab still holds ${left} after scrubbing`);
     }
-    await Promise.all([
-      cdp.send('Page.resetNavigationHistory'),
+    const [entries] = await Promise.all([
+      resetHistory(cdp),
       // The window's name outlives its documents.
       cdp.send('Runtime.evaluate', { expression: 'window.name = ""' }),
       contextId ? browserSession.send('Browser.resetPermissions', { browserContextId: contextId }) : undefined,
     ]);
-    // Chromium can answer a reset without doing it: the history must hold the blank document alone,
-    // or the next page would find the last one's entries (navigation.entries(), URLs and state).
-    const { entries } = await cdp.send('Page.getNavigationHistory');
+    // The history must hold the blank document alone, or the next page would find the last one's
+    // entries (navigation.entries(), URLs and state).
     const [blank] = entries;
     if (entries.length !== 1 || !blank?.url.endsWith(blankPath))
       throw new Error('the history still holds the last page');
@@ -408,6 +400,15 @@ function answerBlank(cdp: CDPSession, e: Protocol.Fetch.RequestPausedEvent, fram
       body: Buffer.from(html).toString('base64'),
     })
     .catch(() => undefined);
+}
+
+/**
+ * Drops every history entry but the current one, and returns the history as it then is: Chromium can
+ * answer a reset without carrying it out (seen just after a commit), so only the entries say.
+ */
+async function resetHistory(cdp: CDPSession): Promise<Protocol.Page.NavigationEntry[]> {
+  await cdp.send('Page.resetNavigationHistory');
+  return (await cdp.send('Page.getNavigationHistory')).entries;
 }
 
 const sameMembers = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));

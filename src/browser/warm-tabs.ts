@@ -5,9 +5,9 @@
  * CPU). Chromium ties a renderer to one context and one site, so a tab
  * kept in its context, on a blank document of the same process, serves the next capture of that site
  * without starting one. What the previous capture left must not reach the next: after each capture
- * the tab is scrubbed (own-tab.ts, OwnTab.scrub) and only then offered again; a tab that cannot be scrubbed in time,
- * whose capture failed, or whose options left state on it (src/capture/render-page.ts, warmKeyFor),
- * is closed with its context as before.
+ * the tab is scrubbed (own-tab.ts, OwnTab.scrub) and only then offered again; a tab that cannot be
+ * scrubbed in time, whose capture failed, or whose options left state on it
+ * (src/capture/render-page.ts, warmKeyFor), is closed with its context as before.
  */
 import { withTimeout } from '../deadline.js';
 import type { OwnTab } from './own-tab.js';
