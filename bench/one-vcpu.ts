@@ -310,7 +310,7 @@ const perLevel = (c: number, perClient = PER_CLIENT) => Math.max(MIN_PER_LEVEL, 
 
 /** The whole one-vCPU run on `url` (the article page). */
 /** Where and how the systems run: the layers, the measured core, the memory, free ports. */
-interface Setup {
+export interface Setup {
   layout: LocalLayout;
   allow: string;
   freePort: () => Promise<number>;
@@ -319,12 +319,13 @@ interface Setup {
 }
 
 /** The service at concurrency `c` in a process of its own, capturing `urls` in turn. */
-async function runService(
+export async function runService(
   setup: Setup,
   c: number,
   urls: string[],
   sites: VcpuRow['sites'],
   warmTabs?: number,
+  extraEnv: Record<string, string> = {},
 ): Promise<VcpuRow> {
   const port = await setup.freePort();
   const { cmd, args, env, cwd } = localProcess(setup.layout, port, {
@@ -336,6 +337,7 @@ async function runService(
     // Never frozen here (requests keep coming): the low-traffic run (frozen.ts) measures the freeze.
     FROZEN_WHEN_IDLE: 'false',
     ...(warmTabs === undefined ? {} : { WARM_TABS: String(warmTabs) }),
+    ...extraEnv,
   });
   const svc = startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });
   try {
@@ -363,7 +365,7 @@ const after = (urls: string[], done: number) => [
 ];
 
 /** The raw-CDP floor at concurrency `c` in a process of its own, capturing `urls` in turn. */
-async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
+export async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
   const { layout } = setup;
   const floor = startConfined(
     process.execPath,

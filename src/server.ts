@@ -5,8 +5,8 @@
  * http/lifecycle.ts). On SIGTERM/SIGINT: stop accepting, let in-flight captures finish, close
  * Chromium, exit 0.
  */
-// First: before any module loads the `debug` package (debug-colors.ts).
-import './debug-colors.js';
+// First: before puppeteer loads the `debug` package (puppeteer-debug.ts).
+import './puppeteer-debug.js';
 import { loadConfig } from './config.js';
 import { createService } from './service.js';
 

@@ -175,15 +175,29 @@ describe('FC lifecycle hooks', () => {
 describe('through the built function (npm run fc:local)', () => {
   it('/initialize, /pre-stop, then SIGTERM: 200, 200, exit 0, no Chromium or profile left', async () => {
     const captureDir = mkdtempSync(join(tmpdir(), 'fcshot-local-captures-'));
-    // Counts the function's questions whether stderr is a terminal (puppeteer's logger asks once per
-    // CDP message unless the `debug` package is told its colours before it loads: src/debug-colors.ts).
+    // Counts the function's questions whether stderr is a terminal, and the loggers the `debug` package
+    // makes (each picks a colour): puppeteer logs every CDP message, and would make a logger and ask once
+    // per message without src/puppeteer-debug.ts.
     const ttyCount = join(captureDir, 'isatty-calls');
+    const loggerCount = join(captureDir, 'debug-loggers');
     const counter = join(captureDir, 'count-isatty.cjs');
     writeFileSync(
       counter,
       `const tty = require('node:tty'); const fs = require('node:fs'); const isatty = tty.isatty; let n = 0;
        tty.isatty = (fd) => { if (fd === 2) n += 1; return isatty(fd); };
-       process.on('exit', () => fs.writeFileSync(${JSON.stringify(ttyCount)}, String(n)));`,
+       const Module = require('node:module'); const load = Module._load; let loggers = 0; let hooked = false;
+       Module._load = function (...args) {
+         const m = load.apply(this, args);
+         if (!hooked && typeof m === 'function' && typeof m.selectColor === 'function' && typeof m.humanize === 'function') {
+           hooked = true; const selectColor = m.selectColor;
+           m.selectColor = (name) => { loggers += 1; return selectColor(name); };
+         }
+         return m;
+       };
+       process.on('exit', () => {
+         fs.writeFileSync(${JSON.stringify(ttyCount)}, String(n));
+         fs.writeFileSync(${JSON.stringify(loggerCount)}, String(loggers));
+       });`,
     );
     const fn = await startLocal({
       port: 0,
@@ -210,6 +224,9 @@ describe('through the built function (npm run fc:local)', () => {
       expect(await fn.stop()).toBe(0);
       // Over the function's life: launching Chromium and readying its spare page took dozens of CDP messages.
       expect(Number(readFileSync(ttyCount, 'utf8'))).toBeLessThan(3);
+      // One logger for each name puppeteer logs under (9 here: sent, received, …), not one per message
+      // (81 here without src/puppeteer-debug.ts).
+      expect(Number(readFileSync(loggerCount, 'utf8'))).toBeLessThan(20);
     } finally {
       await fn.stop();
       rmSync(captureDir, { recursive: true, force: true });
