@@ -16,6 +16,7 @@ import { localProcess, type LocalLayout } from '../fc/harness/fc-local.js';
 import { ROOT } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
+import { ownNode } from './own-node.js';
 
 export const LEVELS = [1, 2, 4, 8];
 /**
@@ -368,7 +369,7 @@ const after = (urls: string[], done: number) => [
 export async function runFloor(setup: Setup, c: number, urls: string[], sites: VcpuRow['sites']): Promise<VcpuRow> {
   const { layout } = setup;
   const floor = startConfined(
-    process.execPath,
+    ownNode(layout, 'floor'),
     ['--import', 'tsx', join(ROOT, 'bench/floor.ts'), join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib')],
     { env: process.env, core: setup.core, ipc: true, memoryMb: setup.memoryMb },
   );
@@ -447,7 +448,7 @@ export async function measureOneVcpu(
   for (const c of LEVELS) {
     const port = await freePort();
     const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
-    const seed = startConfined(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+    const seed = startConfined(ownNode(layout, 'seed'), ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
       env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
       core: setup.core,
       memoryMb,

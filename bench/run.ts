@@ -23,6 +23,7 @@ import { BUILD, ROOT } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
+import { ownNode } from './own-node.js';
 import { type Confined, hasTaskset, machineLoad, measureOneVcpu, startConfined } from './one-vcpu.js';
 import { FORMATS_SECTION, formatsReport, measureFormats } from './formats.js';
 import { frozenReport, measureFrozen } from './frozen.js';
@@ -262,8 +263,8 @@ async function measureCold(layout: LocalLayout, fx: { allowEntry: string }, arti
       const start = (port: number) => {
         const env = { ...process.env, PORT: String(port), TMPDIR: seedTmp };
         return confine
-          ? startConfined(process.execPath, args, { env, ...confine })
-          : spawn(process.execPath, args, { env, stdio: 'ignore' });
+          ? startConfined(ownNode(layout, 'seed'), args, { env, ...confine })
+          : spawn(ownNode(layout, 'seed'), args, { env, stdio: 'ignore' });
       };
       return (await coldStart(start, article)).ms;
     } finally {
@@ -366,6 +367,7 @@ async function main() {
     const shootService = httpShoot(`http://127.0.0.1:${svc.port}/?url=${encodeURIComponent(url)}`);
     const floorArgs = [join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib'), fx.spki];
     const floor = fork(join(ROOT, 'bench/floor.ts'), floorArgs, {
+      execPath: ownNode(layout, 'floor'),
       execArgv: ['--import', 'tsx'],
       stdio: 'ignore',
     });
@@ -429,7 +431,7 @@ async function main() {
     // the seed's sample approach
     const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
     const seedPort = await freePort();
-    const seed = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+    const seed = spawn(ownNode(layout, 'seed'), ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
       env: { ...process.env, PORT: String(seedPort), TMPDIR: seedTmp },
       stdio: 'ignore',
     });
@@ -474,6 +476,7 @@ async function measureHttps(layout: LocalLayout, fx: Awaited<ReturnType<typeof s
   const svc = await startService(layout, fx.allowEntry, { TRUST_SPKI: fx.spki });
   const floorArgs = [join(layout.opt, 'chromium/chromium'), join(layout.opt, 'lib'), fx.spki];
   const floor = fork(join(ROOT, 'bench/floor.ts'), floorArgs, {
+    execPath: ownNode(layout, 'floor'),
     execArgv: ['--import', 'tsx'],
     stdio: 'ignore',
   });
