@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { LocalLayout } from '../fc/harness/fc-local.js';
 
 const copies = new Map<string, string>();
+let exitOnSignals = false;
 
 /** The path of `name`'s own copy of the layer's node, made on first use and removed when the benchmark exits. */
 export function ownNode(layout: LocalLayout, name: string): string {
@@ -23,6 +24,11 @@ export function ownNode(layout: LocalLayout, name: string): string {
     copyFileSync(join(layout.opt, 'node/bin/node'), binary);
     copies.set(name, binary);
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    // Interrupted, the benchmark still exits through 'exit', so the copies (~100 MB each) go.
+    if (!exitOnSignals) {
+      exitOnSignals = true;
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+    }
   }
   return binary;
 }

@@ -164,6 +164,8 @@ export function report(
   lines.push(
     '- **seed**: the launch-per-request sample (the approach of the article this project grew from): launch Chromium (@sparticuz/chromium) per request, screenshot to a file in /tmp, return it.',
     '',
+    "Each runs on a node binary no other process maps (the service on the layer's, the floor and the seed on copies of it), so PSS charges each its node's pages whole, as on an FC instance.",
+    '',
   );
   for (const page of ['article', 'simple']) {
     const of = (name: string) => rows.find((x) => x.page === page && x.name === name)!;

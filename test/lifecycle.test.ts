@@ -226,7 +226,9 @@ describe('through the built function (npm run fc:local)', () => {
       expect(Number(readFileSync(ttyCount, 'utf8'))).toBeLessThan(3);
       // One logger for each name puppeteer logs under (9 here: sent, received, …), not one per message
       // (81 here without src/puppeteer-debug.ts).
-      expect(Number(readFileSync(loggerCount, 'utf8'))).toBeLessThan(20);
+      const loggers = Number(readFileSync(loggerCount, 'utf8'));
+      expect(loggers).toBeGreaterThanOrEqual(2); // sent and received, at least: the count is live
+      expect(loggers).toBeLessThan(20);
     } finally {
       await fn.stop();
       rmSync(captureDir, { recursive: true, force: true });
