@@ -177,9 +177,20 @@ async function freezingFront(functionPort: number, cgroup: Cgroup, port = 0) {
 }
 
 /**
+ * `cmd args` with a /dev/shm of `mb` MB of its own: a tmpfs mounted in a mount namespace of the
+ * process's own (root only), as a container gives (Docker's default is 64 MB). Chromium decides from
+ * what /dev/shm has where its shared memory goes (src/browser/flags.ts, chooseSharedMemory).
+ */
+export function withDevShm(cmd: string, args: string[], mb: number): { cmd: string; args: string[] } {
+  const mount = `mount -t tmpfs -o size=${Math.floor(mb)}m fcshot-shm /dev/shm && exec "$@"`;
+  return { cmd: 'unshare', args: ['--mount', '--propagation', 'private', 'sh', '-c', mount, 'sh', cmd, ...args] };
+}
+
+/**
  * Starts the function from a laid-out tree and waits until it listens. `limits`: run it in a
  * cgroup with FC's memory and CPU (killed whole on OOM, as on FC). `freeze`: in such a cgroup, frozen
- * whenever no request is running (requests go through the front, on `port`).
+ * whenever no request is running (requests go through the front, on `port`). `devShmMb`: a /dev/shm
+ * of that size of its own (withDevShm).
  */
 export async function startLocal(
   opts: {
@@ -188,12 +199,15 @@ export async function startLocal(
     layout?: LocalLayout;
     limits?: boolean;
     freeze?: boolean;
+    devShmMb?: number;
   } = {},
 ): Promise<LocalFunction> {
   const layout = opts.layout ?? (await layOut());
   const requested = opts.port ?? loadFunctionSpec().port;
   // Behind the front, the function listens on a port of its own.
-  const { cmd, args, env } = localProcess(layout, opts.freeze ? 0 : requested, opts.extraEnv);
+  const local = localProcess(layout, opts.freeze ? 0 : requested, opts.extraEnv);
+  const { env } = local;
+  const { cmd, args } = opts.devShmMb === undefined ? local : withDevShm(local.cmd, local.args, opts.devShmMb);
   const cgroup = opts.limits || opts.freeze ? fcLimits(opts.freeze) : undefined;
   if (opts.freeze && !cgroup) throw new Error('fc:local: freezing needs a cgroup (root and cgroup v1 with a freezer)');
   const run = cgroup ? cgroup.wrap(cmd, args) : { cmd, args };

@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Browser, CDPSession } from 'puppeteer-core';
 import { withTimeout } from '../deadline.js';
 import { badGateway, browserGone, HttpError, isPageGone } from '../errors.js';
-import { chromiumEnvironment, chromiumFlags } from './flags.js';
+import { chooseSharedMemory, chromiumEnvironment, chromiumFlags } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
@@ -176,13 +176,14 @@ export class BrowserManager {
     // Our own profile folder, removed when the process ends however it ends (puppeteer's own is left
     // behind when Chromium is killed).
     const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
+    const shared = chooseSharedMemory();
     const {
       browser,
       process: proc,
       kill,
     } = await launchChromium({
       executablePath: this.binary.path,
-      args: chromiumFlags(this.opts.proxyUrl, this.opts.trustSpki),
+      args: chromiumFlags(this.opts.proxyUrl, this.opts.trustSpki, shared),
       env: chromiumEnvironment(process.env, this.binary.env),
       userDataDir: profile,
       protocolTimeout: 60_000,
@@ -211,7 +212,14 @@ export class BrowserManager {
     this.live = live;
     this.keepSpare(live); // the first caller finds its page already in the making
     this.opts.log.info(
-      { source: this.binary.source, path: this.binary.path, pid: proc.pid, ms: Date.now() - started },
+      {
+        source: this.binary.source,
+        path: this.binary.path,
+        pid: proc.pid,
+        ms: Date.now() - started,
+        sharedMemory: shared.where,
+        devShmFreeMb: shared.devShmFreeMb,
+      },
       'chromium launched',
     );
     return live;

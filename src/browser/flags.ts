@@ -1,14 +1,55 @@
+import { statfsSync } from 'node:fs';
+
+/** statfs's magic number for a tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
+/**
+ * Room /dev/shm must have for Chromium to use it. Its shared memory (tiles, frames, response bodies
+ * passed between its processes) peaked at 266 MB at concurrency 4 with every capture another site, and
+ * at 253 MB for full-page captures; a full tmpfs crashes the process that writes to it.
+ */
+export const DEV_SHM_MIN_FREE_MB = 512;
+
+/** Where Chromium's shared memory lives, and why. */
+export interface SharedMemory {
+  /** `dev-shm`: /dev/shm, a tmpfs; `temp-files`: files in the temp dir (--disable-dev-shm-usage). */
+  where: 'dev-shm' | 'temp-files';
+  /** What /dev/shm had free, MB (undefined: no /dev/shm, or not a tmpfs). */
+  devShmFreeMb?: number;
+}
+
+/**
+ * /dev/shm when it is a tmpfs with DEV_SHM_MIN_FREE_MB free, else files in the temp dir (where a
+ * container's 64 MB /dev/shm would crash Chromium under load). Files on a disk cost a file system's
+ * inode allocation and block reads for every region: on this project's one-vCPU benchmark, /dev/shm
+ * took 0.84× the CPU per capture with every capture another site, 0.88× with one site.
+ */
+export function chooseSharedMemory(
+  statfs: (path: string) => { type: number; bavail: number; bsize: number } = statfsSync,
+): SharedMemory {
+  try {
+    const fs = statfs('/dev/shm');
+    if (fs.type !== TMPFS_MAGIC) return { where: 'temp-files' };
+    const devShmFreeMb = Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
+    return { where: devShmFreeMb >= DEV_SHM_MIN_FREE_MB ? 'dev-shm' : 'temp-files', devShmFreeMb };
+  } catch {
+    return { where: 'temp-files' };
+  }
+}
+
 /**
  * Chromium's command line: ours, short, and safe for rendering strangers' pages. We do not take
  * @sparticuz/chromium's defaults: --disable-web-security, --allow-running-insecure-content and
  * --single-process (which also breaks browser contexts) have no place in a public renderer.
  */
-export function chromiumFlags(proxyUrl: string, trustSpki: string[] = []): string[] {
+export function chromiumFlags(
+  proxyUrl: string,
+  trustSpki: string[] = [],
+  shared: SharedMemory = chooseSharedMemory(),
+): string[] {
   return [
     // Root in a container, as on FC; the sandbox needs user namespaces FC does not give.
     '--no-sandbox',
-    // FC's /dev/shm is small; use /tmp-backed shared memory instead.
-    '--disable-dev-shm-usage',
+    ...(shared.where === 'temp-files' ? ['--disable-dev-shm-usage'] : []),
     '--disable-gpu',
     '--hide-scrollbars',
     '--mute-audio',

@@ -130,9 +130,11 @@ export async function launchChromium(opts: LaunchOptions): Promise<Launched> {
   const argv = [
     // Without the start page puppeteer adds, the headless shell opens no tab: no renderer process
     // (~35 MB) nobody captures in; every capture opens its own context.
+    // Where shared memory lives is ours to say (flags.ts, chooseSharedMemory): puppeteer's defaults
+    // always send it to files.
     ...puppeteer
       .defaultArgs({ headless: 'shell', args: opts.args, userDataDir: opts.userDataDir })
-      .filter((arg) => arg !== 'about:blank'),
+      .filter((arg) => arg !== 'about:blank' && (arg !== '--disable-dev-shm-usage' || opts.args.includes(arg))),
     '--remote-debugging-pipe',
   ];
   // Its own process group (detached), so one signal reaches every process it starts.
