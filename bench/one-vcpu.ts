@@ -12,9 +12,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCgroup, CgroupUnavailable, type Cgroup } from '../fc/harness/cgroup.js';
-import { localProcess, type LocalLayout } from '../fc/harness/fc-local.js';
+import { localProcess, withDevShm, type LocalLayout } from '../fc/harness/fc-local.js';
 import { ROOT } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
+import { chooseSharedMemory, type SharedMemory } from '../src/browser/flags.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { ownNode } from './own-node.js';
 
@@ -38,6 +39,8 @@ export interface VcpuRow {
   sites: 'one' | 'many';
   /** The service's WARM_TABS when it was not the default (MAX_CONCURRENCY). */
   warmTabs?: number;
+  /** The service ran with a /dev/shm of this size of its own (the rest: the machine's). */
+  devShmMb?: number;
   /** Set on the repeated rounds at MANY_SITES_CONCURRENCY (the first round is the tables' row). */
   round?: number;
   concurrency: number;
@@ -60,6 +63,13 @@ export interface VcpuRow {
 
 export interface VcpuRun {
   rows: VcpuRow[];
+  /** Where the service's Chromium kept its shared memory in `rows` (src/browser/flags.ts). */
+  sharedMemory: SharedMemory;
+  /**
+   * The service at MANY_SITES_CONCURRENCY with a container's 64 MB /dev/shm (its shared memory in
+   * files in /tmp), one site and many, beside the same service on the machine's /dev/shm, in turn.
+   */
+  smallDevShm: VcpuRow[];
   confinement: string;
   core: number;
   loadBefore: number[];
@@ -325,11 +335,16 @@ export async function runService(
   c: number,
   urls: string[],
   sites: VcpuRow['sites'],
-  warmTabs?: number,
-  extraEnv: Record<string, string> = {},
+  opts: {
+    warmTabs?: number;
+    extraEnv?: Record<string, string>;
+    /** A /dev/shm of this size of the service's own (fc/harness/fc-local.ts, withDevShm). */
+    devShmMb?: number;
+  } = {},
 ): Promise<VcpuRow> {
+  const { warmTabs, extraEnv = {}, devShmMb } = opts;
   const port = await setup.freePort();
-  const { cmd, args, env, cwd } = localProcess(setup.layout, port, {
+  const local = localProcess(setup.layout, port, {
     EGRESS_ALLOW: setup.allow,
     LOG_LEVEL: 'warn',
     RECYCLE_AFTER: '0',
@@ -340,6 +355,8 @@ export async function runService(
     ...(warmTabs === undefined ? {} : { WARM_TABS: String(warmTabs) }),
     ...extraEnv,
   });
+  const { env, cwd } = local;
+  const { cmd, args } = devShmMb === undefined ? local : withDevShm(local.cmd, local.args, devShmMb);
   const svc = startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });
   try {
     await waitForHttp(port);
@@ -350,7 +367,7 @@ export async function runService(
     await httpLoad(targets, c, warmUp);
     const measured = after(targets, warmUp);
     const row = await level('service', c, svc, () => httpLoad(measured, c, perLevel(c)), sites);
-    return warmTabs === undefined ? row : { ...row, warmTabs };
+    return { ...row, ...(warmTabs === undefined ? {} : { warmTabs }), ...(devShmMb === undefined ? {} : { devShmMb }) };
   } finally {
     await svc.stop();
   }
@@ -443,7 +460,7 @@ export async function measureOneVcpu(
     rows.push(await runFloor(setup, c, [url], 'one'));
   }
   // Without warm tabs: the memory a capture can count on (warm tabs give theirs up under pressure).
-  rows.push(await runService(setup, 1, [url], 'one', 0));
+  rows.push(await runService(setup, 1, [url], 'one', { warmTabs: 0 }));
 
   for (const c of LEVELS) {
     const port = await freePort();
@@ -479,8 +496,29 @@ export async function measureOneVcpu(
       for (const run of pair) rows.push({ ...(await run()), round });
     }
   }
+  // Where /dev/shm is a container's 64 MB, Chromium's shared memory goes to files in /tmp: that
+  // service beside this one, in turn.
+  const smallDevShm: VcpuRow[] = [];
+  if (cgroupOk && process.getuid?.() === 0) {
+    for (const [sites, urls] of [
+      ['one', [url]],
+      ['many', siteUrls],
+    ] as const) {
+      smallDevShm.push(await runService(setup, c, [...urls], sites, { devShmMb: 64 }));
+      smallDevShm.push(await runService(setup, c, [...urls], sites));
+    }
+  }
   if (taskset) execFileSync('taskset', ['-a', '-p', '-c', `0-${core}`, String(process.pid)], { stdio: 'ignore' });
-  return { rows, confinement, core, loadBefore, loadAfter: loadavg(), memoryMb };
+  return {
+    rows,
+    sharedMemory: chooseSharedMemory(),
+    smallDevShm,
+    confinement,
+    core,
+    loadBefore,
+    loadAfter: loadavg(),
+    memoryMb,
+  };
 }
 
 /** Load of the machine as `uptime` says, for the report. */

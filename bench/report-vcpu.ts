@@ -152,7 +152,7 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
       '',
     );
   }
-  out.push(...roundsReport(all.rows), '');
+  out.push(...roundsReport(all.rows), '', ...sharedMemoryReport(all));
   out.push(
     '### Settings derived from this table (s.yaml)',
     '',
@@ -241,5 +241,39 @@ function roundsReport(rows: VcpuRow[]): string[] {
         `| ${sites === 'one' ? 'one' : 'every capture another'} | median | **${mid(ratios.map((r) => r[0])).toFixed(2)}** | **${mid(ratios.map((r) => r[1])).toFixed(2)}** | |`,
       );
   }
+  return out;
+}
+
+/**
+ * Where the service's Chromium kept its shared memory, and what files in /tmp (a container's 64 MB
+ * /dev/shm) cost beside it.
+ */
+function sharedMemoryReport(all: VcpuRun): string[] {
+  const { where, devShmFreeMb } = all.sharedMemory;
+  const out = [
+    where === 'dev-shm'
+      ? `Chromium's shared memory (tiles, frames, response bodies passed between its processes) was in /dev/shm, a tmpfs with ${devShmFreeMb} MB free (src/browser/flags.ts).`
+      : `Chromium's shared memory (tiles, frames, response bodies passed between its processes) was in files in /tmp: /dev/shm ${devShmFreeMb === undefined ? 'is not a tmpfs' : `had ${devShmFreeMb} MB free`} here (src/browser/flags.ts).`,
+    '',
+  ];
+  const pairs = (['one', 'many'] as const).flatMap((sites) => {
+    const small = all.smallDevShm.find((r) => r.sites === sites && r.devShmMb !== undefined);
+    const own = all.smallDevShm.find((r) => r.sites === sites && r.devShmMb === undefined);
+    return small?.cpuMsPerCapture && own?.cpuMsPerCapture ? [{ sites, small, own }] : [];
+  });
+  if (!pairs.length || where !== 'dev-shm') return out;
+  out.push(
+    `Where /dev/shm is a container's 64 MB, it goes to files in /tmp instead: the service with a 64 MB /dev/shm of its own`,
+    `(a tmpfs in a mount namespace), beside the same service on this machine's /dev/shm, at concurrency ${pairs[0]!.own.concurrency}, one run each:`,
+    '',
+    '| sites | CPU ms / capture, files in /tmp | on /dev/shm | files ÷ /dev/shm | captures/s, files ÷ /dev/shm |',
+    '|---|---|---|---|---|',
+    ...pairs.map(
+      ({ sites, small, own }) =>
+        `| ${sites === 'one' ? 'one' : 'every capture another'} | ${small.cpuMsPerCapture!.toFixed(0)} | ${own.cpuMsPerCapture!.toFixed(0)} | ` +
+        `${(small.cpuMsPerCapture! / own.cpuMsPerCapture!).toFixed(2)} | ${(small.rps / own.rps).toFixed(2)} |`,
+    ),
+    '',
+  );
   return out;
 }
