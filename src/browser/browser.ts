@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Browser, CDPSession } from 'puppeteer-core';
 import { withTimeout } from '../deadline.js';
 import { badGateway, browserGone, HttpError, isPageGone } from '../errors.js';
-import { chooseSharedMemory, chromiumEnvironment, chromiumFlags } from './flags.js';
+import { chooseSharedMemory, chromiumEnvironment, chromiumFlags, devShmUsedMb } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
@@ -177,6 +177,12 @@ export class BrowserManager {
     // behind when Chromium is killed).
     const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
     const shared = chooseSharedMemory();
+    if (this.opts.memory) {
+      // In /dev/shm, Chromium's shared memory counts against the instance like anonymous memory: the
+      // memory guard adds what it has put there since it started.
+      const before = devShmUsedMb();
+      this.opts.memory.sharedMb = shared.where === 'dev-shm' ? () => Math.max(0, devShmUsedMb() - before) : undefined;
+    }
     const {
       browser,
       process: proc,

@@ -36,6 +36,18 @@ export function chooseSharedMemory(
   }
 }
 
+/** What /dev/shm holds, MB (0 when it cannot be read). */
+export function devShmUsedMb(
+  statfs: (path: string) => { blocks: number; bfree: number; bsize: number } = statfsSync,
+): number {
+  try {
+    const fs = statfs('/dev/shm');
+    return ((fs.blocks - fs.bfree) * fs.bsize) / 2 ** 20;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Chromium's command line: ours, short, and safe for rendering strangers' pages. We do not take
  * @sparticuz/chromium's defaults: --disable-web-security, --allow-running-insecure-content and

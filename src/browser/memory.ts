@@ -204,6 +204,11 @@ export class MemoryGuard {
    * Over budget, this goes first: a page is killed only if there was nothing to give up.
    */
   relieve?: () => boolean;
+  /**
+   * Chromium's shared memory that no process's anonymous memory shows: what it has put in /dev/shm
+   * (a tmpfs: memory the kernel cannot write back), MB; set by the browser manager.
+   */
+  sharedMb?: () => number;
   private active = 0;
   private timer?: NodeJS.Timeout;
   private current?: Budget;
@@ -354,7 +359,7 @@ export class MemoryGuard {
       chromium += mb;
       if (mb > biggest.mb && type === 'renderer') biggest = { pid, mb };
     }
-    const total = anonMb(process.pid) + chromium;
+    const total = anonMb(process.pid) + chromium + (this.sharedMb?.() ?? 0);
     this.peakMb = Math.max(this.peakMb, total);
     // A page can grow by hundreds of MB a second and the next sample can come late on a busy CPU:
     // act on where the total will be if it grows again as much as since the last sample.
