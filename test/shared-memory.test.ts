@@ -5,11 +5,12 @@
  * still succeed; a /dev/shm with room takes it. Which one is read off Chromium's own mappings: its
  * shared memory regions are files named `.org.chromium.Chromium.*`, in /dev/shm or in the temp dir.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocal, type LocalFunction } from '../fc/harness/fc-local.js';
-import { processTree } from '../src/browser/memory.js';
+import { chooseSharedMemory, devShmUsedMb } from '../src/browser/flags.js';
+import { anonMb, budgetFor, MemoryGuard, processTree } from '../src/browser/memory.js';
 import { startFixtures, tallPage, type FixtureServer } from './helpers/fixtures.js';
 
 const canMount = (() => {
@@ -101,6 +102,45 @@ describe.skipIf(!canMount)('Chromium’s shared memory', () => {
       expect([...folders]).toEqual(['/dev/shm']);
     } finally {
       expect(await fn.stop()).toBe(0);
+    }
+  });
+});
+
+describe.skipIf(chooseSharedMemory().where !== 'dev-shm')('the memory guard and /dev/shm', () => {
+  it('counts what was put in /dev/shm since Chromium started: 200 MB there take a page over its budget', async () => {
+    // A stand-in renderer holding 16 MB.
+    const page = spawn(process.execPath, [
+      '-e',
+      'const keep = Buffer.alloc(16 << 20, 1); setInterval(() => keep[0]++, 1000)',
+    ]);
+    const file = `/dev/shm/fcshot-test-guard-${process.pid}`;
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      // A budget 100 MB above the tree as it is now (this process and the page).
+      const now = anonMb(process.pid) + anonMb(page.pid!);
+      let instanceMb = Math.ceil(now) + 100;
+      while (budgetFor(instanceMb, 0, 1).budgetMb < now + 100) instanceMb += 1;
+      const guard = new MemoryGuard({
+        instanceMb,
+        concurrency: 1,
+        log: { info: () => undefined, warn: () => undefined },
+      });
+      guard.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
+      const before = devShmUsedMb();
+      guard.sharedMb = () => Math.max(0, devShmUsedMb() - before);
+      await guard.measureBase();
+      guard.sample();
+      expect(page.exitCode === null && page.signalCode === null).toBe(true); // within the budget: it lives
+      const fd = openSync(file, 'w');
+      const chunk = Buffer.alloc(1 << 20, 1);
+      for (let i = 0; i < 200; i++) writeSync(fd, chunk);
+      closeSync(fd);
+      guard.sample();
+      await new Promise((r) => page.once('exit', r));
+      expect(page.signalCode).toBe('SIGKILL');
+    } finally {
+      page.kill('SIGKILL');
+      rmSync(file, { force: true });
     }
   });
 });
