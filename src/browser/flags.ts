@@ -20,8 +20,9 @@ export interface SharedMemory {
 /**
  * /dev/shm when it is a tmpfs with DEV_SHM_MIN_FREE_MB free, else files in the temp dir (where a
  * container's 64 MB /dev/shm would crash Chromium under load). Files on a disk cost a file system's
- * inode allocation and block reads for every region: on this project's one-vCPU benchmark, /dev/shm
- * took 0.84× the CPU per capture with every capture another site, 0.88× with one site.
+ * inode allocation and block reads for every region: on one vCPU at concurrency 4, /dev/shm took
+ * 0.84× the CPU per capture with every capture another site and 0.88× with one site (README, "Chromium's
+ * shared memory").
  */
 export function chooseSharedMemory(
   statfs: (path: string) => { type: number; bavail: number; bsize: number } = statfsSync,
