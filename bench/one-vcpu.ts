@@ -511,7 +511,7 @@ export async function measureOneVcpu(
   if (taskset) execFileSync('taskset', ['-a', '-p', '-c', `0-${core}`, String(process.pid)], { stdio: 'ignore' });
   return {
     rows,
-    sharedMemory: chooseSharedMemory(),
+    sharedMemory: chooseSharedMemory(memoryMb),
     smallDevShm,
     confinement,
     core,

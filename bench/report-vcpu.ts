@@ -252,7 +252,7 @@ function sharedMemoryReport(all: VcpuRun): string[] {
   const { where, devShmFreeMb } = all.sharedMemory;
   const out = [
     where === 'dev-shm'
-      ? `Chromium's shared memory (tiles, frames, response bodies passed between its processes) was in /dev/shm, a tmpfs with ${devShmFreeMb} MB free (src/browser/flags.ts).`
+      ? `Chromium's shared memory (tiles, frames, response bodies passed between its processes) was in /dev/shm, a tmpfs with ${devShmFreeMb} MB free (src/browser/flags.ts); the floor's, with puppeteer's defaults, in files in /tmp.`
       : `Chromium's shared memory (tiles, frames, response bodies passed between its processes) was in files in /tmp: /dev/shm ${devShmFreeMb === undefined ? 'is not a tmpfs' : `had ${devShmFreeMb} MB free`} here (src/browser/flags.ts).`,
     '',
   ];

@@ -182,6 +182,8 @@ async function freezingFront(functionPort: number, cgroup: Cgroup, port = 0) {
  * what /dev/shm has where its shared memory goes (src/browser/flags.ts, chooseSharedMemory).
  */
 export function withDevShm(cmd: string, args: string[], mb: number): { cmd: string; args: string[] } {
+  // size=0 would be a tmpfs without a limit.
+  if (!(mb >= 1)) throw new Error(`a /dev/shm of ${mb} MB`);
   const mount = `mount -t tmpfs -o size=${Math.floor(mb)}m fcshot-shm /dev/shm && exec "$@"`;
   return { cmd: 'unshare', args: ['--mount', '--propagation', 'private', 'sh', '-c', mount, 'sh', cmd, ...args] };
 }

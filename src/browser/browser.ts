@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Browser, CDPSession } from 'puppeteer-core';
 import { withTimeout } from '../deadline.js';
 import { badGateway, browserGone, HttpError, isPageGone } from '../errors.js';
-import { chooseSharedMemory, chromiumEnvironment, chromiumFlags, devShmUsedMb } from './flags.js';
+import { chooseSharedMemory, chromiumEnvironment, chromiumFlags, devShmGrowth, type SharedMemory } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
 import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
@@ -77,6 +77,8 @@ export class BrowserManager {
   private live?: Live;
   private launching?: Promise<Live>;
   private binary?: ChromiumBinary;
+  /** Where Chromium's shared memory lives (flags.ts), decided at the first launch. */
+  private shared?: SharedMemory;
   private closed = false;
   private readonly all = new Set<Live>();
   /** Contexts being closed after their capture, off the request path. */
@@ -176,13 +178,13 @@ export class BrowserManager {
     // Our own profile folder, removed when the process ends however it ends (puppeteer's own is left
     // behind when Chromium is killed).
     const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
-    const shared = chooseSharedMemory();
-    if (this.opts.memory) {
-      // In /dev/shm, Chromium's shared memory counts against the instance like anonymous memory: the
-      // memory guard adds what it has put there since it started.
-      const before = devShmUsedMb();
-      this.opts.memory.sharedMb = shared.where === 'dev-shm' ? () => Math.max(0, devShmUsedMb() - before) : undefined;
-    }
+    // Decided at the first launch, kept for every later one (a recycled Chromium's regions may still
+    // be in /dev/shm when the next starts).
+    this.shared ??= chooseSharedMemory(this.opts.memory?.instanceMb);
+    const shared = this.shared;
+    // In /dev/shm, Chromium's shared memory counts against the instance like anonymous memory: the
+    // memory guard adds it.
+    if (this.opts.memory && shared.where === 'dev-shm') this.opts.memory.sharedMb ??= devShmGrowth();
     const {
       browser,
       process: proc,

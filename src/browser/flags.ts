@@ -3,9 +3,11 @@ import { statfsSync } from 'node:fs';
 /** statfs's magic number for a tmpfs (linux/magic.h). */
 const TMPFS_MAGIC = 0x01021994;
 /**
- * Room /dev/shm must have for Chromium to use it. Its shared memory (tiles, frames, response bodies
- * passed between its processes) peaked at 266 MB at concurrency 4 with every capture another site, and
- * at 253 MB for full-page captures; a full tmpfs crashes the process that writes to it.
+ * Room /dev/shm must have for Chromium to use it, at the least: its shared memory (tiles, frames,
+ * response bodies passed between its processes) peaked at 266 MB at concurrency 4 with every capture
+ * another site, and at 253 MB for full-page captures. A full tmpfs fails Chromium's allocations (four
+ * full-page captures at once hung past 30 s on a 64 MB one). It must also have as much as the
+ * instance's memory, so that it never fills before the memory guard acts (src/browser/memory.ts).
  */
 export const DEV_SHM_MIN_FREE_MB = 512;
 
@@ -18,23 +20,39 @@ export interface SharedMemory {
 }
 
 /**
- * /dev/shm when it is a tmpfs with DEV_SHM_MIN_FREE_MB free, else files in the temp dir (where a
- * container's 64 MB /dev/shm would crash Chromium under load). Files on a disk cost a file system's
+ * /dev/shm when it is a tmpfs with DEV_SHM_MIN_FREE_MB and `instanceMb` free, else files in the temp
+ * dir (where a container's 64 MB /dev/shm would fail Chromium under load). Files on a disk cost a file system's
  * inode allocation and block reads for every region: on one vCPU at concurrency 4, /dev/shm took
  * 0.84× the CPU per capture with every capture another site and 0.88× with one site (README, "Chromium's
  * shared memory").
  */
 export function chooseSharedMemory(
+  instanceMb = 0,
   statfs: (path: string) => { type: number; bavail: number; bsize: number } = statfsSync,
 ): SharedMemory {
   try {
     const fs = statfs('/dev/shm');
     if (fs.type !== TMPFS_MAGIC) return { where: 'temp-files' };
     const devShmFreeMb = Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
-    return { where: devShmFreeMb >= DEV_SHM_MIN_FREE_MB ? 'dev-shm' : 'temp-files', devShmFreeMb };
+    const enough = devShmFreeMb >= Math.max(DEV_SHM_MIN_FREE_MB, instanceMb);
+    return { where: enough ? 'dev-shm' : 'temp-files', devShmFreeMb };
   } catch {
     return { where: 'temp-files' };
   }
+}
+
+/**
+ * What /dev/shm has gained since the least it held since this was called, MB: Chromium's shared memory
+ * there (and anything else put there meanwhile, which the instance pays for all the same). The least,
+ * not the first: what an earlier Chromium (recycled) still held when this one started goes when it does.
+ */
+export function devShmGrowth(read: () => number = devShmUsedMb): () => number {
+  let least = read();
+  return () => {
+    const used = read();
+    least = Math.min(least, used);
+    return used - least;
+  };
 }
 
 /** What /dev/shm holds, MB (0 when it cannot be read). */

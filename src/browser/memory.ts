@@ -233,6 +233,11 @@ export class MemoryGuard {
 
   constructor(private readonly opts: MemoryGuardOptions) {}
 
+  /** The instance's memory the budget is made from, MB. */
+  get instanceMb(): number {
+    return this.opts.instanceMb;
+  }
+
   private refresh(force = false): Promise<void> {
     if (this.listing) return this.listing;
     if (!force && Date.now() - this.knownAt < (this.listProcesses ? LIST_EVERY_MS : 1000)) return Promise.resolve();
@@ -366,6 +371,9 @@ export class MemoryGuard {
     const growth = this.lastMb === undefined ? 0 : Math.max(0, total - this.lastMb);
     this.lastMb = total;
     if (total + growth <= budget.budgetMb || !biggest.pid) return total;
+    // A renderer killed a moment ago and not yet gone still holds what it had in /dev/shm: the next page
+    // is not killed for it.
+    if ([...this.dying.keys()].some(isAlive)) return total;
     if (this.relieve?.()) {
       this.opts.log.info(
         { totalMb: Math.round(total), budgetMb: budget.budgetMb },
@@ -412,5 +420,15 @@ function processType(pid: number): string {
     return /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? '';
   } catch {
     return '';
+  }
+}
+
+/** Whether a process has not yet exited (a zombie counts as exited). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
   }
 }
