@@ -45,7 +45,7 @@ async function startServer(): Promise<Running> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const port = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
-    const pid = /"pid":(\d+),"ms":\d+,"msg":"chromium launched"/.exec(out)?.[1];
+    const pid = /"pid":(\d+),[^\n]*"msg":"chromium launched"/.exec(out)?.[1];
     if (port && pid) return { child, output: () => out, port: Number(port), chromiumPid: Number(pid), exited };
     await new Promise((r) => setTimeout(r, 100));
   }
