@@ -16,7 +16,7 @@ import { localProcess, withDevShm, type LocalLayout } from '../fc/harness/fc-loc
 import { ROOT } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { chooseSharedMemory, type SharedMemory } from '../src/browser/flags.js';
-import { treePssMb } from '../src/browser/memory.js';
+import { budgetFor, treePssMb } from '../src/browser/memory.js';
 import { ownNode } from './own-node.js';
 
 export const LEVELS = [1, 2, 4, 8];
@@ -511,7 +511,7 @@ export async function measureOneVcpu(
   if (taskset) execFileSync('taskset', ['-a', '-p', '-c', `0-${core}`, String(process.pid)], { stdio: 'ignore' });
   return {
     rows,
-    sharedMemory: chooseSharedMemory(memoryMb),
+    sharedMemory: chooseSharedMemory(budgetFor(memoryMb, 0, 1).budgetMb),
     smallDevShm,
     confinement,
     core,

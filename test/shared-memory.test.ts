@@ -106,40 +106,43 @@ describe.skipIf(!canMount)('Chromium’s shared memory', () => {
   }, 90_000);
 });
 
-describe.skipIf(chooseSharedMemory(1024).where !== 'dev-shm')('the memory guard and /dev/shm', () => {
-  it('counts what was put in /dev/shm since Chromium started: 200 MB there take a page over its budget', async () => {
-    // A stand-in renderer holding 16 MB.
-    const page = spawn(process.execPath, [
-      '-e',
-      'const keep = Buffer.alloc(16 << 20, 1); setInterval(() => keep[0]++, 1000)',
-    ]);
-    const file = `/dev/shm/fcshot-test-guard-${process.pid}`;
-    try {
-      await new Promise((r) => setTimeout(r, 500));
-      // A budget 100 MB above the tree as it is now (this process and the page).
-      const now = anonMb(process.pid) + anonMb(page.pid!);
-      let instanceMb = Math.ceil(now) + 100;
-      while (budgetFor(instanceMb, 0, 1).budgetMb < now + 100) instanceMb += 1;
-      const guard = new MemoryGuard({
-        instanceMb,
-        concurrency: 1,
-        log: { info: () => undefined, warn: () => undefined },
-      });
-      guard.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
-      guard.sharedMb = devShmGrowth(); // as src/browser/browser.ts sets it
-      await guard.measureBase();
-      guard.sample();
-      expect(page.exitCode === null && page.signalCode === null).toBe(true); // within the budget: it lives
-      const fd = openSync(file, 'w');
-      const chunk = Buffer.alloc(1 << 20, 1);
-      for (let i = 0; i < 200; i++) writeSync(fd, chunk);
-      closeSync(fd);
-      guard.sample();
-      await new Promise((r) => page.once('exit', r));
-      expect(page.signalCode).toBe('SIGKILL');
-    } finally {
-      page.kill('SIGKILL');
-      rmSync(file, { force: true });
-    }
-  });
-});
+describe.skipIf(chooseSharedMemory(budgetFor(1024, 0, 1).budgetMb).where !== 'dev-shm')(
+  'the memory guard and /dev/shm',
+  () => {
+    it('counts what was put in /dev/shm since Chromium started: 200 MB there take a page over its budget', async () => {
+      // A stand-in renderer holding 16 MB.
+      const page = spawn(process.execPath, [
+        '-e',
+        'const keep = Buffer.alloc(16 << 20, 1); setInterval(() => keep[0]++, 1000)',
+      ]);
+      const file = `/dev/shm/fcshot-test-guard-${process.pid}`;
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        // A budget 100 MB above the tree as it is now (this process and the page).
+        const now = anonMb(process.pid) + anonMb(page.pid!);
+        let instanceMb = Math.ceil(now) + 100;
+        while (budgetFor(instanceMb, 0, 1).budgetMb < now + 100) instanceMb += 1;
+        const guard = new MemoryGuard({
+          instanceMb,
+          concurrency: 1,
+          log: { info: () => undefined, warn: () => undefined },
+        });
+        guard.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
+        guard.sharedMb = devShmGrowth(); // as src/browser/browser.ts sets it
+        await guard.measureBase();
+        guard.sample();
+        expect(page.exitCode === null && page.signalCode === null).toBe(true); // within the budget: it lives
+        const fd = openSync(file, 'w');
+        const chunk = Buffer.alloc(1 << 20, 1);
+        for (let i = 0; i < 200; i++) writeSync(fd, chunk);
+        closeSync(fd);
+        guard.sample();
+        await new Promise((r) => page.once('exit', r));
+        expect(page.signalCode).toBe('SIGKILL');
+      } finally {
+        page.kill('SIGKILL');
+        rmSync(file, { force: true });
+      }
+    });
+  },
+);

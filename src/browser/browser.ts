@@ -17,7 +17,7 @@ import { badGateway, browserGone, HttpError, isPageGone } from '../errors.js';
 import { chooseSharedMemory, chromiumEnvironment, chromiumFlags, devShmGrowth, type SharedMemory } from './flags.js';
 import { launchChromium } from './launch.js';
 import type { ChromiumBinary } from './locate.js';
-import { treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
+import { budgetFor, treePssMb, type ChromiumProcess, type MemoryGuard } from './memory.js';
 import type { ProxyEntrance } from '../policy/egress-proxy.js';
 import { OwnTab, type Tab } from './own-tab.js';
 import { WarmTabs } from './warm-tabs.js';
@@ -180,7 +180,7 @@ export class BrowserManager {
     const profile = await mkdtemp(join(tmpdir(), PROFILE_PREFIX));
     // Decided at the first launch, kept for every later one (a recycled Chromium's regions may still
     // be in /dev/shm when the next starts).
-    this.shared ??= chooseSharedMemory(this.opts.memory?.instanceMb);
+    this.shared ??= chooseSharedMemory(this.opts.memory ? budgetFor(this.opts.memory.instanceMb, 0, 1).budgetMb : 0);
     const shared = this.shared;
     // In /dev/shm, Chromium's shared memory counts against the instance like anonymous memory: the
     // memory guard adds it.

@@ -7,7 +7,7 @@ const TMPFS_MAGIC = 0x01021994;
  * response bodies passed between its processes) peaked at 266 MB at concurrency 4 with every capture
  * another site, and at 253 MB for full-page captures. A full tmpfs fails Chromium's allocations (four
  * full-page captures at once hung past 30 s on a 64 MB one). It must also have as much as the
- * instance's memory, so that it never fills before the memory guard acts (src/browser/memory.ts).
+ * instance's memory budget, so that it never fills before the memory guard acts (src/browser/memory.ts).
  */
 export const DEV_SHM_MIN_FREE_MB = 512;
 
@@ -20,21 +20,21 @@ export interface SharedMemory {
 }
 
 /**
- * /dev/shm when it is a tmpfs with DEV_SHM_MIN_FREE_MB and `instanceMb` free, else files in the temp
- * dir (where a container's 64 MB /dev/shm would fail Chromium under load). Files on a disk cost a file system's
+ * /dev/shm when it is a tmpfs with DEV_SHM_MIN_FREE_MB and `budgetMb` (the memory guard's budget)
+ * free, else files in the temp dir (where a container's 64 MB /dev/shm would fail Chromium under load). Files on a disk cost a file system's
  * inode allocation and block reads for every region: on one vCPU at concurrency 4, /dev/shm took
  * 0.84× the CPU per capture with every capture another site and 0.88× with one site (README, "Chromium's
  * shared memory").
  */
 export function chooseSharedMemory(
-  instanceMb = 0,
+  budgetMb = 0,
   statfs: (path: string) => { type: number; bavail: number; bsize: number } = statfsSync,
 ): SharedMemory {
   try {
     const fs = statfs('/dev/shm');
     if (fs.type !== TMPFS_MAGIC) return { where: 'temp-files' };
     const devShmFreeMb = Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
-    const enough = devShmFreeMb >= Math.max(DEV_SHM_MIN_FREE_MB, instanceMb);
+    const enough = devShmFreeMb >= Math.max(DEV_SHM_MIN_FREE_MB, budgetMb);
     return { where: enough ? 'dev-shm' : 'temp-files', devShmFreeMb };
   } catch {
     return { where: 'temp-files' };
