@@ -71,39 +71,45 @@ async function captureFourAtOnce(fn: LocalFunction): Promise<{ statuses: number[
   return { statuses, folders };
 }
 
-describe.skipIf(!canMount)('Chromium’s shared memory', () => {
-  it('with a 64 MB /dev/shm (a container’s): files in the temp dir, and four full-page captures at once succeed', async () => {
-    const fn = await startLocal({
-      port: 0,
-      devShmMb: 64,
-      extraEnv: { EGRESS_ALLOW: fixtures.allowEntry, LOG_LEVEL: 'info' },
-    });
-    try {
-      expect(fn.output()).toMatch(/"sharedMemory":"temp-files","devShmFreeMb":64\b/);
-      const { statuses, folders } = await captureFourAtOnce(fn);
-      expect(statuses).toEqual([200, 200, 200, 200]);
-      expect([...folders].length).toBeGreaterThan(0);
-      expect([...folders].every((f) => !f.startsWith('/dev/shm'))).toBe(true);
-    } finally {
-      expect(await fn.stop()).toBe(0);
-    }
-  }, 90_000);
+/** Runs `check` on the built function started with a /dev/shm of `mb` MB of its own, and stops it. */
+async function withDevShmOf(mb: number, check: (fn: LocalFunction) => Promise<void>): Promise<void> {
+  const fn = await startLocal({
+    port: 0,
+    devShmMb: mb,
+    extraEnv: { EGRESS_ALLOW: fixtures.allowEntry, LOG_LEVEL: 'info' },
+  });
+  try {
+    await check(fn);
+  } finally {
+    expect(await fn.stop()).toBe(0);
+  }
+}
 
-  it('with a /dev/shm of 1 GB: /dev/shm', async () => {
-    const fn = await startLocal({
-      port: 0,
-      devShmMb: 1024,
-      extraEnv: { EGRESS_ALLOW: fixtures.allowEntry, LOG_LEVEL: 'info' },
-    });
-    try {
-      expect(fn.output()).toMatch(/"sharedMemory":"dev-shm","devShmFreeMb":1024\b/);
-      const { statuses, folders } = await captureFourAtOnce(fn);
-      expect(statuses).toEqual([200, 200, 200, 200]);
-      expect([...folders]).toEqual(['/dev/shm']);
-    } finally {
-      expect(await fn.stop()).toBe(0);
-    }
-  }, 90_000);
+describe.skipIf(!canMount)('Chromium’s shared memory', () => {
+  it(
+    'with a 64 MB /dev/shm (a container’s): files in the temp dir, and four full-page captures at once succeed',
+    () =>
+      withDevShmOf(64, async (fn) => {
+        expect(fn.output()).toMatch(/"sharedMemory":"temp-files","devShmFreeMb":64\b/);
+        const { statuses, folders } = await captureFourAtOnce(fn);
+        expect(statuses).toEqual([200, 200, 200, 200]);
+        expect([...folders].length).toBeGreaterThan(0);
+        expect([...folders].every((f) => !f.startsWith('/dev/shm'))).toBe(true);
+      }),
+    90_000,
+  );
+
+  it(
+    'with a /dev/shm of 1 GB: /dev/shm',
+    () =>
+      withDevShmOf(1024, async (fn) => {
+        expect(fn.output()).toMatch(/"sharedMemory":"dev-shm","devShmFreeMb":1024\b/);
+        const { statuses, folders } = await captureFourAtOnce(fn);
+        expect(statuses).toEqual([200, 200, 200, 200]);
+        expect([...folders]).toEqual(['/dev/shm']);
+      }),
+    90_000,
+  );
 });
 
 describe.skipIf(chooseSharedMemory(budgetFor(1024, 0, 1).budgetMb).where !== 'dev-shm')(
