@@ -14,16 +14,6 @@ const SCRUB_MS = 3000;
 /** How often, and how soon, a history reset Chromium did not carry out is tried again (dropBlankOnCommit). */
 const BLANK_DROP_RETRIES = 3;
 const BLANK_DROP_RETRY_MS = 20;
-/**
- * A scrubbed tab no capture took for this long has its renderer's JavaScript heap collected: what the
- * old page left goes (about 65 → 30 MB after the benchmark's article page). A tab taken sooner skips
- * it: under steady load a full collection per capture would cost more CPU than it gives back memory
- * for, and V8 collects by itself as the heap grows.
- */
-const IDLE_COLLECT_MS = 1000;
-/** An idle collection this late was held up by a freeze, not by a busy event loop. */
-const IDLE_COLLECT_LATE_MS = 250;
-
 /** What a capture works with: a page, and a raw CDP session to it for the calls puppeteer wraps slowly. */
 export interface Tab {
   page: Page;
@@ -164,8 +154,6 @@ export class OwnTab implements Tab {
   private otherPages = 0;
   /** Why the current capture left state no scrub clears (undefined: none seen). */
   private tainted?: string;
-  /** The heap collection due if the tab stays idle (IDLE_COLLECT_MS). */
-  private idleCollect?: NodeJS.Timeout;
 
   private constructor(
     readonly context: BrowserContext,
@@ -334,22 +322,12 @@ export class OwnTab implements Tab {
     await cdp.detach().catch(() => undefined);
     this.cdp = await this.page.createCDPSession();
     this.log = await DocumentLog.start(this.cdp, { path: blankPath, entryId: blank.id });
-    const next = this.cdp;
-    const due = Date.now() + IDLE_COLLECT_MS;
-    this.idleCollect = setTimeout(() => {
-      this.idleCollect = undefined;
-      // Late: the instance was frozen (FC, no request running), and a request has just woken it, most
-      // likely for this tab: no collection in its way. (Frozen, the heap costs nothing; V8 collects
-      // when the next page needs room.)
-      if (Date.now() - due > IDLE_COLLECT_LATE_MS) return;
-      void next.send('HeapProfiler.collectGarbage').catch(() => undefined);
-    }, IDLE_COLLECT_MS).unref();
-  }
-
-  /** The tab goes to a capture: no heap collection while it works. */
-  takeIntoUse(): void {
-    clearTimeout(this.idleCollect);
-    this.idleCollect = undefined;
+    // What the old page left in its renderer's heap goes now, not when V8 next needs room: a kept tab
+    // would otherwise carry it into the next capture (at concurrency 4 on the benchmark's article page,
+    // 50 MB less at the peak, for about 7 ms of renderer CPU a scrub). Unlike
+    // HeapProfiler.collectGarbage, which collects over and over until nothing more goes (~20 ms), this
+    // is one collection, as under memory pressure. Not part of the isolation: a failure is ignored.
+    await this.cdp.send('Memory.forciblyPurgeJavaScriptMemory').catch(() => undefined);
   }
 
   /**
@@ -380,7 +358,6 @@ export class OwnTab implements Tab {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.idleCollect);
     await this.context.close().catch(() => undefined);
     await this.entrance.close();
   }

@@ -78,10 +78,7 @@ export class WarmTabs {
       const ready = ofSite.filter((k) => k.ready).pop();
       if (ready) {
         this.kept.splice(this.kept.indexOf(ready), 1);
-        if (ready.tab.usable) {
-          ready.tab.takeIntoUse();
-          return ready.tab;
-        }
+        if (ready.tab.usable) return ready.tab;
         void ready.tab.close();
         continue;
       }
