@@ -507,6 +507,26 @@ describe('which tabs are kept', () => {
   });
 });
 
+describe('what a tab carries of puppeteer', () => {
+  it('no request listener of its own, fresh or kept: one, the tab’s watch for credentials in URLs', async () => {
+    // Puppeteer's page tracks requests in flight for waitForNetworkIdle with a chain of rxjs
+    // observables per request; the service never uses it, and OwnTab.open removes its listener
+    // (with it, two).
+    const listeners = () => svc.browser.withPage(async (tab) => tab.page.listenerCount('request'));
+    expect(await listeners()).toBe(1); // a fresh tab
+    const url = new URL(`${fixtures.origin}/red`);
+    for (let i = 0; i < 2; i++) await settledCapture({ url: url.href }); // the site recurs: its tab is kept
+    await svc.browser.openContexts();
+    const site = `${url.protocol}//${url.hostname}`; // the key warm tabs are kept by (render-page.ts)
+    const kept = await svc.browser.withPage(
+      async (tab, { warm }) => ({ warm, n: tab.page.listenerCount('request') }),
+      undefined,
+      site,
+    );
+    expect(kept).toEqual({ warm: true, n: 1 });
+  });
+});
+
 describe('a kept tab', () => {
   it('gives back the JavaScript heap the last page left before the next capture takes it', async () => {
     const { processTree, anonMb } = await import('../src/browser/memory.js');
