@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spec, type OutputFormat } from './formats.js';
 
@@ -58,10 +58,10 @@ export class CaptureFiles {
     return stream;
   }
 
-  /** Removes one of our files (gone already is fine). */
+  /** Removes one of our files (gone already is fine): one unlink, where rm would stat it first. */
   async discard(path: string): Promise<void> {
     this.own.delete(path);
-    await rm(path, { force: true }).catch(() => undefined);
+    await unlink(path).catch(() => undefined);
   }
 
   /** Removes every file of ours still on disk; returns how many there were. */
