@@ -39,8 +39,19 @@ beforeAll(async () => {
     '/loop': afterLoad(`location.href = '/loop?' + Date.now() + Math.random();`),
     '/meta-loop': metaRefresh('0'),
     '/inline-loop': `<!doctype html><script>location.replace('/inline-loop?' + Date.now() + Math.random());</script>`,
+    '/fetch-later': afterLoad(FETCH_LATE('/slower')),
+    '/to-fetch-later': afterLoad(`setTimeout(() => { location.href = '/fetch-later'; }, 900);`),
   });
   fixtures.route('/no-content', (_req, res) => res.writeHead(204).end());
+  // Answer after 1.5 s and 4 s, to any origin (raw HTML's document is about:blank).
+  for (const [path, ms] of [
+    ['/slow', 1500],
+    ['/slower', 4000],
+  ] as const) {
+    fixtures.route(path, (_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'access-control-allow-origin': '*' }).end('ok'), ms);
+    });
+  }
   // A long deadline: every answer below that is not a 504 came from following, not from running out.
   svc = await startService({ EGRESS_ALLOW: fixtures.allowEntry, REQUEST_TIMEOUT_MS: '20000' });
 });
@@ -64,6 +75,11 @@ const error = (res: { body: Buffer }) => JSON.parse(res.body.toString('utf8')) a
 async function corner(body: Buffer): Promise<number[]> {
   const { data } = await sharp(body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return [...data.subarray(0, 3)];
+}
+
+/** After load, fetches `url` (slow) and only then turns the page blue. */
+function FETCH_LATE(url: string): string {
+  return `setTimeout(() => fetch('${url}').then((r) => r.text()).then(() => { document.body.style.background = '#0000ff'; }), 50);`;
 }
 
 const BLUE = [0, 0, 255];
@@ -110,6 +126,33 @@ describe('a page that navigates after load is captured where it lands', () => {
     expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
     expect(await corner(res.body)).toEqual(WHITE);
     expect(res.headers['x-target-status']).toBe('200');
+  });
+});
+
+describe('networkidle0 waits for what the page fetches after load', () => {
+  // settle=false: the settle step waits for requests in flight by itself; here only waitUntil does.
+  it('raw HTML', async () => {
+    const res = await request(svc.app.server)
+      .post('/')
+      .send({ html: afterLoad(FETCH_LATE(`${fixtures.origin}/slow`)), waitUntil: 'networkidle0', settle: false })
+      .buffer(true)
+      .parse(binary);
+    expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
+    expect(await corner(res.body)).toEqual(BLUE);
+  });
+
+  it('on the page a navigation after load lands on', async () => {
+    // The navigation starts during the 1.5 s delay, after the first page was idle: it is followed, and
+    // the page it lands on fetches for 4 s. Not waiting, the capture would come 0.5 + 1.5 s after it landed.
+    const res = await shoot({
+      url: `${fixtures.origin}/to-fetch-later`,
+      waitUntil: 'networkidle0',
+      settle: false,
+      delay: 1500,
+    });
+    expect(res.status, res.body.toString('utf8').slice(0, 300)).toBe(200);
+    expect(await corner(res.body)).toEqual(BLUE);
+    expect(fixtures.hits).toContain('/slower');
   });
 });
 

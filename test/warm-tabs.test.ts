@@ -541,10 +541,18 @@ describe('a kept tab', () => {
       });
     const largest = async () => Math.max(0, ...(await renderers()).map(anonMb));
     await settledCapture({ url: `${fixtures.origin}/heavy` });
-    await settledCapture({ url: `${fixtures.origin}/heavy` }); // the site recurs: this tab is kept
+    // The site recurs: this tab is kept. While the page is held (delay), its renderer holds the arrays.
+    let held = 0;
+    const capturing = settledCapture({ url: `${fixtures.origin}/heavy`, delay: 1500 });
+    for (let waited = 0; waited < 1400; waited += 100) {
+      held = Math.max(held, await largest());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await capturing).status).toBe(200);
+    expect(held).toBeGreaterThan(120);
     await svc.browser.openContexts(); // its scrub done
     expect(svc.browser.warmTabs).toBe(1);
-    // The page held 120 MB of arrays until it was left; the scrub collected them, with no idle wait.
+    // The scrub collected them, with no idle wait.
     expect(await largest()).toBeLessThan(60);
     // And the kept tab is still the next capture's.
     expect((await capture(svc, { url: `${fixtures.origin}/red` })).headers['server-timing']).toMatch(/desc=warm/);

@@ -199,10 +199,11 @@ export class OwnTab implements Tab {
       });
     try {
       const page = await context.newPage();
-      // Puppeteer's page counts requests in flight for its waitForNetworkIdle, which this service does
-      // not use (networkidle is render-page.ts's own): for every request it builds a chain of a dozen
-      // rxjs observables and listeners, whose fresh closures also keep V8 recompiling them. Its listener
-      // is the only one on a new page; the captures add their own afterwards. At concurrency 4 on the
+      // Puppeteer's page counts requests in flight for its waitForNetworkIdle with a chain of a dozen
+      // rxjs observables and listeners built for every request, whose fresh closures also keep V8
+      // recompiling them. The service counts them itself, per capture, where it waits for the network
+      // (src/capture/in-flight.ts), and never calls waitForNetworkIdle. Puppeteer's listener is the only
+      // one on a new page; the tab and the captures add theirs afterwards. At concurrency 4 on the
       // benchmark's article page: 53 → 47 ms of node's CPU per capture.
       page.removeAllListeners('request');
       const cdp = await page.createCDPSession();
@@ -330,9 +331,11 @@ export class OwnTab implements Tab {
     this.log = await DocumentLog.start(this.cdp, { path: blankPath, entryId: blank.id });
     // What the old page left in its renderer's heap goes now, not when V8 next needs room: a kept tab
     // would otherwise carry it into the next capture (at concurrency 4 on the benchmark's article page,
-    // 50 MB less at the peak, for about 7 ms of renderer CPU a scrub). Unlike
-    // HeapProfiler.collectGarbage, which collects over and over until nothing more goes (~20 ms), this
-    // is one collection, as under memory pressure. Not part of the isolation: a failure is ignored.
+    // 50 MB less at the peak, for about 7 ms of renderer CPU a scrub; HeapProfiler.collectGarbage,
+    // which collects again and again until nothing more goes, cost ~20 ms). Chromium purges as under
+    // memory pressure: it also ends the blank documents' script contexts, so until the next capture
+    // navigates nothing may run script in this tab (the next capture's steps before its navigation are
+    // CDP commands, and raw HTML never gets a kept tab). Not part of the isolation: a failure is ignored.
     await this.cdp.send('Memory.forciblyPurgeJavaScriptMemory').catch(() => undefined);
   }
 

@@ -10,6 +10,7 @@ import type { Deadline } from '../deadline.js';
 import { invalidOption, notClickable, notFound } from '../errors.js';
 import type { CaptureOptions } from '../options.js';
 import { COOKIE_BANNER_BUDGET_MS, hideCookieBanners } from './cookie-banners.js';
+import type { InFlight } from './in-flight.js';
 import { runInOrder, type Step } from './steps.js';
 
 /** Longest the fullPage scroll-through may take, however long the page keeps growing. */
@@ -48,7 +49,12 @@ async function applyToAll(page: Page, field: 'hide' | 'remove', selectors: strin
  * that grows while we scroll (an endless feed) is followed, round by round, until it stops growing,
  * reaches fullPageMaxHeight, or 10 s (or the deadline) run out: a page that never goes idle still gets captured.
  */
-async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
+async function loadLazyContent(
+  page: Page,
+  inFlight: InFlight,
+  opts: CaptureOptions,
+  deadline: Deadline,
+): Promise<void> {
   const until = Date.now() + Math.min(LAZY_BUDGET_MS, deadline.waitBudget(true));
   let from = 0;
   while (Date.now() < until) {
@@ -67,7 +73,7 @@ async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadl
     );
     // Let what the scrolling started finish, within a bound.
     const idle = Math.min(3000, until - Date.now());
-    if (idle > 0) await page.waitForNetworkIdle({ idleTime: 250, timeout: idle }).catch(() => undefined);
+    if (idle > 0) await inFlight.idle({ idleTime: 250, timeout: idle }).catch(() => undefined);
     const height: number = await page.evaluate(() => document.documentElement.scrollHeight);
     if (height <= reached.height || reached.y >= opts.fullPageMaxHeight) break;
     from = reached.y;
@@ -97,7 +103,7 @@ async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadl
     );
     if (revisited > 0) {
       const idle = Math.min(3000, until - Date.now());
-      if (idle > 0) await page.waitForNetworkIdle({ idleTime: 250, timeout: idle }).catch(() => undefined);
+      if (idle > 0) await inFlight.idle({ idleTime: 250, timeout: idle }).catch(() => undefined);
     }
   }
   await page.evaluate(() => window.scrollTo(0, 0));
@@ -105,6 +111,8 @@ async function loadLazyContent(page: Page, opts: CaptureOptions, deadline: Deadl
 
 interface PageChange {
   page: Page;
+  /** The capture's requests in flight, for the wait after a full page's scrolling. */
+  inFlight: InFlight;
   opts: CaptureOptions;
   deadline: Deadline;
   /** Waits that timed out and were let go under bestAttempt, by option name. */
@@ -189,8 +197,8 @@ const PAGE_CHANGE_STEPS: Step<PageChange>[] = [
   },
   {
     name: 'fullPage',
-    run: async ({ page, opts, deadline }) => {
-      if (opts.fullPage) await loadLazyContent(page, opts, deadline);
+    run: async ({ page, inFlight, opts, deadline }) => {
+      if (opts.fullPage) await loadLazyContent(page, inFlight, opts, deadline);
     },
   },
   {
@@ -202,8 +210,13 @@ const PAGE_CHANGE_STEPS: Step<PageChange>[] = [
 ];
 
 /** Applies the page changes; returns what timed out but was let go under bestAttempt. */
-export async function changePage(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<string[]> {
+export async function changePage(
+  page: Page,
+  inFlight: InFlight,
+  opts: CaptureOptions,
+  deadline: Deadline,
+): Promise<string[]> {
   const gaveUp: string[] = [];
-  await runInOrder(PAGE_CHANGE_STEPS, { page, opts, deadline, gaveUp });
+  await runInOrder(PAGE_CHANGE_STEPS, { page, inFlight, opts, deadline, gaveUp });
   return gaveUp;
 }

@@ -10,6 +10,7 @@ import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
 import { grabImage } from './grab-image.js';
+import { InFlight } from './in-flight.js';
 import type { OutputFormat } from '../formats.js';
 import {
   failedAtProxy,
@@ -80,13 +81,14 @@ function guardPage(tab: Tab) {
 }
 
 /** networkidle0 / networkidle2: no request (at most two) in flight for 500 ms, within the wait budget. */
-function networkIdle(page: Page, opts: CaptureOptions, deadline: Deadline): Promise<void> {
+function networkIdle(inFlight: InFlight, opts: CaptureOptions, deadline: Deadline): Promise<void> {
   const concurrency = opts.waitUntil === 'networkidle0' ? 0 : 2;
-  return page.waitForNetworkIdle({ idleTime: 500, concurrency, timeout: deadline.waitBudget(opts.bestAttempt) });
+  return inFlight.idle({ idleTime: 500, concurrency, timeout: deadline.waitBudget(opts.bestAttempt) });
 }
 
 async function navigate(
   { page, on }: Tab,
+  inFlight: InFlight,
   opts: CaptureOptions,
   deadline: Deadline,
   whyBlocked: WhyBlocked,
@@ -96,7 +98,7 @@ async function navigate(
   if (opts.html !== undefined) {
     try {
       await page.setContent(opts.html, { waitUntil: 'load', timeout });
-      if (opts.waitUntil.startsWith('networkidle')) await networkIdle(page, opts, deadline);
+      if (opts.waitUntil.startsWith('networkidle')) await networkIdle(inFlight, opts, deadline);
     } catch (err) {
       if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
       gaveUp.push('waitUntil');
@@ -136,7 +138,7 @@ function rendererDeath(tab: Tab): Promise<never> {
 
 /** Waits until the navigation in flight has landed (the same waitUntil as the first page). */
 async function follow(
-  page: Page,
+  inFlight: InFlight,
   watch: NavigationWatch,
   opts: CaptureOptions,
   deadline: Deadline,
@@ -145,7 +147,7 @@ async function follow(
   const idleToo = opts.waitUntil.startsWith('networkidle') && !watch.followingFirst;
   try {
     await deadline.within(deadline.waitBudget(opts.bestAttempt), 'navigation', watch.landed());
-    if (idleToo) await networkIdle(page, opts, deadline);
+    if (idleToo) await networkIdle(inFlight, opts, deadline);
   } catch (err) {
     if ((err as Error).name !== 'TimeoutError' || !opts.bestAttempt) throw err;
     gaveUp.push('waitUntil');
@@ -222,6 +224,7 @@ async function renderPageOrThrow(
 ): Promise<Rendered> {
   const { page } = tab;
   const countRefused = guardPage(tab);
+  const inFlight = new InFlight(tab.on);
   const death = rendererDeath(tab);
   const watch = new NavigationWatch(tab, whyBlocked, opts.waitUntil, opts.html !== undefined);
   // Every phase also ends the moment the renderer dies or the navigation watch refuses (loop, blocked).
@@ -234,7 +237,7 @@ async function renderPageOrThrow(
   await deadline.step('emulate', () => Promise.all([emulate(tab, opts), watch.start()]));
   const response = await deadline.step(
     'navigate',
-    unlessStopped(() => navigate(tab, opts, deadline, whyBlocked, gaveUp)),
+    unlessStopped(() => navigate(tab, inFlight, opts, deadline, whyBlocked, gaveUp)),
   );
   if (opts.html === undefined) watch.acceptFirst(response);
 
@@ -243,7 +246,7 @@ async function renderPageOrThrow(
     if (watch.navigating) {
       await deadline.step(
         'navigate',
-        unlessStopped(() => follow(page, watch, opts, deadline, gaveUp)),
+        unlessStopped(() => follow(inFlight, watch, opts, deadline, gaveUp)),
       );
     }
     const epoch = watch.epoch;
@@ -255,7 +258,7 @@ async function renderPageOrThrow(
       );
     let phase = 'prepare';
     try {
-      const timedOut = await onThisPage('prepare', () => changePage(page, changes, deadline));
+      const timedOut = await onThisPage('prepare', () => changePage(page, inFlight, changes, deadline));
       phase = 'settle';
       const settlePhase = opts.settle ? 'settle' : 'prepare';
       const settled = await onThisPage(settlePhase, () => settleWithin(tab, watch, opts.settle, deadline));
