@@ -514,6 +514,8 @@ describe('what a tab carries of puppeteer', () => {
     // (with it, two).
     const listeners = () => svc.browser.withPage(async (tab) => tab.page.listenerCount('request'));
     expect(await listeners()).toBe(1); // a fresh tab
+    // Puppeteer's wait, which would count nothing now, fails instead of ending early.
+    await expect(svc.browser.withPage((tab) => tab.page.waitForNetworkIdle())).rejects.toThrow(/in-flight/);
     const url = new URL(`${fixtures.origin}/red`);
     for (let i = 0; i < 2; i++) await settledCapture({ url: url.href }); // the site recurs: its tab is kept
     await svc.browser.openContexts();

@@ -206,6 +206,9 @@ export class OwnTab implements Tab {
       // one on a new page; the tab and the captures add theirs afterwards. At concurrency 4 on the
       // benchmark's article page: 53 → 47 ms of node's CPU per capture.
       page.removeAllListeners('request');
+      // Without its counter, puppeteer's wait would end 0.5 s in, whatever is in flight: fail loudly instead.
+      page.waitForNetworkIdle = () =>
+        Promise.reject(new Error('waitForNetworkIdle counts nothing on this page: use src/capture/in-flight.ts'));
       const cdp = await page.createCDPSession();
       return new OwnTab(context, page, cdp, await DocumentLog.start(cdp), entrance);
     } catch (err) {
