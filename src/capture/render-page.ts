@@ -6,7 +6,7 @@
  * that starts before the image is grabbed is followed (navigation.ts): the page it lands on goes
  * through prepare, settle and capture again. Encoding to the asked format is encode.ts's job.
  */
-import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
+import type { HTTPRequest, HTTPResponse } from 'puppeteer-core';
 import type { Tab } from '../browser/browser.js';
 import { emulate } from './emulate.js';
 import { grabImage } from './grab-image.js';
