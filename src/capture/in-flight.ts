@@ -47,10 +47,6 @@ export class InFlight {
     });
   }
 
-  get count(): number {
-    return this.pending.size;
-  }
-
   /** Resolves once at most `concurrency` requests have been in flight for `idleTime` ms. */
   idle({ idleTime, concurrency = 0, timeout }: IdleWait): Promise<void> {
     return new Promise((resolve, reject) => {
