@@ -8,7 +8,7 @@ import type { LocalLayout } from '../fc/harness/fc-local.js';
 import { localProcess } from '../fc/harness/fc-local.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { FORMATS, type OutputFormat, spec } from '../src/formats.js';
-import { hasTaskset, httpLoad, startConfined, waitForHttp } from './one-vcpu.js';
+import { hasTaskset, httpLoad, startConfined, startListening } from './one-vcpu.js';
 
 export const FORMATS_SECTION = '## What each format costs';
 const ROUNDS = 4;
@@ -21,18 +21,18 @@ export async function measureFormats(
   freePort: () => Promise<number>,
 ): Promise<Map<OutputFormat, number>> {
   const formats = FORMATS.filter((f) => !spec(f).printed);
-  const port = await freePort();
-  const { cmd, args, env, cwd } = localProcess(layout, port, {
-    EGRESS_ALLOW: allow,
-    LOG_LEVEL: 'warn',
-    RECYCLE_AFTER: '0',
-    FROZEN_WHEN_IDLE: 'false',
-  });
   const core = hasTaskset() && cpus().length > 1 ? cpus().length - 1 : undefined;
-  const svc = startConfined(cmd, args, { env, cwd, core, memoryMb: loadFunctionSpec().memorySize });
+  const { svc, port } = await startListening(freePort, (port) => {
+    const { cmd, args, env, cwd } = localProcess(layout, port, {
+      EGRESS_ALLOW: allow,
+      LOG_LEVEL: 'warn',
+      RECYCLE_AFTER: '0',
+      FROZEN_WHEN_IDLE: 'false',
+    });
+    return startConfined(cmd, args, { env, cwd, core, memoryMb: loadFunctionSpec().memorySize });
+  });
   const cpuMs = new Map<OutputFormat, number>(formats.map((f) => [f, 0]));
   try {
-    await waitForHttp(port);
     const target = (f: OutputFormat) => `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}&format=${f}`;
     for (const f of formats) await httpLoad([target(f)], 1, 2); // each encoder loaded and warm
     for (let round = 0; round < ROUNDS; round++) {

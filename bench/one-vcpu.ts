@@ -97,8 +97,12 @@ export interface Confined {
   child: ChildProcess;
   cgroup?: Cgroup;
   oomKilled(): boolean;
+  /** The last few KB the process wrote to stderr: why it failed, when it did. */
+  stderrTail(): string;
   stop(): Promise<void>;
 }
+
+const STDERR_TAIL = 4096;
 
 /** Starts `cmd args` confined: in a fresh FC-limits cgroup and on `core`. */
 export function startConfined(
@@ -118,7 +122,11 @@ export function startConfined(
   const child = spawn(run.cmd, run.args, {
     env: opts.env,
     cwd: opts.cwd,
-    stdio: opts.ipc ? ['ignore', 'ignore', 'ignore', 'ipc'] : 'ignore',
+    stdio: opts.ipc ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL);
   });
   let oom = false;
   cgroup?.watchOom(() => (oom = true));
@@ -127,6 +135,7 @@ export function startConfined(
     child,
     cgroup,
     oomKilled: () => oom,
+    stderrTail: () => stderr,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await Promise.race([exited, sleep(10_000)]);
@@ -135,17 +144,57 @@ export function startConfined(
   };
 }
 
-export async function waitForHttp(port: number, ms = 60_000): Promise<void> {
+/** The service's process exited before it answered: its exit and the end of its stderr. */
+class ExitedBeforeReady extends Error {
+  constructor(
+    port: number,
+    readonly stderr: string,
+    exit: string,
+  ) {
+    super(`the process for port ${port} exited (${exit}) before it answered:\n${stderr.trim() || '(no stderr)'}`);
+  }
+}
+
+/** Until `svc` answers /healthz on `port`; fails at once, and says why, if it exits first. */
+async function waitForHttp(svc: Confined, port: number, ms = 60_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
+    const { exitCode, signalCode } = svc.child;
+    if (exitCode !== null || signalCode !== null) {
+      // Its last words may still be in the pipe.
+      await sleep(100);
+      throw new ExitedBeforeReady(port, svc.stderrTail(), signalCode ?? `code ${exitCode}`);
+    }
     try {
-      await fetch(`http://127.0.0.1:${port}/healthz`);
+      await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
       return;
     } catch {
       await sleep(100);
     }
   }
-  throw new Error(`port ${port} never answered`);
+  throw new Error(`port ${port} never answered in ${ms / 1000} s:\n${svc.stderrTail().trim() || '(no stderr)'}`);
+}
+
+/**
+ * Starts a server with `start` on a free port and waits until it answers. `freePort` gives a port
+ * that was free a moment ago, and the client's own connections take ephemeral ports from the same
+ * range: a server that found its port taken meanwhile is started again on another.
+ */
+export async function startListening(
+  freePort: () => Promise<number>,
+  start: (port: number) => Confined,
+): Promise<{ svc: Confined; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const svc = start(port);
+    try {
+      await waitForHttp(svc, port);
+      return { svc, port };
+    } catch (err) {
+      await svc.stop();
+      if (!(err instanceof ExitedBeforeReady && err.stderr.includes('EADDRINUSE') && attempt < 3)) throw err;
+    }
+  }
 }
 
 interface Outcome {
@@ -319,7 +368,6 @@ async function level(
 
 const perLevel = (c: number, perClient = PER_CLIENT) => Math.max(MIN_PER_LEVEL, perClient * c);
 
-/** The whole one-vCPU run on `url` (the article page). */
 /** Where and how the systems run: the layers, the measured core, the memory, free ports. */
 export interface Setup {
   layout: LocalLayout;
@@ -343,23 +391,23 @@ export async function runService(
   } = {},
 ): Promise<VcpuRow> {
   const { warmTabs, extraEnv = {}, devShmMb } = opts;
-  const port = await setup.freePort();
-  const local = localProcess(setup.layout, port, {
-    EGRESS_ALLOW: setup.allow,
-    LOG_LEVEL: 'warn',
-    RECYCLE_AFTER: '0',
-    MAX_CONCURRENCY: String(c),
-    MAX_QUEUE: '16',
-    // Never frozen here (requests keep coming): the low-traffic run (frozen.ts) measures the freeze.
-    FROZEN_WHEN_IDLE: 'false',
-    ...(warmTabs === undefined ? {} : { WARM_TABS: String(warmTabs) }),
-    ...extraEnv,
+  const { svc, port } = await startListening(setup.freePort, (port) => {
+    const local = localProcess(setup.layout, port, {
+      EGRESS_ALLOW: setup.allow,
+      LOG_LEVEL: 'warn',
+      RECYCLE_AFTER: '0',
+      MAX_CONCURRENCY: String(c),
+      MAX_QUEUE: '16',
+      // Never frozen here (requests keep coming): the low-traffic run (frozen.ts) measures the freeze.
+      FROZEN_WHEN_IDLE: 'false',
+      ...(warmTabs === undefined ? {} : { WARM_TABS: String(warmTabs) }),
+      ...extraEnv,
+    });
+    const { env, cwd } = local;
+    const { cmd, args } = devShmMb === undefined ? local : withDevShm(local.cmd, local.args, devShmMb);
+    return startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });
   });
-  const { env, cwd } = local;
-  const { cmd, args } = devShmMb === undefined ? local : withDevShm(local.cmd, local.args, devShmMb);
-  const svc = startConfined(cmd, args, { env, cwd, core: setup.core, memoryMb: setup.memoryMb });
   try {
-    await waitForHttp(port);
     const targets = urls.map((url) => `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`);
     // Warmed up at the level's concurrency: what is measured is the steady state, where the service
     // has a tab per client (the first captures at a new concurrency open them).
@@ -463,15 +511,19 @@ export async function measureOneVcpu(
   rows.push(await runService(setup, 1, [url], 'one', { warmTabs: 0 }));
 
   for (const c of LEVELS) {
-    const port = await freePort();
     const seedTmp = mkdtempSync(join(tmpdir(), 'bench-seed-'));
-    const seed = startConfined(ownNode(layout, 'seed'), ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
-      env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
-      core: setup.core,
-      memoryMb,
+    const started = startListening(freePort, (port) =>
+      startConfined(ownNode(layout, 'seed'), ['--import', 'tsx', join(ROOT, 'bench/seed-server.ts')], {
+        env: { ...process.env, PORT: String(port), TMPDIR: seedTmp },
+        core: setup.core,
+        memoryMb,
+      }),
+    );
+    const { svc: seed, port } = await started.catch((err) => {
+      rmSync(seedTmp, { recursive: true, force: true });
+      throw err;
     });
     try {
-      await waitForHttp(port);
       const target = `http://127.0.0.1:${port}/?url=${encodeURIComponent(url)}`;
       await httpLoad([target], 1, 1);
       rows.push(await level('seed', c, seed, () => httpLoad([target], c, perLevel(c, SEED_PER_CLIENT))));
