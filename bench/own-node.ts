@@ -7,16 +7,15 @@
  * own node, the others would share its pages with the benchmark's own node processes and be charged a
  * fraction of them: about 40 MB less at concurrency 4, seen on the floor.
  *
- * The copy is written as the harness unpacks the layer (fc/layers/zip.ts: the whole file in one
- * write). How a file was written changes how much of it the same page faults map (most likely the
- * sizes of the page cache's folios it sits in): here the same binary had 49 MB resident in a trivial
- * script when written in one write, 30 MB when copied with copyFileSync. Copied, the floor was charged
- * ~20 MB less of node than the service for the same bytes.
+ * The copy is written as the harness unpacks the layer, in unzip's writes (fc/layers/zip.ts,
+ * writeAsUnzip): how a file was written changes how much of it the same page faults map, so a copy
+ * written otherwise (copyFileSync, one write) would charge the floor another node than the service.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalLayout } from '../fc/harness/fc-local.js';
+import { writeAsUnzip } from '../fc/layers/zip.js';
 
 const copies = new Map<string, string>();
 let exitOnSignals = false;
@@ -27,7 +26,7 @@ export function ownNode(layout: LocalLayout, name: string): string {
   if (!binary) {
     const dir = mkdtempSync(join(tmpdir(), `bench-node-${name}-`));
     binary = join(dir, 'node');
-    writeFileSync(binary, readFileSync(join(layout.opt, 'node/bin/node')));
+    writeAsUnzip(binary, readFileSync(join(layout.opt, 'node/bin/node')));
     chmodSync(binary, 0o755);
     copies.set(name, binary);
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));

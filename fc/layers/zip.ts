@@ -6,15 +6,17 @@
  */
 import {
   chmodSync,
+  closeSync,
   createWriteStream,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readlinkSync,
   renameSync,
   rmSync,
   symlinkSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -100,6 +102,27 @@ async function toBuffer(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Info-ZIP unzip writes what it inflates in writes of this size (strace). */
+const UNZIP_WRITE = 64 * 1024;
+
+/**
+ * Writes `data` to `file` in the writes unzip makes. How a file was written decides the sizes of the
+ * page-cache folios it sits in, and so how much of it a page fault maps into a process: node written
+ * in one write had 52 MB of its binary resident in a trivial script, written as unzip writes it 33 MB
+ * (the same as unzip's own). A process's PSS counts those pages, so an instance unpacked in one write
+ * would be measured heavier than one FC unpacked.
+ */
+export function writeAsUnzip(file: string, data: Buffer): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (let at = 0; at < data.length; at += UNZIP_WRITE) {
+      writeSync(fd, data, at, Math.min(UNZIP_WRITE, data.length - at));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Unpacks `zipFile` into `dest` as unzip does on FC: modes from the entries' unix attributes,
  * symlinks made as symlinks; existing files are overwritten. An entry that would land outside
@@ -144,7 +167,7 @@ export async function extractZip(zipFile: string, dest: string): Promise<void> {
         symlinkSync(data.toString(), target);
         links.add(name);
       } else {
-        writeFileSync(target, data);
+        writeAsUnzip(target, data);
         chmodSync(target, mode || 0o644);
       }
     }
