@@ -111,7 +111,17 @@ export class BrowserManager {
     await this.opts.memory?.measureBase();
   }
 
+  /** A fresh tab made ready ahead of the next capture that needs one, while such captures come (warm-tabs.ts, spareWanted). */
   private keepSpare(live: Live): void {
+    if (!live.warm.spareWanted) {
+      const spare = live.spare;
+      live.spare = undefined;
+      if (spare) {
+        const closed: Promise<void> = spare.then((tab) => tab?.close()).finally(() => this.closing.delete(closed));
+        this.closing.add(closed);
+      }
+      return;
+    }
     if (live.retiring || this.closed || live.spare) return;
     live.spare = this.openTab(live).catch(() => undefined);
   }
@@ -268,6 +278,7 @@ export class BrowserManager {
       // A tab of the site still being scrubbed is waited for (briefly): a fresh one costs a new renderer.
       const kept = site === undefined ? undefined : await this.obtain(live.warm.take(site), bound);
       const warm = kept !== undefined;
+      live.warm.noteServed(warm);
       tab = kept ?? (await this.obtain(this.takeFresh(live), bound));
       const result = await fn(tab, { warm });
       succeeded = true;
@@ -370,6 +381,11 @@ export class BrowserManager {
   /** Tabs kept for later captures of their site right now. */
   get warmTabs(): number {
     return this.live?.warm.size ?? 0;
+  }
+
+  /** Whether a fresh tab is ready, or being made, for the next capture that needs one. */
+  get hasSpare(): boolean {
+    return this.live?.spare !== undefined;
   }
 
   /** True when Chromium answers a trivial command. */

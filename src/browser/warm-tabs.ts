@@ -41,6 +41,8 @@ export class WarmTabs {
   private readonly kept: Kept[] = [];
   /** The sites of the last captures, oldest first. */
   private readonly recent: string[] = [];
+  /** Captures in a row a kept tab served. */
+  private warmStreak = 0;
 
   constructor(private readonly capacity: number) {}
 
@@ -54,6 +56,21 @@ export class WarmTabs {
     this.recent.push(site);
     if (this.recent.length > 2 * this.capacity) this.recent.shift();
     return recurring && this.capacity > 0;
+  }
+
+  /** Notes whether a capture was served by a kept tab (else by a fresh one). */
+  noteServed(warm: boolean): void {
+    this.warmStreak = warm ? this.warmStreak + 1 : 0;
+  }
+
+  /**
+   * Whether a fresh tab is worth keeping ready (browser.ts, keepSpare): not once the last
+   * 2 × capacity captures were all served by kept tabs. Its renderer holds ~17 MB that such a
+   * workload (one site over and over) never uses; the next capture that needs a fresh tab opens one
+   * itself, and the spare comes back after it.
+   */
+  get spareWanted(): boolean {
+    return this.warmStreak < Math.max(1, 2 * this.capacity);
   }
 
   get size(): number {
