@@ -110,6 +110,23 @@ describe('device and media', () => {
     expect(seen.ua!.at(-1)!['user-agent']).toContain('iPhone');
   });
 
+  it('the screen is as large as the viewport (screen.width, device-width media queries)', async () => {
+    // Green only where the page sees a screen of exactly the viewport's size.
+    const page = (w: number, h: number) => `<body style="margin:0"><script>
+      const ok = screen.width === ${w} && screen.height === ${h} && matchMedia('(device-width: ${w}px)').matches;
+      document.body.style.background = ok ? '#0f0' : '#f00';
+    </script></body>`;
+    for (const [width, height] of [
+      [1280, 800],
+      [1920, 1080],
+      [375, 667],
+    ] as const) {
+      const res = await request(svc.app.server).post('/').send({ html: page(width, height), width, height });
+      expect(res.status).toBe(200);
+      expect(await rgbAt(res.body, 5, 5), `${width} × ${height}`).toEqual([0, 255, 0]);
+    }
+  });
+
   it('darkMode, reducedMotion, timezone and locale reach the page', async () => {
     expect(
       await rgbAt((await get({ url: `${fixtures.origin}/dark`, darkMode: true, width: 50, height: 50 })).body, 25, 25),

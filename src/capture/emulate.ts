@@ -105,6 +105,11 @@ const EMULATION_STEPS: Step<Emulation>[] = [
         height: view.height,
         deviceScaleFactor: view.scale,
         mobile: view.mobile,
+        // The screen as large as the viewport, as on a phone and a maximised window. Unset, it is the
+        // headless window's 800 × 600 whatever the viewport: a page that sizes itself by `screen.width`
+        // or `device-width` media queries would lay out for a small screen in a 1280-pixel viewport.
+        screenWidth: view.width,
+        screenHeight: view.height,
       });
     },
   },
