@@ -121,7 +121,9 @@ describe('device and media', () => {
       [1920, 1080],
       [375, 667],
     ] as const) {
-      const res = await request(svc.app.server).post('/').send({ html: page(width, height), width, height });
+      const res = await request(svc.app.server)
+        .post('/')
+        .send({ html: page(width, height), width, height });
       expect(res.status).toBe(200);
       expect(await rgbAt(res.body, 5, 5), `${width} × ${height}`).toEqual([0, 255, 0]);
     }
