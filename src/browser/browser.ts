@@ -113,17 +113,27 @@ export class BrowserManager {
 
   /** A fresh tab made ready ahead of the next capture that needs one, while such captures come (warm-tabs.ts, spareWanted). */
   private keepSpare(live: Live): void {
-    if (!live.warm.spareWanted) {
-      const spare = live.spare;
-      live.spare = undefined;
-      if (spare) {
-        const closed: Promise<void> = spare.then((tab) => tab?.close()).finally(() => this.closing.delete(closed));
-        this.closing.add(closed);
-      }
+    if (!live.warm.spareWanted()) {
+      this.dropSpare(live);
       return;
     }
     if (live.retiring || this.closed || live.spare) return;
     live.spare = this.openTab(live).catch(() => undefined);
+  }
+
+  /** Closes the spare tab, if there is one, off the request path. */
+  private dropSpare(live: Live): void {
+    const spare = live.spare;
+    live.spare = undefined;
+    if (!spare) return;
+    const closed: Promise<void> = spare.then((tab) => tab?.close()).finally(() => this.closing.delete(closed));
+    this.closing.add(closed);
+  }
+
+  /** Closes the tabs no capture uses (the spare, the kept ones): each holds an entrance into the egress proxy. */
+  private dropIdleTabs(live: Live): void {
+    this.dropSpare(live);
+    for (const tab of live.warm.drain()) void tab.close();
   }
 
   /** The spare tab if there is a sound one, else a new one. */
@@ -224,6 +234,7 @@ export class BrowserManager {
     this.all.add(live);
     browser.once('disconnected', () => {
       this.all.delete(live);
+      this.dropIdleTabs(live);
       if (this.live === live) this.live = undefined;
       if (!live.retiring && !this.closed) this.opts.log.warn({ pid: proc.pid }, 'chromium disconnected');
     });
@@ -339,6 +350,7 @@ export class BrowserManager {
     if (this.live === live) this.live = undefined;
     live.retiring = true;
     this.opts.log.info({ captures: live.captures }, 'chromium recycled');
+    this.dropIdleTabs(live);
     await closeBrowser(live);
   }
 
@@ -359,11 +371,16 @@ export class BrowserManager {
 
   /** Browser contexts in use right now: all but the default one, the spare and the warm tabs' (tests check none leaks). */
   async openContexts(): Promise<number> {
-    await Promise.all(this.closing);
+    await this.settled();
     const live = this.live;
     if (!live) return 0;
     const spare = await live.spare;
     return live.browser.browserContexts().length - 1 - (spare ? 1 : 0) - live.warm.size;
+  }
+
+  /** Until the work after captures is done, including what that work started (a spare dropped). */
+  private async settled(): Promise<void> {
+    while (this.closing.size) await Promise.all(this.closing);
   }
 
   /** Closes every kept tab (their memory is wanted by the captures in flight); returns how many. */
@@ -403,7 +420,9 @@ export class BrowserManager {
   async close(): Promise<void> {
     this.closed = true;
     await this.launching?.catch(() => undefined);
-    await Promise.all(this.closing);
+    await this.settled();
+    for (const live of this.all) this.dropIdleTabs(live);
+    await this.settled();
     await Promise.all([...this.all].map(closeBrowser));
     this.live = undefined;
   }

@@ -19,6 +19,9 @@ import type { OwnTab } from './own-tab.js';
  */
 const SCRUB_WAIT_MS = 1000;
 
+/** The longest streak of kept tabs before the spare is given up, per kept tab (WarmTabs.noteServed). */
+const SPARE_WINDOW_MAX = 16;
+
 /** A kept tab, and whether its scrub succeeded (pending while it runs). */
 interface Kept {
   site: string;
@@ -43,8 +46,14 @@ export class WarmTabs {
   private readonly recent: string[] = [];
   /** Captures in a row a kept tab served. */
   private warmStreak = 0;
+  /** A streak of this many gives the spare tab up (spareWanted). */
+  private spareWindow: number;
+  /** The spare was given up since the last capture that needed a fresh tab. */
+  private spareGivenUp = false;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    this.spareWindow = Math.max(1, 2 * capacity);
+  }
 
   /**
    * Notes a capture of `site`; true when a tab kept after it would likely serve again: the site came
@@ -60,17 +69,29 @@ export class WarmTabs {
 
   /** Notes whether a capture was served by a kept tab (else by a fresh one). */
   noteServed(warm: boolean): void {
-    this.warmStreak = warm ? this.warmStreak + 1 : 0;
+    if (warm) {
+      this.warmStreak += 1;
+      return;
+    }
+    this.warmStreak = 0;
+    // A fresh tab was wanted after the spare had been given up: this workload needs one more often
+    // than the window said, so the next streak must be twice as long (up to SPARE_WINDOW_MAX).
+    if (this.spareGivenUp)
+      this.spareWindow = Math.min(2 * this.spareWindow, SPARE_WINDOW_MAX * Math.max(1, this.capacity));
+    this.spareGivenUp = false;
   }
 
   /**
    * Whether a fresh tab is worth keeping ready (browser.ts, keepSpare): not once the last
    * 2 × capacity captures were all served by kept tabs. Its renderer holds ~17 MB that such a
    * workload (one site over and over) never uses; the next capture that needs a fresh tab opens one
-   * itself, and the spare comes back after it.
+   * itself, and the spare comes back after it. Each time that happens the streak that gives the spare
+   * up doubles, so a workload of one site with now and then another keeps its spare.
    */
-  get spareWanted(): boolean {
-    return this.warmStreak < Math.max(1, 2 * this.capacity);
+  spareWanted(): boolean {
+    const wanted = this.warmStreak < this.spareWindow;
+    if (!wanted) this.spareGivenUp = true;
+    return wanted;
   }
 
   get size(): number {
