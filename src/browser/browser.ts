@@ -90,7 +90,7 @@ export class BrowserManager {
   constructor(private readonly opts: BrowserManagerOptions) {
     if (opts.memory) {
       opts.memory.listProcesses = () => this.processes();
-      opts.memory.relieve = () => this.dropWarmTabs() > 0;
+      opts.memory.relieve = () => this.live !== undefined && this.dropWarmTabs(this.live) > 0;
     }
   }
 
@@ -113,7 +113,7 @@ export class BrowserManager {
 
   /** A fresh tab made ready ahead of the next capture that needs one, while such captures come (warm-tabs.ts, spareWanted). */
   private keepSpare(live: Live): void {
-    if (!live.warm.spareWanted()) {
+    if (!live.warm.spareWanted) {
       this.dropSpare(live);
       return;
     }
@@ -133,7 +133,7 @@ export class BrowserManager {
   /** Closes the tabs no capture uses (the spare, the kept ones): each holds an entrance into the egress proxy. */
   private dropIdleTabs(live: Live): void {
     this.dropSpare(live);
-    for (const tab of live.warm.drain()) void tab.close();
+    this.dropWarmTabs(live);
   }
 
   /** The spare tab if there is a sound one, else a new one. */
@@ -384,8 +384,8 @@ export class BrowserManager {
   }
 
   /** Closes every kept tab (their memory is wanted by the captures in flight); returns how many. */
-  private dropWarmTabs(): number {
-    const tabs = this.live?.warm.drain() ?? [];
+  private dropWarmTabs(live: Live): number {
+    const tabs = live.warm.drain();
     for (const tab of tabs) void tab.close();
     return tabs.length;
   }

@@ -48,8 +48,6 @@ export class WarmTabs {
   private warmStreak = 0;
   /** A streak of this many gives the spare tab up (spareWanted). */
   private spareWindow: number;
-  /** The spare was given up since the last capture that needed a fresh tab. */
-  private spareGivenUp = false;
 
   constructor(private readonly capacity: number) {
     this.spareWindow = Math.max(1, 2 * capacity);
@@ -73,12 +71,12 @@ export class WarmTabs {
       this.warmStreak += 1;
       return;
     }
-    this.warmStreak = 0;
-    // A fresh tab was wanted after the spare had been given up: this workload needs one more often
-    // than the window said, so the next streak must be twice as long (up to SPARE_WINDOW_MAX).
-    if (this.spareGivenUp)
+    // A fresh tab wanted after a streak long enough to give the spare up: this workload needs one more
+    // often than the window said, so the next streak must be twice as long (up to SPARE_WINDOW_MAX).
+    if (!this.spareWanted) {
       this.spareWindow = Math.min(2 * this.spareWindow, SPARE_WINDOW_MAX * Math.max(1, this.capacity));
-    this.spareGivenUp = false;
+    }
+    this.warmStreak = 0;
   }
 
   /**
@@ -88,10 +86,8 @@ export class WarmTabs {
    * itself, and the spare comes back after it. Each time that happens the streak that gives the spare
    * up doubles, so a workload of one site with now and then another keeps its spare.
    */
-  spareWanted(): boolean {
-    const wanted = this.warmStreak < this.spareWindow;
-    if (!wanted) this.spareGivenUp = true;
-    return wanted;
+  get spareWanted(): boolean {
+    return this.warmStreak < this.spareWindow;
   }
 
   get size(): number {
