@@ -575,7 +575,7 @@ describe('a kept tab', () => {
           return false;
         }
       });
-    const largest = async () => Math.max(0, ...(await renderers()).map(anonMb));
+    const largest = async () => Math.max(0, ...(await renderers()).map((pid) => anonMb(pid)));
     await settledCapture({ url: `${fixtures.origin}/heavy` });
     // The site recurs: this tab is kept. While the page is held (delay), its renderer holds the arrays.
     let held = 0;

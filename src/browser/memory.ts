@@ -19,6 +19,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
+import { ProcFiles, type ReadProc, readOnce } from './proc-files.js';
 
 async function parentOf(pid: string): Promise<number | undefined> {
   try {
@@ -90,13 +91,11 @@ export function processTreeNow(root: number): number[] {
 const PAGE_KB = 4; // x86_64 and arm64 Linux as FC runs them
 
 /** Anonymous resident memory of one process, MB (0 when it is gone). */
-export function anonMb(pid: number): number {
-  try {
-    const [, resident, shared] = readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ');
-    return ((Number(resident) - Number(shared)) * PAGE_KB) / 1024;
-  } catch {
-    return 0;
-  }
+export function anonMb(pid: number, read: ReadProc = readOnce): number {
+  const statm = read(`/proc/${pid}/statm`);
+  if (!statm) return 0;
+  const [, resident, shared] = statm.split(' ');
+  return ((Number(resident) - Number(shared)) * PAGE_KB) / 1024;
 }
 
 /** The memory limit of this process's own cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`), MB. */
@@ -177,8 +176,24 @@ export interface MemoryGuardOptions {
   instanceMb: number;
   concurrency: number;
   log: Log;
-  /** How often the memory is read while captures run, ms. */
+  /**
+   * The shortest time between two looks while captures run, ms: how often the tree is read once it is
+   * near its budget (further below, the guard may wait longer: nextLookMs).
+   */
   everyMs?: number;
+}
+
+/** The longest time between two looks while captures run, however far below the budget, ms. */
+const MAX_GAP_MS = 500;
+
+/**
+ * The wait before the guard's next look, ms: the time it takes growth at the rate the reserve is sized
+ * for (a reserve every `everyMs`), or at the rate seen since the last look if that is faster, to bring
+ * the tree from `totalMb` to its budget; at least `everyMs`, at most MAX_GAP_MS.
+ */
+export function nextLookMs(totalMb: number, growthPerMs: number, budget: Budget, everyMs: number): number {
+  const rate = Math.max(budget.reserveMb / everyMs, growthPerMs);
+  return Math.min(Math.max(MAX_GAP_MS, everyMs), Math.max(everyMs, (budget.budgetMb - totalMb) / rate));
 }
 
 /** How often Chromium is asked for its process list while captures run (renderers come and go). */
@@ -187,8 +202,14 @@ const LIST_EVERY_MS = 1000;
 const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
 
 /**
- * Reads the tree's memory every `everyMs` while at least one capture runs (never when idle) and
- * kills the biggest renderer when the tree is over budget. A sample is one `statm` read per process
+ * Reads the tree's memory while at least one capture runs (never when idle) and kills the biggest
+ * renderer when the tree is over budget. How long it waits between two looks follows the room left:
+ * the reserve (budgetFor) is sized for a tree that grows by a reserve every `everyMs`, so the guard looks
+ * again before growth that fast (or as fast as it saw since its last look, if faster) could take the
+ * tree to its budget: every `everyMs` near the budget, up to MAX_GAP_MS far below it. A tree never gets
+ * further past its budget before a look than it could with a look every `everyMs`, and a capture far
+ * below it costs node a fraction of the reads. A sample is one `statm` read (of a file kept open while
+ * captures run: proc-files.ts) per process
  * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
  * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too) and
  * every renderer its zygotes started since (the zygotes found anew with each list); processes Chromium
@@ -214,7 +235,10 @@ export class MemoryGuard {
   private current?: Budget;
   private measuring?: Promise<Budget | undefined>;
   private readonly kills: MemoryKill[] = [];
-  private lastMb?: number;
+  /** The last look: the total, MB, and when (Date.now()). */
+  private last?: { mb: number; at: number };
+  /** The wait before the next look, ms (nextLookMs). */
+  private gapMs: number;
   /** Renderers killed and not yet gone: their memory is on its way out, they are not killed twice. */
   private readonly dying = new Map<number, number>();
   private known: ChromiumProcess[] = [];
@@ -222,8 +246,13 @@ export class MemoryGuard {
   private listing?: Promise<void>;
   /** Memory of processes under us that Chromium does not list, MB (measured with the base). */
   private unlistedMb = 0;
-  /** The running Chromium's zygotes, which fork its renderers: the browser's children so named, found with each list. */
-  private zygotes: number[] = [];
+  /**
+   * The files that list the children of the running Chromium's zygotes (one a thread), which fork its
+   * renderers: the browser's children so named, found with each list.
+   */
+  private zygoteChildren: string[] = [];
+  /** The files read every sample, kept open while captures run. */
+  private readonly files = new ProcFiles();
   /** Whether a zygote's child is a renderer (known once its command line no longer reads as the zygote's). */
   private readonly rendererPid = new Map<number, boolean>();
   /** Memory of the listed processes read only with the list, MB. */
@@ -231,7 +260,9 @@ export class MemoryGuard {
   /** Highest total seen, MB (tests and logs). */
   peakMb = 0;
 
-  constructor(private readonly opts: MemoryGuardOptions) {}
+  constructor(private readonly opts: MemoryGuardOptions) {
+    this.gapMs = opts.everyMs ?? 100;
+  }
 
   /** The instance's memory the budget is made from, MB. */
   get instanceMb(): number {
@@ -255,7 +286,9 @@ export class MemoryGuard {
         this.known = ps.filter((p) => FAST.has(p.type));
         // Found again with every list: a relaunched Chromium has zygotes of its own.
         const browser = ps.find((p) => p.type === 'browser');
-        this.zygotes = browser ? childrenOf(browser.pid).filter((pid) => processType(pid) === 'zygote') : [];
+        this.zygoteChildren = (browser ? childrenOf(browser.pid) : [])
+          .filter((pid) => processType(pid) === 'zygote')
+          .flatMap(childFiles);
         this.slowMb = ps.filter((p) => !FAST.has(p.type)).reduce((sum, p) => sum + anonMb(p.pid), 0);
       })
       .catch(() => undefined)
@@ -294,18 +327,34 @@ export class MemoryGuard {
   busy(): () => void {
     if (!this.current) void this.measureBase();
     this.active += 1;
-    this.timer ??= setInterval(() => this.sample(), this.opts.everyMs ?? 100);
+    if (!this.timer) this.lookAfter(this.opts.everyMs ?? 100);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.active -= 1;
       if (this.active === 0 && this.timer) {
-        clearInterval(this.timer);
+        clearTimeout(this.timer);
         this.timer = undefined;
-        this.lastMb = undefined;
+        this.last = undefined;
+        this.files.close();
       }
     };
+  }
+
+  private lookAfter(ms: number): void {
+    this.timer = setTimeout(() => {
+      try {
+        this.sample();
+      } finally {
+        if (this.active > 0) this.lookAfter(this.gapMs);
+      }
+    }, ms);
+  }
+
+  /** The wait before the next look while captures run, ms (nextLookMs; tests). */
+  get nextLookInMs(): number {
+    return this.gapMs;
   }
 
   /**
@@ -328,8 +377,8 @@ export class MemoryGuard {
   private newRenderers(): ChromiumProcess[] {
     const listed = new Set(this.known.map((p) => p.pid));
     const found: ChromiumProcess[] = [];
-    for (const zygote of this.zygotes) {
-      for (const pid of childrenOf(zygote)) {
+    for (const file of this.zygoteChildren) {
+      for (const pid of pidsIn(this.files.read(file))) {
         if (listed.has(pid)) continue;
         let renderer = this.rendererPid.get(pid);
         if (renderer === undefined) {
@@ -353,6 +402,7 @@ export class MemoryGuard {
   /** One look at the tree; over budget, the biggest renderer goes. Returns the total, MB. */
   sample(): number | undefined {
     const budget = this.current;
+    this.files.sweep(); // what the last sample read and this one will not: processes gone
     void this.refresh();
     if (!budget) return undefined;
     for (const [pid, at] of this.dying) if (Date.now() - at > 2000) this.dying.delete(pid);
@@ -360,17 +410,21 @@ export class MemoryGuard {
     let biggest = { pid: 0, mb: 0 };
     for (const { pid, type } of [...this.known, ...this.newRenderers()]) {
       if (this.dying.has(pid)) continue;
-      const mb = anonMb(pid);
+      const mb = anonMb(pid, this.files.read);
       chromium += mb;
       if (mb > biggest.mb && type === 'renderer') biggest = { pid, mb };
     }
-    const total = anonMb(process.pid) + chromium + (this.sharedMb?.() ?? 0);
+    const total = anonMb(process.pid, this.files.read) + chromium + (this.sharedMb?.() ?? 0);
     this.peakMb = Math.max(this.peakMb, total);
-    // A page can grow by hundreds of MB a second and the next sample can come late on a busy CPU:
-    // act on where the total will be if it grows again as much as since the last sample.
-    const growth = this.lastMb === undefined ? 0 : Math.max(0, total - this.lastMb);
-    this.lastMb = total;
-    if (total + growth <= budget.budgetMb || !biggest.pid) return total;
+    // A page can grow by hundreds of MB a second and the next look can come late on a busy CPU: act on
+    // where the total will be if it goes on growing as fast as since the last look, until the next
+    // look or for as long as since the last one (a late timer), whichever is longer.
+    const now = Date.now();
+    const since = this.last ? Math.max(1, now - this.last.at) : 0;
+    const growthPerMs = this.last ? Math.max(0, total - this.last.mb) / since : 0;
+    this.last = { mb: total, at: now };
+    this.gapMs = nextLookMs(total, growthPerMs, budget, this.opts.everyMs ?? 100);
+    if (total + growthPerMs * Math.max(this.gapMs, since) <= budget.budgetMb || !biggest.pid) return total;
     // A renderer killed a moment ago and not yet gone still holds what it had in /dev/shm: the next page
     // is not killed for it.
     if ([...this.dying.keys()].some(isAlive)) return total;
@@ -387,7 +441,7 @@ export class MemoryGuard {
       return total; // it ended by itself
     }
     this.dying.set(biggest.pid, Date.now());
-    this.lastMb = total - biggest.mb;
+    this.last = { mb: total - biggest.mb, at: now };
     const kill = { pid: biggest.pid, mb: Math.round(biggest.mb), totalMb: Math.round(total), at: Date.now(), budget };
     this.kills.push(kill);
     if (this.kills.length > 16) this.kills.shift();
@@ -399,15 +453,23 @@ export class MemoryGuard {
   }
 }
 
-/** The children of `pid` (every thread's), or none when it is gone. */
-function childrenOf(pid: number): number[] {
+/** The files that list the children of `pid`, one for each of its threads; none when it is gone. */
+function childFiles(pid: number): string[] {
   try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ').filter(Boolean).map(Number),
-    );
+    return readdirSync(`/proc/${pid}/task`).map((tid) => `/proc/${pid}/task/${tid}/children`);
   } catch {
     return [];
   }
+}
+
+/** The pids a `children` file lists. */
+function pidsIn(text: string | undefined): number[] {
+  return (text ?? '').split(' ').filter(Boolean).map(Number);
+}
+
+/** The children of `pid` (every thread's), or none when it is gone. */
+function childrenOf(pid: number): number[] {
+  return childFiles(pid).flatMap((file) => pidsIn(readOnce(file)));
 }
 
 function isRenderer(pid: number): boolean {

@@ -1,0 +1,121 @@
+/**
+ * The memory guard's own workings, against real processes and the real /proc: the files it reads
+ * every sample are kept open and closed once their process is gone, and how long it waits between
+ * two looks follows the room left below its budget. (Whether it stops a page in time inside a real
+ * 1 GB instance is test/budget.test.ts.)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { anonMb, budgetFor, MemoryGuard, nextLookMs } from '../src/browser/memory.js';
+import { ProcFiles } from '../src/browser/proc-files.js';
+
+const children: ChildProcess[] = [];
+/** A stand-in renderer: a process holding `mb` of its own memory. */
+async function holding(mb: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [
+    '-e',
+    `const keep = Buffer.alloc(${mb} << 20, 1); setInterval(() => keep[0]++, 1000)`,
+  ]);
+  children.push(child);
+  for (let i = 0; i < 100 && anonMb(child.pid!) < mb; i++) await new Promise((r) => setTimeout(r, 50));
+  return child;
+}
+const ended = (child: ChildProcess) =>
+  new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(0) : child.once('exit', r)));
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+/** This process's open files that are another process's /proc files. */
+const openFiles = () =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return (
+        /^\/proc\/\d+\//.test(readlinkSync(`/proc/self/fd/${fd}`)) &&
+        !readlinkSync(`/proc/self/fd/${fd}`).startsWith(`/proc/${process.pid}/fd`)
+      );
+    } catch {
+      return false;
+    }
+  }).length;
+const quiet = { info: () => undefined, warn: () => undefined };
+
+describe('the /proc files the guard reads every sample', () => {
+  it('are read again in place, and closed when their process is gone or a sweep finds them unread', async () => {
+    const [a, b] = await Promise.all([holding(8), holding(8)]);
+    const files = new ProcFiles();
+    const before = openFiles();
+    const statm = (child: ChildProcess) => `/proc/${child.pid}/statm`;
+    expect(anonMb(a.pid!, files.read)).toBeGreaterThanOrEqual(8);
+    expect(anonMb(a.pid!, files.read)).toBeGreaterThanOrEqual(8); // the same file, read again
+    expect(files.read(statm(b))).toMatch(/^\d+ \d+ /);
+    expect(files.size).toBe(2);
+    expect(openFiles()).toBe(before + 2);
+
+    a.kill('SIGKILL');
+    await ended(a);
+    expect(files.read(statm(a))).toBeUndefined(); // gone: its file is closed, and nothing took the path
+    expect(files.size).toBe(1);
+
+    files.sweep(); // b was read since the last sweep: kept
+    expect(files.size).toBe(1);
+    files.sweep(); // not read since: closed
+    expect(files.size).toBe(0);
+    expect(openFiles()).toBe(before);
+
+    expect(files.read(statm(b))).toMatch(/^\d+ \d+ /);
+    files.close();
+    expect(openFiles()).toBe(before);
+  });
+
+  it('are all closed once no capture runs', async () => {
+    const page = await holding(16);
+    const guard = new MemoryGuard({ instanceMb: 1 << 20, concurrency: 1, log: quiet, everyMs: 20 });
+    guard.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
+    await guard.measureBase();
+    const before = openFiles();
+    const done = guard.busy();
+    await new Promise((r) => setTimeout(r, 300)); // a few looks
+    expect(guard.peakMb).toBeGreaterThan(16);
+    expect(openFiles()).toBeGreaterThan(before);
+    done();
+    expect(openFiles()).toBe(before);
+  });
+});
+
+describe('how long the guard waits between two looks', () => {
+  // 1 GB, as deployed: a reserve of 128 MB, a budget of 896; growth of a reserve every 100 ms is 1.28 MB/ms.
+  const budget = budgetFor(1024, 250, 4);
+
+  it('is as long as the growth the reserve is sized for takes to reach the budget, between everyMs and 500 ms', () => {
+    expect(nextLookMs(600, 0, budget, 100)).toBeCloseTo((896 - 600) / 1.28); // 231 ms
+    expect(nextLookMs(850, 0, budget, 100)).toBe(100); // near the budget: as often as ever
+    expect(nextLookMs(950, 0, budget, 100)).toBe(100); // past it
+    expect(nextLookMs(250, 0, budget, 100)).toBe(500); // far below: at most 500 ms
+  });
+
+  it('is shorter when the tree grew faster than that since the last look', () => {
+    expect(nextLookMs(600, 2, budget, 100)).toBeCloseTo((896 - 600) / 2); // 148 ms
+    expect(nextLookMs(600, 1, budget, 100)).toBeCloseTo((896 - 600) / 1.28); // slower than the reserve's rate: as before
+  });
+
+  it('is what the guard waits after a look, as far below or near its budget as the tree is', async () => {
+    const page = await holding(64);
+    const far = new MemoryGuard({ instanceMb: 1 << 20, concurrency: 1, log: quiet });
+    far.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
+    await far.measureBase();
+    far.sample();
+    expect(far.nextLookInMs).toBe(500);
+
+    // A budget 20 MB above the tree as it is now.
+    const now = anonMb(process.pid) + anonMb(page.pid!);
+    let instanceMb = Math.ceil(now);
+    while (budgetFor(instanceMb, 0, 1).budgetMb < now + 20) instanceMb += 1;
+    const near = new MemoryGuard({ instanceMb, concurrency: 1, log: quiet });
+    near.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
+    await near.measureBase();
+    near.sample();
+    expect(near.nextLookInMs).toBe(100);
+    expect(page.exitCode === null && page.signalCode === null).toBe(true); // within the budget: it lives
+  });
+});
