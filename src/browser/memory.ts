@@ -212,7 +212,7 @@ const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
  * captures run: proc-files.ts) per process
  * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
  * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too) and
- * every renderer its zygotes started since (the zygotes found anew with each list); processes Chromium
+ * every renderer its zygotes started since (the zygotes found once for each Chromium); processes Chromium
  * does not list (its zygotes) are counted at their size at start. Without a list
  * the whole of /proc is walked instead, at most once a second (that walk costs tens of ms on a busy
  * machine with many processes).
@@ -248,9 +248,11 @@ export class MemoryGuard {
   private unlistedMb = 0;
   /**
    * The files that list the children of the running Chromium's zygotes (one a thread), which fork its
-   * renderers: the browser's children so named, found with each list.
+   * renderers: the browser's children so named, looked for when a list shows another browser process.
    */
   private zygoteChildren: string[] = [];
+  /** The browser process whose zygotes those are. */
+  private zygotesOf?: number;
   /** The files read every sample, kept open while captures run. */
   private readonly files = new ProcFiles();
   /** Whether a zygote's child is a renderer (known once its command line no longer reads as the zygote's). */
@@ -284,11 +286,15 @@ export class MemoryGuard {
         // Renderers and the GPU process grow with pages: read every sample. The rest (browser,
         // network, storage…) moves slowly: read with the list.
         this.known = ps.filter((p) => FAST.has(p.type));
-        // Found again with every list: a relaunched Chromium has zygotes of its own.
+        // A Chromium's zygotes live as long as it does (a relaunched one has its own): looked for
+        // among the browser's children (every thread's, a few dozen reads) once, not with every list.
         const browser = ps.find((p) => p.type === 'browser');
-        this.zygoteChildren = (browser ? childrenOf(browser.pid) : [])
-          .filter((pid) => processType(pid) === 'zygote')
-          .flatMap(childFiles);
+        if (browser?.pid !== this.zygotesOf || !this.zygoteChildren.length) {
+          this.zygotesOf = browser?.pid;
+          this.zygoteChildren = (browser ? childrenOf(browser.pid) : [])
+            .filter((pid) => processType(pid) === 'zygote')
+            .flatMap(childFiles);
+        }
         this.slowMb = ps.filter((p) => !FAST.has(p.type)).reduce((sum, p) => sum + anonMb(p.pid), 0);
       })
       .catch(() => undefined)
