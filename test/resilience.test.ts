@@ -4,7 +4,7 @@
  * overload burst, recycling. After each: the next request works, nothing is left in the capture
  * directory, and no browser context is left open.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import request from 'supertest';
@@ -39,6 +39,24 @@ afterAll(async () => {
   await shutdownClean(svc);
   await fixtures.close();
 });
+
+/** TCP sockets this process listens on (the egress proxy's entrances among them): /proc/net/tcp's, by inode. */
+function listeningSockets(): number {
+  const own = new Set(
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return readFileSync('/proc/net/tcp', 'latin1')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[3] === '0A' && own.has(f[9])).length;
+}
 
 /** The instance is healthy: a capture works, nothing is left behind. */
 async function expectHealthy() {
@@ -134,6 +152,23 @@ describe('the browser dies', () => {
     expect(existsSync(profile)).toBe(false);
     expect(profile.startsWith(`${tmpdir()}/${PROFILE_PREFIX}`)).toBe(true);
   });
+
+  it('a Chromium that stops answering (SIGSTOP) does not hold the shutdown: its tabs are given up within their bound', async () => {
+    // Without a bound, closing the spare and the kept tab would wait for the protocol's 60 s timeout.
+    await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry }, async (small) => {
+      const shoot = () =>
+        request(small.app.server)
+          .get('/')
+          .query({ url: `${fixtures.origin}/red`, width: 32, height: 32 });
+      for (let i = 0; i < 2; i++) {
+        expect((await shoot()).status).toBe(200);
+        await small.browser.openContexts();
+      }
+      expect(small.browser.warmTabs).toBe(1);
+      expect(small.browser.hasSpare).toBe(true);
+      process.kill(small.browser.pid!, 'SIGSTOP');
+    }); // shuts down, and fails if Chromium or a file is left
+  }, 40_000);
 
   it('killed again during the retry: 503 browser_gone, fast, and the next request works', async () => {
     await svc.browser.warm();
@@ -249,6 +284,27 @@ describe('recycling', () => {
         expect(small.browser.pid).not.toBe(first);
       },
     );
+  });
+
+  it('a recycled Chromium leaves no way into the egress proxy open: its spare and kept tabs are closed', async () => {
+    await withOwnService({ EGRESS_ALLOW: fixtures.allowEntry, RECYCLE_AFTER: '3' }, async (small) => {
+      await small.browser.warm();
+      const before = listeningSockets(); // the spare tab's entrance among them
+      // The same site again: its tab is kept, and a spare beside it (each once the work after a capture is done).
+      for (let i = 0; i < 2; i++) {
+        expect((await shoot(small)).status).toBe(200);
+        await small.browser.openContexts();
+      }
+      expect(small.browser.warmTabs).toBe(1);
+      expect(small.browser.hasSpare).toBe(true);
+      expect(listeningSockets()).toBe(before + 1);
+      const first = small.browser.pid!;
+      expect((await shoot(small)).status).toBe(200); // the third: Chromium is recycled after it
+      await expect.poll(() => isAlive(first), { timeout: 10_000 }).toBe(false);
+      expect(await small.browser.openContexts()).toBe(0);
+      // No Chromium now until the next request: not even a spare's entrance is left.
+      expect(listeningSockets()).toBe(before - 1);
+    });
   });
 
   it('replaces Chromium after N captures and leaves no process of the old one', async () => {

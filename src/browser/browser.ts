@@ -26,8 +26,7 @@ export type { Tab };
 
 /** Recycling looks at Chromium's memory at most this often (PSS without the guard: it walks page tables). */
 const MEMORY_CHECK_EVERY_MS = 1000;
-/** Bounds for calls to Chromium outside a request's deadline. */
-const CLOSE_CONTEXT_MS = 5000;
+/** How long Chromium is given to answer a health check. */
 const READY_MS = 2000;
 
 /** Bounds a call to Chromium (the request's deadline, for a capture). */
@@ -180,7 +179,7 @@ export class BrowserManager {
       await Promise.all([...live.warm.keep(site, tab, scrubbed).map((out) => out.close()), scrubbed]);
       return;
     }
-    await withTimeout(CLOSE_CONTEXT_MS, 'closing a context', tab.close()).catch(() => undefined);
+    await tab.close();
   }
 
   private current(): Promise<Live> {

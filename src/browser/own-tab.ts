@@ -11,6 +11,8 @@ import type { ProxyEntrance } from '../policy/egress-proxy.js';
 
 /** A scrub that takes longer than this gives the tab up (a renderer that does not answer). */
 const SCRUB_MS = 3000;
+/** Closing a context is given this long: a Chromium that does not answer does not hold its caller. */
+const CLOSE_CONTEXT_MS = 5000;
 /** How often, and how soon, a history reset Chromium did not carry out is tried again (dropBlankOnCommit). */
 const BLANK_DROP_RETRIES = 3;
 const BLANK_DROP_RETRY_MS = 20;
@@ -369,8 +371,13 @@ export class OwnTab implements Tab {
     if (served.size !== origins.length) throw new Error('the blank documents were not all served by the scrub');
   }
 
+  /**
+   * Closes the context, waiting at most CLOSE_CONTEXT_MS for Chromium, and the entrance whatever
+   * Chromium did: every closing of a tab (after its capture, a spare or kept tab given up, a recycled or
+   * lost browser) is bounded and gives its way into the proxy back.
+   */
   async close(): Promise<void> {
-    await this.context.close().catch(() => undefined);
+    await withTimeout(CLOSE_CONTEXT_MS, 'closing a context', this.context.close()).catch(() => undefined);
     await this.entrance.close();
   }
 }
