@@ -1,13 +1,12 @@
 /**
- * The memory guard's own workings, against real processes and the real /proc: the files it reads
- * every sample are kept open and closed once their process is gone, and how long it waits between
- * two looks follows the room left below its budget. (Whether it stops a page in time inside a real
- * 1 GB instance is test/budget.test.ts.)
+ * The memory guard's reads, against real processes and the real /proc: the files it reads every
+ * sample are kept open, and closed once their process is gone or no capture runs. (Whether it stops a
+ * page in time inside a real 1 GB instance is test/budget.test.ts.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { anonMb, budgetFor, MemoryGuard, nextLookMs } from '../src/browser/memory.js';
+import { anonMb, MemoryGuard } from '../src/browser/memory.js';
 import { ProcFiles } from '../src/browser/proc-files.js';
 
 const children: ChildProcess[] = [];
@@ -80,42 +79,5 @@ describe('the /proc files the guard reads every sample', () => {
     expect(openFiles()).toBeGreaterThan(before);
     done();
     expect(openFiles()).toBe(before);
-  });
-});
-
-describe('how long the guard waits between two looks', () => {
-  // 1 GB, as deployed: a reserve of 128 MB, a budget of 896; growth of a reserve every 100 ms is 1.28 MB/ms.
-  const budget = budgetFor(1024, 250, 4);
-
-  it('is as long as the growth the reserve is sized for takes to reach the budget, between everyMs and 500 ms', () => {
-    expect(nextLookMs(600, 0, budget, 100)).toBeCloseTo((896 - 600) / 1.28); // 231 ms
-    expect(nextLookMs(850, 0, budget, 100)).toBe(100); // near the budget: as often as ever
-    expect(nextLookMs(950, 0, budget, 100)).toBe(100); // past it
-    expect(nextLookMs(250, 0, budget, 100)).toBe(500); // far below: at most 500 ms
-  });
-
-  it('is shorter when the tree grew faster than that since the last look', () => {
-    expect(nextLookMs(600, 2, budget, 100)).toBeCloseTo((896 - 600) / 2); // 148 ms
-    expect(nextLookMs(600, 1, budget, 100)).toBeCloseTo((896 - 600) / 1.28); // slower than the reserve's rate: as before
-  });
-
-  it('is what the guard waits after a look, as far below or near its budget as the tree is', async () => {
-    const page = await holding(64);
-    const far = new MemoryGuard({ instanceMb: 1 << 20, concurrency: 1, log: quiet });
-    far.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
-    await far.measureBase();
-    far.sample();
-    expect(far.nextLookInMs).toBe(500);
-
-    // A budget 20 MB above the tree as it is now.
-    const now = anonMb(process.pid) + anonMb(page.pid!);
-    let instanceMb = Math.ceil(now);
-    while (budgetFor(instanceMb, 0, 1).budgetMb < now + 20) instanceMb += 1;
-    const near = new MemoryGuard({ instanceMb, concurrency: 1, log: quiet });
-    near.listProcesses = async () => [{ pid: page.pid!, type: 'renderer' }];
-    await near.measureBase();
-    near.sample();
-    expect(near.nextLookInMs).toBe(100);
-    expect(page.exitCode === null && page.signalCode === null).toBe(true); // within the budget: it lives
   });
 });

@@ -176,24 +176,8 @@ export interface MemoryGuardOptions {
   instanceMb: number;
   concurrency: number;
   log: Log;
-  /**
-   * The shortest time between two looks while captures run, ms: how often the tree is read once it is
-   * near its budget (further below, the guard may wait longer: nextLookMs).
-   */
+  /** How often the memory is read while captures run, ms. */
   everyMs?: number;
-}
-
-/** The longest time between two looks while captures run, however far below the budget, ms. */
-const MAX_GAP_MS = 500;
-
-/**
- * The wait before the guard's next look, ms: the time it takes growth at the rate the reserve is sized
- * for (a reserve every `everyMs`), or at the rate seen since the last look if that is faster, to bring
- * the tree from `totalMb` to its budget; at least `everyMs`, at most MAX_GAP_MS.
- */
-export function nextLookMs(totalMb: number, growthPerMs: number, budget: Budget, everyMs: number): number {
-  const rate = Math.max(budget.reserveMb / everyMs, growthPerMs);
-  return Math.min(Math.max(MAX_GAP_MS, everyMs), Math.max(everyMs, (budget.budgetMb - totalMb) / rate));
 }
 
 /** How often Chromium is asked for its process list while captures run (renderers come and go). */
@@ -202,14 +186,9 @@ const LIST_EVERY_MS = 1000;
 const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
 
 /**
- * Reads the tree's memory while at least one capture runs (never when idle) and kills the biggest
- * renderer when the tree is over budget. How long it waits between two looks follows the room left:
- * the reserve (budgetFor) is sized for a tree that grows by a reserve every `everyMs`, so the guard looks
- * again before growth that fast (or as fast as it saw since its last look, if faster) could take the
- * tree to its budget: every `everyMs` near the budget, up to MAX_GAP_MS far below it. A tree never gets
- * further past its budget before a look than it could with a look every `everyMs`, and a capture far
- * below it costs node a fraction of the reads. A sample is one `statm` read (of a file kept open while
- * captures run: proc-files.ts) per process
+ * Reads the tree's memory every `everyMs` while at least one capture runs (never when idle) and
+ * kills the biggest renderer when the tree is over budget. A sample is one `statm` read (of a file kept
+ * open while captures run, read again in place: proc-files.ts) per process
  * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
  * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too) and
  * every renderer its zygotes started since (the zygotes found once for each Chromium); processes Chromium
@@ -235,10 +214,7 @@ export class MemoryGuard {
   private current?: Budget;
   private measuring?: Promise<Budget | undefined>;
   private readonly kills: MemoryKill[] = [];
-  /** The last look: the total, MB, and when (Date.now()). */
-  private last?: { mb: number; at: number };
-  /** The wait before the next look, ms (nextLookMs). */
-  private gapMs: number;
+  private lastMb?: number;
   /** Renderers killed and not yet gone: their memory is on its way out, they are not killed twice. */
   private readonly dying = new Map<number, number>();
   private known: ChromiumProcess[] = [];
@@ -248,7 +224,8 @@ export class MemoryGuard {
   private unlistedMb = 0;
   /**
    * The files that list the children of the running Chromium's zygotes (one a thread), which fork its
-   * renderers: the browser's children so named, looked for when a list shows another browser process.
+   * renderers: the browser's children so named, looked for when a list shows another browser process
+   * or a zygote was found gone.
    */
   private zygoteChildren: string[] = [];
   /** The browser process whose zygotes those are. */
@@ -262,9 +239,7 @@ export class MemoryGuard {
   /** Highest total seen, MB (tests and logs). */
   peakMb = 0;
 
-  constructor(private readonly opts: MemoryGuardOptions) {
-    this.gapMs = opts.everyMs ?? 100;
-  }
+  constructor(private readonly opts: MemoryGuardOptions) {}
 
   /** The instance's memory the budget is made from, MB. */
   get instanceMb(): number {
@@ -333,34 +308,19 @@ export class MemoryGuard {
   busy(): () => void {
     if (!this.current) void this.measureBase();
     this.active += 1;
-    if (!this.timer) this.lookAfter(this.opts.everyMs ?? 100);
+    this.timer ??= setInterval(() => this.sample(), this.opts.everyMs ?? 100);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.active -= 1;
       if (this.active === 0 && this.timer) {
-        clearTimeout(this.timer);
+        clearInterval(this.timer);
         this.timer = undefined;
-        this.last = undefined;
+        this.lastMb = undefined;
         this.files.close();
       }
     };
-  }
-
-  private lookAfter(ms: number): void {
-    this.timer = setTimeout(() => {
-      try {
-        this.sample();
-      } finally {
-        if (this.active > 0) this.lookAfter(this.gapMs);
-      }
-    }, ms);
-  }
-
-  /** The wait before the next look while captures run, ms (nextLookMs; tests). */
-  get nextLookInMs(): number {
-    return this.gapMs;
   }
 
   /**
@@ -384,7 +344,10 @@ export class MemoryGuard {
     const listed = new Set(this.known.map((p) => p.pid));
     const found: ChromiumProcess[] = [];
     for (const file of this.zygoteChildren) {
-      for (const pid of pidsIn(this.files.read(file))) {
+      const children = this.files.read(file);
+      // A zygote gone: its Chromium was replaced (whatever pid the new one has); the next list looks again.
+      if (children === undefined) this.zygotesOf = undefined;
+      for (const pid of pidsIn(children)) {
         if (listed.has(pid)) continue;
         let renderer = this.rendererPid.get(pid);
         if (renderer === undefined) {
@@ -422,15 +385,11 @@ export class MemoryGuard {
     }
     const total = anonMb(process.pid, this.files.read) + chromium + (this.sharedMb?.() ?? 0);
     this.peakMb = Math.max(this.peakMb, total);
-    // A page can grow by hundreds of MB a second and the next look can come late on a busy CPU: act on
-    // where the total will be if it goes on growing as fast as since the last look, until the next
-    // look or for as long as since the last one (a late timer), whichever is longer.
-    const now = Date.now();
-    const since = this.last ? Math.max(1, now - this.last.at) : 0;
-    const growthPerMs = this.last ? Math.max(0, total - this.last.mb) / since : 0;
-    this.last = { mb: total, at: now };
-    this.gapMs = nextLookMs(total, growthPerMs, budget, this.opts.everyMs ?? 100);
-    if (total + growthPerMs * Math.max(this.gapMs, since) <= budget.budgetMb || !biggest.pid) return total;
+    // A page can grow by hundreds of MB a second and the next sample can come late on a busy CPU:
+    // act on where the total will be if it grows again as much as since the last sample.
+    const growth = this.lastMb === undefined ? 0 : Math.max(0, total - this.lastMb);
+    this.lastMb = total;
+    if (total + growth <= budget.budgetMb || !biggest.pid) return total;
     // A renderer killed a moment ago and not yet gone still holds what it had in /dev/shm: the next page
     // is not killed for it.
     if ([...this.dying.keys()].some(isAlive)) return total;
@@ -447,7 +406,7 @@ export class MemoryGuard {
       return total; // it ended by itself
     }
     this.dying.set(biggest.pid, Date.now());
-    this.last = { mb: total - biggest.mb, at: now };
+    this.lastMb = total - biggest.mb;
     const kill = { pid: biggest.pid, mb: Math.round(biggest.mb), totalMb: Math.round(total), at: Date.now(), budget };
     this.kills.push(kill);
     if (this.kills.length > 16) this.kills.shift();

@@ -1,9 +1,9 @@
 /**
  * /proc files read over and over (the memory guard's `statm` and `children` files, every sample while
- * captures run), kept open and read again in place: one pread at offset 0, which makes the kernel
+ * captures run), kept open and read again in place: a pread from offset 0, which makes the kernel
  * write the file anew, instead of an open, a stat, a read and a close each time. On this machine a
- * `statm` read costs about 1–2 µs that way against 20–30 µs opened afresh, and more under load (the
- * guard's reads came to several ms of node's CPU per capture: BENCHMARKS.md).
+ * `statm` read costs a few µs that way against 20–30 µs opened afresh, and several times more under
+ * load (at concurrency 4, the guard's reads came to about 4 ms of node's time per capture).
  *
  * An open file follows its process, not its pid: once the process is gone, reading fails, the file is
  * closed and the path is opened again (a process that took the pid since, or nothing). A file no read
@@ -31,19 +31,21 @@ export const readOnce: ReadProc = (path) => {
 };
 
 /**
- * The whole file from its start; undefined on an error. A /proc file of this kind fills a read as far
- * as it goes, so a read that comes back short is the end: one read when the file fits `buf`.
+ * The whole file from its start; undefined on an error. Read until the end: a file of many records
+ * (`children`) may come in more than one read.
  */
 function readAll(fd: number, buf: Buffer): string | undefined {
   try {
     let length = 0;
     for (;;) {
+      if (length === buf.length) {
+        const bigger = Buffer.alloc(buf.length * 2);
+        buf.copy(bigger);
+        buf = bigger;
+      }
       const n = readSync(fd, buf, length, buf.length - length, length);
+      if (n === 0) return buf.toString('latin1', 0, length);
       length += n;
-      if (length < buf.length) return buf.toString('latin1', 0, length);
-      const bigger = Buffer.alloc(buf.length * 2);
-      buf.copy(bigger);
-      buf = bigger;
     }
   } catch {
     return undefined;
