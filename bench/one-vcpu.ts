@@ -119,7 +119,21 @@ export function startConfined(
   const pinned =
     opts.core === undefined ? { cmd, args } : { cmd: 'taskset', args: ['-c', String(opts.core), cmd, ...args] };
   const run = cgroup ? cgroup.wrap(pinned.cmd, pinned.args) : pinned;
-  const child = spawn(run.cmd, run.args, {
+  return watched(run.cmd, run.args, opts, cgroup);
+}
+
+/** Starts `cmd args` as it is, on the machine's cores (the two-core runs): the same handle, no cgroup. */
+export function startFree(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Confined {
+  return watched(cmd, args, opts);
+}
+
+function watched(
+  cmd: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd?: string; ipc?: boolean },
+  cgroup?: Cgroup,
+): Confined {
+  const child = spawn(cmd, args, {
     env: opts.env,
     cwd: opts.cwd,
     stdio: opts.ipc ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],

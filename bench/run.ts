@@ -24,7 +24,15 @@ import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
 import { ownNode } from './own-node.js';
-import { type Confined, hasTaskset, machineLoad, measureOneVcpu, startConfined } from './one-vcpu.js';
+import {
+  type Confined,
+  hasTaskset,
+  machineLoad,
+  measureOneVcpu,
+  startConfined,
+  startFree,
+  startListening,
+} from './one-vcpu.js';
 import { FORMATS_SECTION, formatsReport, measureFormats } from './formats.js';
 import { frozenReport, measureFrozen } from './frozen.js';
 import { VCPU_SECTION, vcpuReport } from './report-vcpu.js';
@@ -148,18 +156,19 @@ async function measureHttp(
   return { name, p50: median(warm), p95: pct(warm, 95), rps, peakMb, timings };
 }
 
+/** The service on the machine's cores, answering on a port of its own (startListening). */
 async function startService(
   layout: LocalLayout,
   allow: string,
   extra: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; port: number }> {
-  const port = await freePort();
   // Never frozen here: the low-traffic run (frozen.ts) measures FC's freeze and FROZEN_WHEN_IDLE.
   const settings = { EGRESS_ALLOW: allow, LOG_LEVEL: 'warn', RECYCLE_AFTER: '0', FROZEN_WHEN_IDLE: 'false', ...extra };
-  const { cmd, args, env, cwd } = localProcess(layout, port, settings);
-  const child = spawn(cmd, args, { cwd, env, stdio: 'ignore' });
-  await waitForPort(port);
-  return { child, port };
+  const { svc, port } = await startListening(freePort, (p) => {
+    const { cmd, args, env, cwd } = localProcess(layout, p, settings);
+    return startFree(cmd, args, { env, cwd });
+  });
+  return { child: svc.child, port };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
