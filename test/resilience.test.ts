@@ -299,7 +299,12 @@ describe('recycling', () => {
       expect(small.browser.hasSpare).toBe(true);
       expect(listeningSockets()).toBe(before + 1);
       const first = small.browser.pid!;
-      expect((await shoot(small)).status).toBe(200); // the third: Chromium is recycled after it
+      // The third, of no site (raw HTML): it takes the spare, the kept tab stays in the pool, and Chromium
+      // is recycled after it.
+      const third = await request(small.app.server)
+        .get('/')
+        .query({ html: '<body style="background:#f00"></body>', width: 32, height: 32 });
+      expect(third.status).toBe(200);
       await expect.poll(() => isAlive(first), { timeout: 10_000 }).toBe(false);
       expect(await small.browser.openContexts()).toBe(0);
       // No Chromium now until the next request: not even a spare's entrance is left.

@@ -124,8 +124,14 @@ export class BrowserManager {
   private dropSpare(live: Live): void {
     const spare = live.spare;
     live.spare = undefined;
-    if (!spare) return;
-    const closed: Promise<void> = spare.then((tab) => tab?.close()).finally(() => this.closing.delete(closed));
+    if (spare) this.closeOffPath(spare);
+  }
+
+  /** Closes a tab off the request path, as work `settled` waits for. */
+  private closeOffPath(tab: Promise<OwnTab | undefined> | OwnTab): void {
+    const closed: Promise<void> = Promise.resolve(tab)
+      .then((t) => t?.close())
+      .finally(() => this.closing.delete(closed));
     this.closing.add(closed);
   }
 
@@ -356,8 +362,8 @@ export class BrowserManager {
   /**
    * Waits, at most `maxMs` or until `stop` resolves, for the tabs being scrubbed to be kept: for an
    * instance about to be frozen, where a scrub would stop half done, run out of time the moment the
-   * instance wakes, and the tab be lost. The rest of the work after captures (closing contexts, the
-   * next spare tab) has no such limit: frozen, it simply goes on when the instance wakes.
+   * instance wakes, and the tab be lost. The rest of the work after captures (closing contexts, each
+   * within its own bound, the next spare tab) is not waited for: frozen, it goes on when the instance wakes.
    */
   async finishBackground(maxMs: number, stop?: Promise<void>): Promise<void> {
     const finished = Promise.all(this.scrubbing);
@@ -385,7 +391,7 @@ export class BrowserManager {
   /** Closes every kept tab (their memory is wanted by the captures in flight); returns how many. */
   private dropWarmTabs(live: Live): number {
     const tabs = live.warm.drain();
-    for (const tab of tabs) void tab.close();
+    for (const tab of tabs) this.closeOffPath(tab);
     return tabs.length;
   }
 

@@ -224,8 +224,7 @@ export class MemoryGuard {
   private unlistedMb = 0;
   /**
    * The files that list the children of the running Chromium's zygotes (one a thread), which fork its
-   * renderers: the browser's children so named, looked for when a list shows another browser process
-   * or a zygote was found gone.
+   * renderers: the browser's children so named, looked for when a list shows another browser process.
    */
   private zygoteChildren: string[] = [];
   /** The browser process whose zygotes those are. */
@@ -344,10 +343,7 @@ export class MemoryGuard {
     const listed = new Set(this.known.map((p) => p.pid));
     const found: ChromiumProcess[] = [];
     for (const file of this.zygoteChildren) {
-      const children = this.files.read(file);
-      // A zygote gone: its Chromium was replaced (whatever pid the new one has); the next list looks again.
-      if (children === undefined) this.zygotesOf = undefined;
-      for (const pid of pidsIn(children)) {
+      for (const pid of pidsIn(this.files.read(file))) {
         if (listed.has(pid)) continue;
         let renderer = this.rendererPid.get(pid);
         if (renderer === undefined) {

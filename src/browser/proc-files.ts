@@ -5,8 +5,9 @@
  * `statm` read costs a few µs that way against 20–30 µs opened afresh, and several times more under
  * load (at concurrency 4, the guard's reads came to about 4 ms of node's time per capture).
  *
- * An open file follows its process, not its pid: once the process is gone, reading fails, the file is
- * closed and the path is opened again (a process that took the pid since, or nothing). A file no read
+ * An open file follows its process, not its pid: once the process is gone, a read fails (`statm`: the
+ * file is closed and the path opened again, for a process that took the pid since, or nothing) or
+ * comes back empty (`children`: a process gone has none). A file no read
  * asked for since the last `sweep` is closed there, so files of processes no longer watched do not
  * stay open.
  */
