@@ -67,9 +67,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, deadlineMs = 60_000): Promise<void> {
+/** Until `port` takes connections; fails at once if `child`, the process meant to listen on it, exits first. */
+async function waitForPort(port: number, child: ChildProcess, deadlineMs = 60_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the process for port ${port} exited (${child.signalCode ?? `code ${child.exitCode}`}) first`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => {
@@ -172,11 +175,12 @@ async function startService(
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  const over = () => child.exitCode !== null || child.signalCode !== null;
+  if (over()) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await Promise.race([exited, sleep(10_000)]);
-  if (child.exitCode === null) child.kill('SIGKILL');
+  if (!over()) child.kill('SIGKILL');
 }
 
 /** Process start → first complete image, for a server started by `start` (its stdout piped, for `timeline`). */
@@ -200,7 +204,7 @@ async function coldStart(
     }
   });
   try {
-    await waitForPort(port);
+    await waitForPort(port, child);
     const shot = await httpShoot(`http://127.0.0.1:${port}/?url=${encodeURIComponent(target)}`)();
     const ms = performance.now() - t0;
     const at = (msg: string) => log.find((l) => l.msg?.startsWith(msg));
@@ -444,7 +448,7 @@ async function main() {
       env: { ...process.env, PORT: String(seedPort), TMPDIR: seedTmp },
       stdio: 'ignore',
     });
-    await waitForPort(seedPort);
+    await waitForPort(seedPort, seed);
     rows.push({
       page,
       ...(await measureHttp(
