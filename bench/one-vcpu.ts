@@ -16,7 +16,7 @@ import { localProcess, withDevShm, type LocalLayout } from '../fc/harness/fc-loc
 import { ROOT } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
 import { chooseSharedMemory, type SharedMemory } from '../src/browser/flags.js';
-import { budgetFor, treePssMb } from '../src/browser/memory.js';
+import { budgetFor, processTree, pssKb } from '../src/browser/memory.js';
 import { ownNode } from './own-node.js';
 
 export const LEVELS = [1, 2, 4, 8];
@@ -54,6 +54,8 @@ export interface VcpuRow {
   /** CPU ms per capture by process: node, and Chromium's browser, renderers, GPU, utility (network) processes. */
   split?: Record<string, number>;
   peakPssMb: number;
+  /** The peak's PSS by kind of process (as `split`), MB: the sample where the sum was highest. */
+  peakSplit?: Record<string, number>;
   cgroupPeakMb?: number;
   /** Share of requests slower than the deadline (or answered 504). */
   overDeadline: number;
@@ -318,19 +320,40 @@ async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () =
   return { result, split };
 }
 
-async function withPeak<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+/**
+ * Peak PSS of the process tree at `pid` while `work` runs (sampled every 250 ms), and how the sample
+ * with the highest sum divides it by kind of process (processKind).
+ */
+async function withPeak<T>(
+  pid: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; peakMb: number; peakSplit: Record<string, number> }> {
+  const kinds = new Map<number, string>();
   let peak = 0;
+  let peakSplit: Record<string, number> = {};
+  const sample = async () => {
+    const tree = await processTree(pid);
+    const kb = await Promise.all(tree.map(pssKb));
+    const split: Record<string, number> = {};
+    tree.forEach((p, i) => {
+      if (!kinds.has(p)) kinds.set(p, processKind(p, pid, kinds));
+      const kind = kinds.get(p)!;
+      split[kind] = (split[kind] ?? 0) + kb[i]! / 1024;
+    });
+    const total = kb.reduce((a, b) => a + b, 0) / 1024;
+    if (total > peak) [peak, peakSplit] = [total, split];
+  };
   let running = true;
   const sampler = (async () => {
     while (running) {
-      peak = Math.max(peak, await treePssMb(pid).catch(() => 0));
+      await sample().catch(() => undefined);
       await sleep(250);
     }
   })();
   const result = await work();
   running = false;
   await sampler;
-  return { result, peakMb: peak };
+  return { result, peakMb: peak, peakSplit };
 }
 
 /** Runs one level on one confined process and turns it into a row. */
@@ -344,7 +367,7 @@ async function level(
   const cpu0 = proc.cgroup?.stats().cpuMs;
   const node0 = processCpuMs(proc.child.pid!);
   const {
-    result: { result, peakMb },
+    result: { result, peakMb, peakSplit },
     split,
   } = await withSplit(proc.cgroup, proc.child.pid!, () => withPeak(proc.child.pid!, work));
   const stats = proc.cgroup?.stats();
@@ -367,6 +390,7 @@ async function level(
       node0 !== undefined && node1 !== undefined ? (node1 - node0) / Math.max(1, result.latencies.length) : undefined,
     split: Object.fromEntries(Object.entries(split).map(([kind, ms]) => [kind, ms / perCapture])),
     peakPssMb: peakMb,
+    peakSplit,
     cgroupPeakMb: stats?.maxUsageMb,
     overDeadline: result.over / n,
     failed: result.failed,

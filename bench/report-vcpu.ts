@@ -142,6 +142,22 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
       '',
     );
   }
+  const peakRows = splitRows.filter((r) => r.peakSplit);
+  if (peakRows.length) {
+    out.push(
+      'Peak PSS by process at concurrency 4, MB (the sample, every 250 ms, where the sum was highest; the same',
+      "kinds as above). Chromium's shared memory counts in the processes that map it: the service's is in /dev/shm, the",
+      "floor's in files in /tmp, so the columns are comparable and the sums are the tables' peak PSS:",
+      '',
+      `| system | sites | ${KINDS.join(' | ')} | sum |`,
+      `|---|---|${KINDS.map(() => '---').join('|')}|---|`,
+      ...peakRows.map(
+        (r) =>
+          `| ${LABEL[r.name]} | ${r.sites === 'one' ? 'one' : 'every capture another'} | ${KINDS.map((k) => f0(r.peakSplit?.[k] ?? 0)).join(' | ')} | ${f0(r.peakPssMb)} |`,
+      ),
+      '',
+    );
+  }
   if (svc4 && floor4) {
     out.push(
       `At concurrency 4, one site, the service made ${f2(svc4.rps / floor4.rps)}× the floor's captures/s and used ` +

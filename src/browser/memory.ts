@@ -31,7 +31,8 @@ async function parentOf(pid: string): Promise<number | undefined> {
   }
 }
 
-async function pssKb(pid: number): Promise<number> {
+/** PSS of one process, kB (0 when it is gone). */
+export async function pssKb(pid: number): Promise<number> {
   try {
     const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
     return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
