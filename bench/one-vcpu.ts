@@ -52,10 +52,10 @@ export interface VcpuRow {
   /** The part of it spent in the node process (the rest is Chromium's). */
   nodeCpuMsPerCapture?: number;
   /** CPU ms per capture by process: node, and Chromium's browser, renderers, GPU, utility (network) processes. */
-  split?: Record<string, number>;
+  split?: Partial<Record<Kind, number>>;
   peakPssMb: number;
   /** The peak's PSS by kind of process (as `split`), MB: the sample where the sum was highest. */
-  peakSplit?: Record<string, number>;
+  peakSplit?: Partial<Record<Kind, number>>;
   cgroupPeakMb?: number;
   /** Share of requests slower than the deadline (or answered 504). */
   overDeadline: number;
@@ -261,24 +261,44 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** The kinds of process the CPU and PSS splits count, in table order. */
+export const KINDS = ['node', 'browser', 'renderer', 'GPU', 'utility', 'zygote', 'other'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** Chromium's --type values that name their kind (a zygote's is decided by its parent). */
+const BY_TYPE: Record<string, Kind> = { 'gpu-process': 'GPU', utility: 'utility', renderer: 'renderer' };
+
 /**
- * What a process is, from its command line (Chromium's --type): the GPU and utility processes say so;
- * any other child of a zygote is a renderer (a renderer forked from the zygote still carries the
- * zygote's command line).
+ * What each process under `root` is, from its command line (Chromium's --type): the GPU and utility
+ * processes say so, and so do renderers; a child of a zygote that still carries the zygote's command
+ * line is a renderer too. A kind is remembered once the process has said what it is, by pid and start
+ * time (a pid taken again is another process); a process without a --type of its own (the browser, a
+ * child caught between its fork and its exec, a zygote's child not yet retitled) is looked at again
+ * every time.
  */
-function processKind(pid: number, root: number, kinds: Map<number, string>): string {
-  if (pid === root) return 'node';
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const type = /--type=([\w-]+)/.exec(cmd)?.[1];
-    if (type === 'gpu-process') return 'GPU';
-    if (type === 'utility') return 'utility';
-    if (kinds.get(parent) === 'zygote' || type === 'renderer') return 'renderer';
-    return type ?? (cmd.includes('chrom') ? 'browser' : 'other');
-  } catch {
-    return 'other';
+class ProcessKinds {
+  private readonly known = new Map<string, Kind>();
+
+  constructor(private readonly root: number) {}
+
+  of(pid: number): Kind {
+    if (pid === this.root) return 'node';
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const key = `${pid}:${fields[19]}`; // field 22, the start time
+      const cached = this.known.get(key);
+      if (cached) return cached;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      const type = /--type=([\w-]+)/.exec(cmd)?.[1];
+      if (!type) return cmd.includes('chrom') ? 'browser' : 'other';
+      if (type === 'zygote' && this.of(Number(fields[1])) === 'zygote') return 'renderer';
+      const kind = BY_TYPE[type] ?? (type === 'zygote' ? 'zygote' : 'other');
+      this.known.set(key, kind);
+      return kind;
+    } catch {
+      return 'other';
+    }
   }
 }
 
@@ -287,7 +307,9 @@ function processKind(pid: number, root: number, kinds: Map<number, string>): str
  * the last reading of one that ended counted (at most 50 ms of it missed).
  */
 async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () => Promise<T>) {
-  const kinds = new Map<number, string>();
+  const classify = new ProcessKinds(root);
+  /** Each process's kind when last read (a process that ended keeps it). */
+  const kinds = new Map<number, Kind>();
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   /** `atStart`: what a process has used so far is not counted; a process seen later counts from 0. */
@@ -295,7 +317,7 @@ async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () =
     for (const pid of cgroup ? cgroup.pids() : [root]) {
       const ms = processCpuMs(pid);
       if (ms === undefined) continue;
-      if (!kinds.has(pid)) kinds.set(pid, processKind(pid, root, kinds));
+      kinds.set(pid, classify.of(pid));
       if (!first.has(pid)) first.set(pid, atStart ? ms : 0);
       last.set(pid, ms);
     }
@@ -312,7 +334,7 @@ async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () =
   running = false;
   await sampler;
   read();
-  const split: Record<string, number> = {};
+  const split: Partial<Record<Kind, number>> = {};
   for (const [pid, ms] of last) {
     const kind = kinds.get(pid)!;
     split[kind] = (split[kind] ?? 0) + ms - (first.get(pid) ?? 0);
@@ -321,27 +343,27 @@ async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () =
 }
 
 /**
- * Peak PSS of the process tree at `pid` while `work` runs (sampled every 250 ms), and how the sample
- * with the highest sum divides it by kind of process (processKind).
+ * Peak PSS of the process tree at `root` while `work` runs (sampled every 250 ms), and how the sample
+ * with the highest sum divides it by kind of process.
  */
 async function withPeak<T>(
-  pid: number,
+  root: number,
   work: () => Promise<T>,
-): Promise<{ result: T; peakMb: number; peakSplit: Record<string, number> }> {
-  const kinds = new Map<number, string>();
+): Promise<{ result: T; peakMb: number; peakSplit?: Partial<Record<Kind, number>> }> {
+  const classify = new ProcessKinds(root);
   let peak = 0;
-  let peakSplit: Record<string, number> = {};
+  let peakSplit: Partial<Record<Kind, number>> | undefined;
   const sample = async () => {
-    const tree = await processTree(pid);
+    const tree = await processTree(root);
+    const kinds = tree.map((pid) => classify.of(pid));
     const kb = await Promise.all(tree.map(pssKb));
-    const split: Record<string, number> = {};
-    tree.forEach((p, i) => {
-      if (!kinds.has(p)) kinds.set(p, processKind(p, pid, kinds));
-      const kind = kinds.get(p)!;
+    const total = kb.reduce((a, b) => a + b, 0) / 1024;
+    if (total <= peak) return;
+    const split: Partial<Record<Kind, number>> = {};
+    kinds.forEach((kind, i) => {
       split[kind] = (split[kind] ?? 0) + kb[i]! / 1024;
     });
-    const total = kb.reduce((a, b) => a + b, 0) / 1024;
-    if (total > peak) [peak, peakSplit] = [total, split];
+    [peak, peakSplit] = [total, split];
   };
   let running = true;
   const sampler = (async () => {

@@ -5,6 +5,7 @@
 import { budgetFor } from '../src/browser/memory.js';
 import { ALIAS_SITES } from './fixtures.js';
 import {
+  KINDS,
   LEVELS,
   MANY_SITES_CONCURRENCY,
   MIN_PER_LEVEL,
@@ -66,9 +67,6 @@ export function derive(rows: VcpuRow[], memoryMb: number): Derived & { shareMb: 
   const requestTimeoutMs = Math.min(50_000, Math.max(30_000, Math.ceil((2 * chosen.p95 + 10_000) / 5000) * 5000));
   return { concurrency: c, maxQueue: c, requestTimeoutMs, shareMb: share(c), baseMb };
 }
-
-/** Kinds of process in the CPU split, in table order (bench/one-vcpu.ts, processKind). */
-const KINDS = ['node', 'browser', 'renderer', 'GPU', 'utility', 'zygote', 'other'] as const;
 
 export function vcpuReport(all: VcpuRun, machine: { before: string; after: string }): string[] {
   // The tables show the first round; the repeated headline rounds have a paragraph of their own.
@@ -142,12 +140,14 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
       '',
     );
   }
-  const peakRows = splitRows.filter((r) => r.peakSplit);
+  const peakRows = splitRows.filter((r) => Object.keys(r.peakSplit ?? {}).length);
   if (peakRows.length) {
+    const shm =
+      all.sharedMemory.where === 'dev-shm' ? "the service's is in /dev/shm" : "the service's is in files in /tmp too";
     out.push(
-      'Peak PSS by process at concurrency 4, MB (the sample, every 250 ms, where the sum was highest; the same',
-      "kinds as above). Chromium's shared memory counts in the processes that map it: the service's is in /dev/shm, the",
-      "floor's in files in /tmp, so the columns are comparable and the sums are the tables' peak PSS:",
+      'Peak PSS by process at concurrency 4, MB (the sample, every 250 ms, where the sum was highest; the same kinds',
+      `as above; each figure rounded). Chromium's shared memory counts in the processes that map it: ${shm}, the`,
+      "floor's in files in /tmp:",
       '',
       `| system | sites | ${KINDS.join(' | ')} | sum |`,
       `|---|---|${KINDS.map(() => '---').join('|')}|---|`,

@@ -440,19 +440,11 @@ function isRenderer(pid: number): boolean {
 
 /** A Chromium process's `--type` (renderer, zygote, gpu-process…), '' for the browser or another process. */
 function processType(pid: number): string {
-  try {
-    return /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'))?.[1] ?? '';
-  } catch {
-    return '';
-  }
+  return /--type=([\w-]+)/.exec(readOnce(`/proc/${pid}/cmdline`) ?? '')?.[1] ?? '';
 }
 
 /** Whether a process has not yet exited (a zombie counts as exited). */
 function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
+  const stat = readOnce(`/proc/${pid}/stat`);
+  return stat !== undefined && stat[stat.lastIndexOf(')') + 2] !== 'Z';
 }
