@@ -343,12 +343,13 @@ async function withSplit<T>(cgroup: Cgroup | undefined, root: number, work: () =
 }
 
 /**
- * Peak PSS of the process tree at `root` while `work` runs (sampled every 250 ms), and how the sample
- * with the highest sum divides it by kind of process.
+ * Peak PSS of the process tree at `root` while `work` runs (sampled every `everyMs`), and how the
+ * sample with the highest sum divides it by kind of process.
  */
-async function withPeak<T>(
+export async function withPeak<T>(
   root: number,
   work: () => Promise<T>,
+  everyMs = 250,
 ): Promise<{ result: T; peakMb: number; peakSplit?: Partial<Record<Kind, number>> }> {
   const classify = new ProcessKinds(root);
   let peak = 0;
@@ -369,7 +370,7 @@ async function withPeak<T>(
   const sampler = (async () => {
     while (running) {
       await sample().catch(() => undefined);
-      await sleep(250);
+      await sleep(everyMs);
     }
   })();
   const result = await work();

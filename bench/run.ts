@@ -21,7 +21,6 @@ import { layOut, localProcess, type LocalLayout } from '../fc/harness/fc-local.j
 import { buildAll } from '../fc/layers/build.js';
 import { BUILD, ROOT } from '../fc/paths.js';
 import { loadFunctionSpec } from '../fc/s-yaml.js';
-import { treePssMb } from '../src/browser/memory.js';
 import { startBenchFixtures } from './fixtures.js';
 import { ownNode } from './own-node.js';
 import {
@@ -32,6 +31,7 @@ import {
   startConfined,
   startFree,
   startListening,
+  withPeak,
 } from './one-vcpu.js';
 import { FORMATS_SECTION, formatsReport, measureFormats } from './formats.js';
 import { frozenReport, measureFrozen } from './frozen.js';
@@ -87,21 +87,8 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs = 60_00
   throw new Error(`port ${port} never opened`);
 }
 
-/** Peak PSS of a process tree while `work` runs, sampled every 50 ms. */
-async function peakPss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
-  let peak = 0;
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      peak = Math.max(peak, await treePssMb(pid));
-      await sleep(50);
-    }
-  })();
-  const result = await work();
-  running = false;
-  await sampler;
-  return { result, peakMb: peak };
-}
+/** Peak PSS of a process tree while `work` runs, sampled every 50 ms (two cores: there is room to look often). */
+const peakPss = <T>(pid: number, work: () => Promise<T>) => withPeak(pid, work, 50);
 
 type Shoot = () => Promise<{ ms: number; timing?: string }>;
 
