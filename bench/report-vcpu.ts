@@ -146,8 +146,8 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
       all.sharedMemory.where === 'dev-shm' ? "the service's is in /dev/shm" : "the service's is in files in /tmp too";
     out.push(
       'Peak PSS by process at concurrency 4, MB (the sample, every 250 ms, where the sum was highest; the same kinds',
-      `as above; each figure rounded). Chromium's shared memory counts in the processes that map it: ${shm}, the`,
-      "floor's in files in /tmp:",
+      "as above; each figure rounded). Chromium's shared memory counts in the processes that map it:",
+      `${shm}, the floor's in files in /tmp:`,
       '',
       `| system | sites | ${KINDS.join(' | ')} | sum |`,
       `|---|---|${KINDS.map(() => '---').join('|')}|---|`,
