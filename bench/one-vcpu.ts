@@ -51,7 +51,7 @@ export interface VcpuRow {
   cpuMsPerCapture?: number;
   /** The part of it spent in the node process (the rest is Chromium's). */
   nodeCpuMsPerCapture?: number;
-  /** CPU ms per capture by process: node, and Chromium's browser, renderers, GPU, utility (network) processes. */
+  /** CPU ms per capture by process: node, and Chromium's browser, renderers, GPU, utility processes. */
   split?: Partial<Record<Kind, number>>;
   peakPssMb: number;
   /** The peak's PSS by kind of process (as `split`), MB: the sample where the sum was highest. */

@@ -129,7 +129,8 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
   if (splitRows.length) {
     out.push(
       `CPU ms per capture by process at concurrency 4 (each process's CPU time read every 50 ms; "renderer" is every`,
-      'renderer and the zygote\'s children, "utility" Chromium\'s network and storage services):',
+      "renderer and the zygote's children, \"utility\" Chromium's utility processes: the floor's network service; the",
+      'service runs its network service in the browser process):',
       '',
       `| system | sites | ${KINDS.join(' | ')} |`,
       `|---|---|${KINDS.map(() => '---').join('|')}|`,

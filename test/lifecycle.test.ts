@@ -81,6 +81,9 @@ describe('FC lifecycle hooks', () => {
     // the spare page is a live renderer before any capture asked for one, and the only one: Chromium
     // opens no tab of its own
     expect(descendantTypes(chromiumPid).filter((type) => type === 'renderer')).toHaveLength(1);
+    // and the network service runs in the browser process, not a utility process of its own (flags.ts,
+    // NetworkServiceInProcess2: a Chromium that no longer knew the feature would ignore it silently)
+    expect(descendantTypes(chromiumPid)).not.toContain('utility');
     profile = profileOf(chromiumPid);
     expect(profile && existsSync(profile)).toBe(true);
     // framed the way FC's runtimes frame hooks, not as an invocation

@@ -80,4 +80,27 @@ describe('the /proc files the guard reads every sample', () => {
     done();
     expect(openFiles()).toBe(before);
   });
+
+  it("reads the browser process (where Chromium's network service runs) every sample, not once a second", async () => {
+    // A stand-in browser process that grows by 64 MB when told to.
+    const browser = spawn(
+      process.execPath,
+      ['-e', `const keep = []; process.stdin.on('data', () => keep.push(Buffer.alloc(64 << 20, 1)))`],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    children.push(browser);
+    await new Promise((r) => setTimeout(r, 300));
+    const guard = new MemoryGuard({ instanceMb: 1 << 20, concurrency: 1, log: quiet, everyMs: 20 });
+    guard.listProcesses = async () => [{ pid: browser.pid!, type: 'browser' }];
+    await guard.measureBase();
+    const done = guard.busy();
+    await new Promise((r) => setTimeout(r, 100));
+    const before = guard.peakMb;
+    browser.stdin!.write('grow');
+    // Well inside the second between two process lists (the list was just taken by measureBase).
+    for (let i = 0; i < 25 && guard.peakMb < before + 64; i++) await new Promise((r) => setTimeout(r, 20));
+    const seen = guard.peakMb - before;
+    done();
+    expect(seen).toBeGreaterThanOrEqual(64);
+  });
 });

@@ -196,7 +196,7 @@ describe('Chromium gets a minimal environment', () => {
         expect(res.status).toBe(200);
         const browserPid = own.browser.pid!;
         const tree = processTree(browserPid);
-        expect(tree.length).toBeGreaterThan(2); // browser, renderer, utility processes
+        expect(tree.length).toBeGreaterThan(2); // browser, zygotes, renderer, GPU processes
         for (const pid of tree) {
           let environ: string;
           try {

@@ -183,14 +183,18 @@ export interface MemoryGuardOptions {
 
 /** How often Chromium is asked for its process list while captures run (renderers come and go). */
 const LIST_EVERY_MS = 1000;
-/** Chromium's process types (as CDP names them) whose memory follows the pages. */
-const FAST = new Set(['renderer', 'GPU', 'gpu-process']);
+/**
+ * Chromium's process types (as CDP names them) whose memory follows the pages: the renderers, the GPU
+ * process, and the browser process, where the network service (every context's in-memory HTTP cache and
+ * response buffers) runs (src/browser/flags.ts).
+ */
+const FAST = new Set(['renderer', 'GPU', 'gpu-process', 'browser']);
 
 /**
  * Reads the tree's memory every `everyMs` while at least one capture runs (never when idle) and
  * kills the biggest renderer when the tree is over budget. A sample is one `statm` read (of a file kept
- * open while captures run, read again in place: proc-files.ts) per process
- * that grows with pages: this node process, the renderers and the GPU process, as Chromium itself
+ * open while captures run, read again in place: proc-files.ts) per process that grows with pages: this
+ * node process, the browser process, the renderers and the GPU process, as Chromium itself
  * lists them (`listProcesses`, refreshed every second, when the slow-moving rest is read too) and
  * every renderer its zygotes started since (the zygotes found once for each Chromium); processes Chromium
  * does not list (its zygotes) are counted at their size at start. Without a list
@@ -258,8 +262,9 @@ export class MemoryGuard {
         );
     this.listing = list
       .then((ps) => {
-        // Renderers and the GPU process grow with pages: read every sample. The rest (browser,
-        // network, storage…) moves slowly: read with the list.
+        // The browser (with the network service), renderers and the GPU process grow with pages: read
+        // every sample. The rest (the zygotes, a utility process should one start) moves slowly: read with
+        // the list.
         this.known = ps.filter((p) => FAST.has(p.type));
         // A Chromium's zygotes live as long as it does (a relaunched one has its own): looked for
         // among the browser's children (every thread's, a few dozen reads) once, not with every list.
@@ -324,8 +329,8 @@ export class MemoryGuard {
   }
 
   /**
-   * The memory Chromium keeps across captures, MB (a fresh process list and one read each): its browser,
-   * GPU and utility processes. Renderers are left out: they hold the pages in flight (the guard's business,
+   * The memory Chromium keeps across captures, MB (a fresh process list and one read each): its browser
+   * process (with the network service), its GPU process and any utility process. Renderers are left out: they hold the pages in flight (the guard's business,
    * per capture), and a renderer just killed still holds its page until it is gone; counting them made
    * one page over its budget recycle the browser its kill was meant to spare.
    */
