@@ -109,9 +109,10 @@ export function chromiumFlags(
     '--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider,InterestFeedContentSuggestions,RenderDocument',
     // The network service on a thread of the browser process, not in a utility process of its own (~24 MB
     // PSS, most of it a second copy of what the browser process holds). One vCPU, concurrency 4, article
-    // page, median of three: peak PSS 349 vs 366 MB with one site, 306 vs 319 with every capture another;
-    // CPU per capture 370 vs 364 ms and 411 vs 429 (within the noise). A crash in the network stack now
-    // takes the browser with it, which the service relaunches as after any other (test/resilience.test.ts).
+    // page, with and without, interleaved, median of five: peak PSS 346 vs 362 MB with one site, 305 vs 313
+    // with every capture another; CPU per capture 302 vs 311 ms and 349 vs 359. A crash in the network
+    // stack now takes the browser with it, which the service relaunches as after any other
+    // (test/resilience.test.ts). The memory guard reads the browser process every sample (memory.ts).
     '--enable-features=NetworkServiceInProcess2',
     // Every byte through the egress proxy (SOCKS5: Chromium hands it names, never resolves them):
     // all schemes, loopback included, no name resolution of Chromium's own (the proxy resolves and
