@@ -30,14 +30,19 @@ afterAll(async () => {
   await fixtures.close();
 });
 
-/** The --type of every process under Chromium's (renderers, GPU, utilities; renderers hang off the zygote). */
+/**
+ * The --type of every process under Chromium's (renderers, GPU, utilities with their sub-type, as in
+ * `utility:network.mojom.NetworkService`; renderers hang off the zygote).
+ */
 function descendantTypes(pid: number): string[] {
   const procs: Array<{ pid: number; ppid: number; type?: string }> = [];
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]);
-      const type = /--type=(\S+)/.exec(readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' '))?.[1];
-      procs.push({ pid: Number(p), ppid, type });
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const type = /--type=(\S+)/.exec(cmdline)?.[1];
+      const sub = /--utility-sub-type=(\S+)/.exec(cmdline)?.[1];
+      procs.push({ pid: Number(p), ppid, type: sub ? `${type}:${sub}` : type });
     } catch {
       // gone while we looked
     }
@@ -83,7 +88,7 @@ describe('FC lifecycle hooks', () => {
     expect(descendantTypes(chromiumPid).filter((type) => type === 'renderer')).toHaveLength(1);
     // and the network service runs in the browser process, not a utility process of its own (flags.ts,
     // NetworkServiceInProcess2: a Chromium that no longer knew the feature would ignore it silently)
-    expect(descendantTypes(chromiumPid)).not.toContain('utility');
+    expect(descendantTypes(chromiumPid)).not.toContain('utility:network.mojom.NetworkService');
     profile = profileOf(chromiumPid);
     expect(profile && existsSync(profile)).toBe(true);
     // framed the way FC's runtimes frame hooks, not as an invocation
@@ -116,6 +121,8 @@ describe('FC lifecycle hooks', () => {
     const shot = await fetch(`${svc.origin}/?url=${encodeURIComponent(`${fixtures.origin}/red`)}&width=40&height=30`);
     expect(shot.status).toBe(200);
     await shot.arrayBuffer();
+    // a capture fetched its page, and still no network process of Chromium's own
+    expect(descendantTypes(chromiumPid)).not.toContain('utility:network.mojom.NetworkService');
   });
 
   it('are not served off FC (no FC_FUNCTION_NAME, as with npm start): 404 even with the control header', async () => {

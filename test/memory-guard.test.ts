@@ -91,16 +91,20 @@ describe('the /proc files the guard reads every sample', () => {
     children.push(browser);
     await new Promise((r) => setTimeout(r, 300));
     const guard = new MemoryGuard({ instanceMb: 1 << 20, concurrency: 1, log: quiet, everyMs: 20 });
-    guard.listProcesses = async () => [{ pid: browser.pid!, type: 'browser' }];
+    // Chromium answers the lists measureBase asks for, and never again: what the guard sees after that
+    // comes from its own samples alone, never from a fresh list (however late a loaded machine runs it).
+    let lists = 0;
+    guard.listProcesses = () =>
+      ++lists <= 2 ? Promise.resolve([{ pid: browser.pid!, type: 'browser' }]) : new Promise(() => undefined);
     await guard.measureBase();
     const done = guard.busy();
     await new Promise((r) => setTimeout(r, 100));
     const before = guard.peakMb;
     browser.stdin!.write('grow');
-    // Well inside the second between two process lists (the list was just taken by measureBase).
-    for (let i = 0; i < 25 && guard.peakMb < before + 64; i++) await new Promise((r) => setTimeout(r, 20));
+    const until = Date.now() + 5000;
+    while (Date.now() < until && guard.peakMb < before + 48) await new Promise((r) => setTimeout(r, 20));
     const seen = guard.peakMb - before;
     done();
-    expect(seen).toBeGreaterThanOrEqual(64);
+    expect(seen).toBeGreaterThanOrEqual(48);
   });
 });

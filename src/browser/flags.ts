@@ -107,11 +107,11 @@ export function chromiumFlags(
     // host keeps is the widget's own state: a transparent background (omitBackground), so such a tab
     // is never kept (src/capture/render-page.ts).
     '--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider,InterestFeedContentSuggestions,RenderDocument',
-    // The network service on a thread of the browser process, not in a utility process of its own (~24 MB
-    // PSS, most of it a second copy of what the browser process holds). One vCPU, concurrency 4, article
-    // page, with and without, interleaved, median of five: peak PSS 346 vs 362 MB with one site, 305 vs 313
-    // with every capture another; CPU per capture 302 vs 311 ms and 349 vs 359. A crash in the network
-    // stack now takes the browser with it, which the service relaunches as after any other
+    // The network service on a thread of the browser process, not in a utility process of its own (22-24 MB
+    // of PSS at the peak there, about 9 MB in the browser process). One vCPU, concurrency 4, article page,
+    // with and without, interleaved, median of five: peak PSS 346 vs 362 MB with one site, 305 vs 313 with
+    // every capture another; CPU per capture 302 vs 311 ms and 349 vs 359 (within the noise). A crash in
+    // the network stack now takes the browser with it, which the service relaunches as after any other
     // (test/resilience.test.ts). The memory guard reads the browser process every sample (memory.ts).
     '--enable-features=NetworkServiceInProcess2',
     // Every byte through the egress proxy (SOCKS5: Chromium hands it names, never resolves them):

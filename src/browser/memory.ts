@@ -263,8 +263,7 @@ export class MemoryGuard {
     this.listing = list
       .then((ps) => {
         // The browser (with the network service), renderers and the GPU process grow with pages: read
-        // every sample. The rest (the zygotes, a utility process should one start) moves slowly: read with
-        // the list.
+        // every sample. The rest (a utility process, should one start) moves slowly: read with the list.
         this.known = ps.filter((p) => FAST.has(p.type));
         // A Chromium's zygotes live as long as it does (a relaunched one has its own): looked for
         // among the browser's children (every thread's, a few dozen reads) once, not with every list.
