@@ -329,9 +329,10 @@ export class MemoryGuard {
 
   /**
    * The memory Chromium keeps across captures, MB (a fresh process list and one read each): its browser
-   * process (with the network service), its GPU process and any utility process. Renderers are left out: they hold the pages in flight (the guard's business,
-   * per capture), and a renderer just killed still holds its page until it is gone; counting them made
-   * one page over its budget recycle the browser its kill was meant to spare.
+   * process (with the network service), its GPU process and any utility process. Renderers are left out:
+   * they hold the pages in flight (the guard's business, per capture), and a renderer just killed still
+   * holds its page until it is gone; counting them made one page over its budget recycle the browser its
+   * kill was meant to spare.
    */
   async chromiumMbNow(): Promise<number> {
     await this.refresh(true);
