@@ -218,7 +218,8 @@ export function vcpuReport(all: VcpuRun, machine: { before: string; after: strin
     `Levels measured: ${LEVELS.join(', ')} (one site); ${PER_CLIENT} captures per concurrent client at each level ` +
       `(${SEED_PER_CLIENT} for the launch-per-request sample), at least ${MIN_PER_LEVEL}, after ${WARM_UP_PER_CLIENT} per client at ` +
       'that concurrency for the service and the floor, not counted (their steady state). "Of which node": the CPU ' +
-      "of the node process alone (the service's HTTP, egress proxy, CDP client and file; the floor's CDP client); the rest is Chromium's.",
+      "of the node process alone (the service's HTTP, egress proxy, CDP client and file; the floor's CDP client); the rest is Chromium's. " +
+      'The floor has no egress guard; what the guard costs node is measured in README.md, "Security".',
     '',
   );
   return out;
