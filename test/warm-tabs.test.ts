@@ -153,6 +153,11 @@ beforeAll(async () => {
   fixtures.route('/pop-up', (q, r) => page(`<script>window.open('${siblingOrigin}/frame-write');</script>`)(q, r));
   fixtures.route('/cross-site-frame', (q, r) => page(hostile(otherOrigin))(q, r));
   fixtures.route('/cross-site-read', (q, r) => page(reader(otherOrigin))(q, r));
+  // A frame of the site inside a data: document (an opaque origin): its storage is partitioned too.
+  const inOpaque = (path: string) =>
+    `<iframe src="data:text/html,<iframe src='${siblingOrigin}${path}'></iframe>"></iframe>`;
+  fixtures.route('/opaque-frame', (q, r) => page(inOpaque('/frame-write'))(q, r));
+  fixtures.route('/opaque-frame-read', (q, r) => page(inOpaque('/frame-read'))(q, r));
   fixtures.route('/options', (_q, r) =>
     r
       .writeHead(200, { 'content-type': 'text/html' })
@@ -355,6 +360,14 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
     const { res, found } = await reported('/cross-site-read');
     expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
     expect(found).toMatchObject({ local: [], session: [], frame: [], frameSession: [], frameCookie: '' });
+  });
+
+  it('closes, rather than keeps, a tab that showed a frame of its site inside a data: frame (storage partitioned)', async () => {
+    await settledCapture({ url: `${fixtures.origin}/opaque-frame` });
+    const { res, found } = await reported('/opaque-frame-read');
+    expect(found).toHaveProperty('frame');
+    expect(found).toMatchObject({ frame: [], frameSession: [] });
+    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
   });
 
   it('closes, rather than keeps, a tab whose page opened a pop-up (a tab of its own, in the same context)', async () => {

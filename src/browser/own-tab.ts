@@ -27,14 +27,22 @@ export interface Tab {
 
 /**
  * What a capture's own session saw of the documents it showed: their origins (frames in the page's
- * process: the page and frames of its site), and whether any frame ran in another process (a frame
- * of another site). Events on one session arrive in order, so after a round trip on it nothing is
- * missing.
+ * process: the page and frames of its site), whether any frame ran in another process (a frame of
+ * another site), and whether a frame showed a document inside a frame with an opaque origin (a
+ * `data:` document, for one). Events on one session arrive in order, so after a round trip on it
+ * nothing is missing.
  */
 class DocumentLog {
   readonly origins = new Set<string>();
   mainOrigin?: string;
   otherSite = false;
+  /**
+   * A document in a frame whose parent's origin is opaque. Chromium keys its storage as one with a
+   * cross-site ancestor, partitioned apart from the origin's own, so clearing the origin leaves it.
+   */
+  underOpaque = false;
+  /** Frames whose current document has an opaque origin (anything but http and https here). */
+  private readonly opaqueFrames = new Set<string>();
   /** The last scrub's blank documents, answered by this session until their entry leaves the history. */
   private answerBlank?: (e: Protocol.Fetch.RequestPausedEvent) => void;
   /** dropBlankOnCommit's attempts (reset, read-back, Fetch.disable), chained, until the last is answered. */
@@ -46,7 +54,11 @@ class DocumentLog {
   private constructor(private readonly cdp: CDPSession) {
     cdp.on('Page.frameNavigated', ({ frame }: Protocol.Page.FrameNavigatedEvent) => {
       if (!frame.parentId) this.mainOrigin = frame.securityOrigin;
-      if (/^https?:\/\//.test(frame.securityOrigin)) this.origins.add(frame.securityOrigin);
+      if (frame.parentId && this.opaqueFrames.has(frame.parentId)) this.underOpaque = true;
+      if (/^https?:\/\//.test(frame.securityOrigin)) {
+        this.origins.add(frame.securityOrigin);
+        this.opaqueFrames.delete(frame.id);
+      } else this.opaqueFrames.add(frame.id);
     });
     cdp.on('Target.attachedToTarget', () => {
       this.otherSite = true;
@@ -252,6 +264,7 @@ export class OwnTab implements Tab {
     if (this.tainted) throw new Error(`the page left ${this.tainted}`);
     const { origins, mainOrigin, otherSite } = this.log;
     if (otherSite) throw new Error('the page showed a frame of another site');
+    if (this.log.underOpaque) throw new Error('the page showed a frame inside a frame of an opaque origin');
     if (!mainOrigin || !origins.has(mainOrigin)) throw new Error('the page has no origin of its own');
     const main = new URL(mainOrigin);
     for (const origin of origins) {
