@@ -12,6 +12,7 @@ import { encodeImage } from './capture/encode.js';
 import { type PageReport, renderPage, warmKeyFor } from './capture/render-page.js';
 import type { Deadline } from './deadline.js';
 import { badGateway, HttpError, isBrowserGone, isPageGone, unavailable } from './errors.js';
+import type { OutputFormat } from './formats.js';
 import type { CaptureOptions } from './options.js';
 import { checkDestination, type EgressPolicy, refusedError, whyBlockedBy } from './policy/destination.js';
 import { portOf } from './policy/target-url.js';
@@ -68,6 +69,33 @@ async function tidyIfLast(deps: ScreenshotDeps, deadline: Deadline): Promise<voi
   }
 }
 
+/**
+ * The encoded capture, written to its file. Not raced against the deadline, as the other steps are:
+ * an encoder cannot be stopped once begun (sharp reaches no further into libheif or libwebp), so the
+ * capture keeps its slot in the queue until its encoder ends, and what it made is discarded if the
+ * request ended meanwhile. The caller has had its answer (takeScreenshot races the whole job).
+ */
+async function encodeToFile(
+  files: CaptureFiles,
+  bytes: Buffer,
+  made: OutputFormat,
+  opts: CaptureOptions,
+  deadline: Deadline,
+): Promise<CaptureFile> {
+  const done = deadline.mark('encode');
+  try {
+    deadline.signal.throwIfAborted();
+    const encoded = await encodeImage(bytes, made, opts, deadline.signal);
+    deadline.signal.throwIfAborted();
+    const file = await files.write(opts.format, encoded);
+    if (deadline.signal.aborted) await files.discard(file.path);
+    deadline.signal.throwIfAborted();
+    return file;
+  } finally {
+    done();
+  }
+}
+
 export async function takeScreenshot(
   deps: ScreenshotDeps,
   opts: CaptureOptions,
@@ -101,10 +129,7 @@ export async function takeScreenshot(
       if (!isBrowserGone(err) || deadline.remaining() < RETRY_MIN_MS) throw err;
       return render();
     });
-    const file = await deadline.step('encode', async () =>
-      deps.files.write(opts.format, await encodeImage(bytes, made, opts)),
-    );
-    return { ...file, ...report };
+    return { ...(await encodeToFile(deps.files, bytes, made, opts, deadline)), ...report };
   });
   try {
     const shot = (await deadline.race(job)) as Screenshot;

@@ -115,6 +115,10 @@ describe('hostile pages beside ordinary captures', () => {
       [{ clip: '0,0,1,99999', format: 'jpeg' }, 'clip'],
       [{ clip: '0,0,20000,10' }, 'clip'],
       [{ width: 3840, height: 4320, scale: 3 }, 'scale'],
+      [{ format: 'avif', width: 1280, height: 800, scale: 3 }, 'scale'],
+      [{ format: 'avif', width: 2560, height: 2560 }, 'height'],
+      [{ format: 'avif', device: 'iPad Pro' }, 'device'],
+      [{ format: 'avif', clip: '0,0,2100,2100' }, 'clip'],
       [{ format: 'pdf', margin: '999in' }, 'margin'],
     ];
     for (const [query, field] of cases) {
@@ -124,13 +128,50 @@ describe('hostile pages beside ordinary captures', () => {
     }
   });
 
-  it.each(['webp', 'avif'])('a page taller than %s can hold is cut to its limit, not a 500', async (format) => {
-    const res = await shot({ url: `${fixtures.origin}/tall`, fullPage: true, format });
+  it('a page taller than webp can hold is cut to its limit, not a 500', async () => {
+    const res = await shot({ url: `${fixtures.origin}/tall`, fullPage: true, format: 'webp' });
     expect(res.status).toBe(200);
     const { height } = await sharp(res.body, { limitInputPixels: false }).metadata();
-    expect(res.headers['x-truncated']).toBe(`${format}=${height}px`);
+    expect(res.headers['x-truncated']).toBe(`webp=${height}px`);
     expect(height).toBeGreaterThan(16_000);
   });
+
+  it('an avif capture is cut to the pixels its encoder is given (4 Mpx), not to the texture limit', async () => {
+    const res = await shot({ url: `${fixtures.origin}/tall`, fullPage: true, format: 'avif' });
+    expect(res.status).toBe(200);
+    const maxPixels = 4 * 1024 * 1024;
+    expect(res.headers['x-truncated']).toBe(`capturePixels=${maxPixels}`);
+    const { width, height } = await sharp(res.body, { limitInputPixels: false }).metadata();
+    expect(width! * height!).toBeLessThanOrEqual(maxPixels);
+    expect(width! * height!).toBeGreaterThan(maxPixels - width!);
+  });
+
+  it('an encode the deadline overtook leaves no file behind, and the next avif waits for its encoder', async () => {
+    // 4 Mpx of noise: seconds of AVIF encoding on any CPU, longer than the request is given.
+    const noise = `<body style="margin:0"><canvas id="c" width="2048" height="2048" style="display:block"></canvas><script>
+      const ctx = c.getContext('2d'); const img = ctx.createImageData(2048, 2048);
+      const v = new Uint32Array(img.data.buffer); let x = 2463534242;
+      for (let i = 0; i < v.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; v[i] = x | 0xff000000; }
+      ctx.putImageData(img, 0, 0);
+    </script></body>`;
+    const post = (body: Record<string, unknown>) =>
+      request(svc.app.server).post('/').send(body).buffer(true).parse(binary);
+    const late = await post({
+      html: noise,
+      width: 2048,
+      height: 2048,
+      format: 'avif',
+      quality: 100,
+      settle: false,
+      timeout: 4000,
+    });
+    expect(late.status).toBe(504);
+    expect(JSON.parse(late.body.toString())).toMatchObject({ error: 'timeout', phase: 'encode' });
+    // One AVIF encode at a time: this one's answer comes once the overtaken encode has ended.
+    const next = await post({ html: '<p>next</p>', width: 200, height: 100, format: 'avif' });
+    expect(next.status).toBe(200);
+    await expect.poll(() => svc.leftovers(), { timeout: 5000 }).toEqual([]);
+  }, 120_000);
 
   it('endless streams close with their capture: no upstream socket is left pinned', async () => {
     for (let i = 0; i < 3; i++) {

@@ -30,17 +30,19 @@ export interface CaptureLimits {
 }
 
 export function captureLimits(opts: CaptureOptions): CaptureLimits {
-  const maxSide = spec(opts.format).maxSide ?? Number.POSITIVE_INFINITY;
+  const { maxSide = Number.POSITIVE_INFINITY, maxPixels = LIMITS.capturePixels } = spec(opts.format);
   return {
     scale: viewportOf(opts).scale,
     width: Math.min(MAX_TEXTURE, maxSide),
     height: maxSide,
-    pixels: LIMITS.capturePixels,
+    pixels: Math.min(LIMITS.capturePixels, maxPixels),
     format: opts.format,
   };
 }
 
 const mpx = (pixels: number) => `${(pixels / 1024 / 1024).toFixed(0)} Mpx`;
+/** ` for avif` where the format's encoder takes fewer pixels than any capture may have. */
+const forFormat = (limits: CaptureLimits) => (limits.pixels < LIMITS.capturePixels ? ` for ${limits.format}` : '');
 
 /**
  * Refuses, before any browser work, a viewport or clip whose image cannot be made within the limits
@@ -50,9 +52,9 @@ export function checkCaptureSize(opts: CaptureOptions): void {
   const limits = captureLimits(opts);
   const view = viewportOf(opts);
   const s = limits.scale;
-  if (!opts.device && view.width * view.height * s * s > limits.pixels) {
-    const field = s > 1 ? 'scale' : 'height';
-    throw invalidOption(field, `width × height × scale² may be at most ${mpx(limits.pixels)}`);
+  if (view.width * view.height * s * s > limits.pixels) {
+    const field = opts.device ? 'device' : s > 1 ? 'scale' : 'height';
+    throw invalidOption(field, `width × height × scale² may be at most ${mpx(limits.pixels)}${forFormat(limits)}`);
   }
   if (opts.clip) {
     const { width, height } = opts.clip;
@@ -61,7 +63,10 @@ export function checkCaptureSize(opts: CaptureOptions): void {
       throw invalidOption('clip', `a ${opts.format} capture is at most ${side} device pixels; clip is larger`);
     }
     if (width * height * s * s > limits.pixels) {
-      throw invalidOption('clip', `clip may be at most ${mpx(limits.pixels)} (width × height × scale²)`);
+      throw invalidOption(
+        'clip',
+        `clip may be at most ${mpx(limits.pixels)} (width × height × scale²)${forFormat(limits)}`,
+      );
     }
   }
 }
