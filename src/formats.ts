@@ -26,19 +26,6 @@ export async function sharp(input: Buffer | SharpOptions): Promise<Sharp> {
   return Buffer.isBuffer(input) ? loaded(input) : loaded(input);
 }
 
-let avifTurn: Promise<unknown> = Promise.resolve();
-
-/** `encode` once every AVIF encode asked for before it has ended; not at all if `signal` aborted meanwhile. */
-function oneAvifAtATime(signal: AbortSignal | undefined, encode: () => Promise<Buffer>): Promise<Buffer> {
-  const run = () => {
-    signal?.throwIfAborted();
-    return encode();
-  };
-  const turn = avifTurn.then(run, run);
-  avifTurn = turn.catch(() => undefined);
-  return turn;
-}
-
 export interface FormatSpec {
   mime: string;
   extension: string;
@@ -54,11 +41,10 @@ export interface FormatSpec {
   maxSide?: number;
   /** The most device pixels its encoder is given, where fewer than LIMITS.capturePixels (src/options.ts). */
   maxPixels?: number;
-  /**
-   * Chromium's PNG → this format's bytes; undefined: the bytes are kept as Chromium made them. `signal`:
-   * the request ended, so an encode still waiting for its turn is not begun.
-   */
-  encode?: (png: Buffer, quality: number | undefined, signal?: AbortSignal) => Promise<Buffer>;
+  /** Chromium's PNG → this format's bytes; undefined: the bytes are kept as Chromium made them. */
+  encode?: (png: Buffer, quality: number | undefined) => Promise<Buffer>;
+  /** Every encode of this format is a heavy one (src/capture/encode.ts: one at a time), whatever its size. */
+  alwaysHeavy?: boolean;
   /**
    * The format Chromium's screenshot is asked for to make this format itself, for less CPU than its PNG
    * plus `encode` (jpeg: about 30 against 48 ms of CPU for a 1280×800 page; Chromium's webp costs more
@@ -99,12 +85,12 @@ export const FORMAT_SPECS = {
     printed: false,
     acceptRank: 3,
     maxSide: 16_384,
-    // An AVIF encode cannot be stopped once begun (sharp's timeout does not reach libheif), and the
-    // worst image, noise, took 3 s of CPU and ~65 MB of memory per Mpx here (4 Mpx: 11.6 s, 315 MB at
-    // its peak, quality 100). So: at most 4 Mpx (1280 × 800 at scale 2, 2560 × 1440), one encode at a time.
+    // The worst image, noise, took 3 s of CPU and ~65 MB of memory per Mpx here (4 Mpx: 11.6 s, 315 MB
+    // at its peak, quality 100), and no encode can be stopped once begun (src/capture/encode.ts). So:
+    // at most 4 Mpx (1280 × 800 at scale 2, 2560 × 1440), and every one a heavy encode.
     maxPixels: 4 * 1024 * 1024,
-    encode: (png, quality, signal) =>
-      oneAvifAtATime(signal, async () => (await sharp(png)).avif({ quality, effort: 2 }).toBuffer()),
+    alwaysHeavy: true,
+    encode: async (png, quality) => (await sharp(png)).avif({ quality, effort: 2 }).toBuffer(),
   },
   pdf: { mime: 'application/pdf', extension: 'pdf', transparency: false, printed: true },
 } as const satisfies Record<string, FormatSpec>;
