@@ -16,7 +16,10 @@ export interface ErrorBody {
  */
 export const ERROR_CODES = {
   invalid_option: { statuses: [400], when: 'an option is invalid; `field` names it' },
-  bad_request: { statuses: [400, 415], when: 'the body is not JSON (400), or not application/json (415)' },
+  bad_request: {
+    statuses: [400, 408, 415, 431],
+    when: 'the request is not well-formed HTTP or its body not JSON (400), took too long to arrive (408), its body is not application/json (415), or its headers are too large (431)',
+  },
   unauthorized: { statuses: [401], when: 'token or signature missing, wrong or expired (`reason`)' },
   blocked: { statuses: [403], when: 'the URL, or a redirect of it, points at an address the egress guard refuses' },
   not_found: { statuses: [404], when: '`selector` or `click` matched no element (`field`), or no such route' },

@@ -68,12 +68,17 @@ export const LIMITS = {
 const lossyFormats = () => FORMATS.filter((f) => spec(f).defaultQuality !== undefined);
 const transparentFormats = () => FORMATS.filter((f) => spec(f).transparency && !spec(f).printed);
 
-/** An HTTP field name (RFC 9110 token) and value (no control characters but tab): what Chromium will send. */
+/**
+ * An HTTP field name (RFC 9110 token) and value (no control characters but tab, C1 included: U+0085 is
+ * a line break to some parsers): what Chromium will send.
+ */
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$";
-const HEADER_VALUE = '^[^\\u0000-\\u0008\\u000A-\\u001F\\u007F]*$';
+const HEADER_VALUE = '^[^\\u0000-\\u0008\\u000A-\\u001F\\u007F-\\u009F]*$';
 /** RFC 6265: a cookie name is a token; a value has no control characters, `;` or `,`. */
 const COOKIE_NAME = HEADER_NAME;
-const COOKIE_VALUE = '^[^\\u0000-\\u001F\\u007F;,]*$';
+const COOKIE_VALUE = '^[^\\u0000-\\u001F\\u007F-\\u009F;,]*$';
+/** `user:password`, neither with a control character. */
+const BASIC_AUTH = '^[^:\\u0000-\\u001F\\u007F-\\u009F]{1,256}:[^\\u0000-\\u001F\\u007F-\\u009F]{0,256}$';
 
 const literals = <T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
   Type.Union(
@@ -293,7 +298,7 @@ export const OptionsSchema = Type.Object(
     ),
     auth: opt(
       Type.String({
-        pattern: '^[^:]{1,256}:.{0,256}$',
+        pattern: BASIC_AUTH,
         description: 'HTTP basic auth for the target page’s origin: "user:password"',
       }),
     ),

@@ -2,6 +2,7 @@
  * The capture options against real Chromium, what comes out: PDF, POST and raw HTML, ETag and the
  * capture cache, 400s naming the option, and the OpenAPI document (the playground: playground.test.ts).
  */
+import net from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,12 +149,55 @@ describe('bad options', () => {
     [{ margin: 'wide' }, 'margin'],
     [{ auth: 'no-colon' }, 'auth'],
     [{ fullPageMaxHeight: '10' }, 'fullPageMaxHeight'],
+    // a property missing inside an option names the option
+    [{ cookies: '[{"name":"a"}]' }, 'cookies'],
+    // C1 control characters (U+0085 is a line break to some parsers), as C0 ones
+    [{ headers: '{"x-a":"a\u0085b"}' }, 'headers'],
+    [{ cookies: '[{"name":"a","value":"a\u0085b"}]' }, 'cookies'],
+    [{ userAgent: 'a\u0085b' }, 'userAgent'],
+    [{ auth: 'a\nb:c' }, 'auth'],
+    [{ auth: 'a:b\u0000' }, 'auth'],
   ])('%j gives 400 naming %s', async (query, field) => {
     const res = await request(svc.app.server)
       .get('/')
       .query({ url: `${fixtures.origin}/red`, ...query });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_option', field });
+  });
+});
+
+describe('requests node refuses before any route', () => {
+  /** The raw answer to `bytes` sent on a connection of its own. */
+  async function rawAnswer(bytes: string) {
+    const socket = net.connect(Number(new URL(svc.origin).port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(bytes);
+    const text = await new Promise<string>((resolve) => {
+      let got = '';
+      socket.on('data', (d) => (got += d));
+      socket.once('close', () => resolve(got));
+    });
+    const [head = '', body = ''] = text.split('\r\n\r\n');
+    return {
+      status: Number(head.split(' ')[1]),
+      type: /content-type: ([^\r]*)/i.exec(head)?.[1],
+      body: JSON.parse(body),
+    };
+  }
+
+  it.each([
+    [
+      'a body longer than its Content-Length',
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}GARBAGE\r\n\r\n',
+      400,
+    ],
+    ['not HTTP', 'HELLO THERE\r\n\r\n', 400],
+    ['headers too large', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ])('%s: %i, in the JSON of every error', async (_name, bytes, status) => {
+    const answer = await rawAnswer(bytes);
+    expect(answer.status).toBe(status);
+    expect(answer.type).toBe('application/json');
+    expect(answer.body).toMatchObject({ error: 'bad_request', message: expect.any(String) });
   });
 });
 

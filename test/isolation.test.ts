@@ -252,6 +252,7 @@ describe('requests that arrive too slowly', () => {
     });
     clearInterval(drip);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1]!)).toMatchObject({ error: 'bad_request' });
     expect(Date.now() - started).toBeLessThan(40_000);
   }, 60_000);
 });

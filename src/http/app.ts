@@ -11,7 +11,7 @@ import { registerCaptureRoutes, type CaptureRouteOptions } from './capture-route
 import { registerDocs } from './docs.js';
 import { registerPlayground, type PlaygroundOptions } from './playground.js';
 import { noRoute } from '../errors.js';
-import { errorHandler } from './error-handler.js';
+import { clientErrorHandler, errorHandler } from './error-handler.js';
 import { maskedUrl } from './log-mask.js';
 import { AJV_OPTIONS, serializerFactory, validatorFactory } from './validation.js';
 
@@ -46,6 +46,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     // A request (headers and body) must arrive within REQUEST_ARRIVAL_MS, else node answers 408: a
     // caller trickling a byte at a time cannot hold a connection. Checked every second.
     requestTimeout: REQUEST_ARRIVAL_MS,
+    clientErrorHandler,
     http: { headersTimeout: HEADERS_ARRIVAL_MS, connectionsCheckingInterval: 1000 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

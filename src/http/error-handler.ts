@@ -3,6 +3,8 @@
  * field; HttpErrors carry their own status; a client that left gets nothing; anything else is our
  * bug, logged, and answered 500 without internals.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientGone, HttpError, type ErrorBody } from '../errors.js';
 import { OptionsSchema } from '../options.js';
@@ -22,7 +24,8 @@ const optionAt = (issue: AjvIssue) => issue.instancePath.split('/')[1];
 
 function fieldOf(issue: AjvIssue): string {
   if (issue.keyword === 'additionalProperties') return optionAt(issue) || String(issue.params.additionalProperty);
-  if (issue.keyword === 'required') return String(issue.params.missingProperty);
+  // inside an option (`/cookies/0` without its `value`), the option; at the top, the missing one
+  if (issue.keyword === 'required') return optionAt(issue) || String(issue.params.missingProperty);
   // the option, not the place inside it: /blockResources/0 and /headers/Host both name their option
   return optionAt(issue) || 'query';
 }
@@ -81,4 +84,26 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     );
   else request.log.info({ status, error: body.error, field: body.field, reason: body.reason }, 'request refused');
   void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * A request node's HTTP parser refused before any route saw it (fastify's clientErrorHandler): not
+ * well-formed HTTP (400: a body longer than its Content-Length, for one), too slow to arrive (408), or
+ * headers too large (431). Answered in the same JSON as every other error, and the connection closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'the request took too long to arrive']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request headers are too large']
+        : [400, 'the request is not well-formed HTTP'];
+  const body = JSON.stringify({ error: 'bad_request', message } satisfies ErrorBody);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }
