@@ -29,6 +29,9 @@ async function main(): Promise<void> {
     }, config.requestTimeoutMs + 5000);
     force.unref();
     await service.close();
+    // A capture file is removed as its answer ends; one left now had no answer to go with.
+    const left = await service.files.discardAll();
+    if (left > 0) app.log.warn({ files: left }, 'capture files removed at shutdown');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -27,7 +27,7 @@ export interface Service {
   proxy: EgressProxy;
   /** Lets queued captures finish and closes Chromium; the HTTP server keeps listening (FC's pre-stop). */
   drain(): Promise<void>;
-  /** Stops accepting, lets captures finish, closes Chromium and the egress proxy, removes every capture file. */
+  /** Stops accepting, lets captures finish, closes Chromium and the egress proxy. */
   close(): Promise<void>;
 }
 
@@ -131,7 +131,6 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       await closed;
       await drain();
       await proxy.close();
-      await files.discardAll();
     },
   };
 }

@@ -49,7 +49,7 @@ describe('encoder turns', () => {
     expect(results[1].subarray(8, 12).toString('latin1')).toBe('WEBP');
   }, 120_000);
 
-  it('a heavy encode whose request ended while it waited is not begun', async () => {
+  it('a heavy encode whose request ended while it waited leaves the line at once and is never begun', async () => {
     const avifSpec = FORMAT_SPECS.avif as { encode: (png: Buffer, quality: number | undefined) => Promise<Buffer> };
     const encode = avifSpec.encode;
     let begun = 0;
@@ -66,7 +66,8 @@ describe('encoder turns', () => {
       });
       ended.abort(new Error('the request ended'));
       await Promise.all([first, second]);
-      expect(order).toEqual(['first', 'second: the request ended']);
+      // It leaves before the encode ahead of it ends: its capture's slot is not held for nothing.
+      expect(order).toEqual(['second: the request ended', 'first']);
       expect(begun).toBe(1);
     } finally {
       avifSpec.encode = encode;

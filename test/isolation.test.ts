@@ -163,7 +163,7 @@ describe('hostile pages beside ordinary captures', () => {
       format: 'avif',
       quality: 100,
       settle: false,
-      timeout: 4000,
+      timeout: 5000,
     });
     expect(late.status).toBe(504);
     expect(JSON.parse(late.body.toString())).toMatchObject({ error: 'timeout', phase: 'encode' });

@@ -158,6 +158,14 @@ beforeAll(async () => {
     `<iframe src="data:text/html,<iframe src='${siblingOrigin}${path}'></iframe>"></iframe>`;
   fixtures.route('/opaque-frame', (q, r) => page(inOpaque('/frame-write'))(q, r));
   fixtures.route('/opaque-frame-read', (q, r) => page(inOpaque('/frame-read'))(q, r));
+  // The same, one frame deeper: the data: document writes the site's frame into a frame of its own that
+  // never navigates (its document stays the opaque one it was made with).
+  const inOpaqueNested = (path: string) => {
+    const inner = `<iframe id="f"></iframe><script>f.contentDocument.body.innerHTML = '<iframe src="${siblingOrigin}${path}"></iframe>';</script>`;
+    return `<iframe src="data:text/html,${encodeURIComponent(inner)}"></iframe>`;
+  };
+  fixtures.route('/opaque-nested', (q, r) => page(inOpaqueNested('/frame-write'))(q, r));
+  fixtures.route('/opaque-nested-read', (q, r) => page(inOpaqueNested('/frame-read'))(q, r));
   fixtures.route('/options', (_q, r) =>
     r
       .writeHead(200, { 'content-type': 'text/html' })
@@ -365,6 +373,14 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
   it('closes, rather than keeps, a tab that showed a frame of its site inside a data: frame (storage partitioned)', async () => {
     await settledCapture({ url: `${fixtures.origin}/opaque-frame` });
     const { res, found } = await reported('/opaque-frame-read');
+    expect(found).toHaveProperty('frame');
+    expect(found).toMatchObject({ frame: [], frameSession: [] });
+    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
+  });
+
+  it('the same, with the frame of its site inside a frame that never navigated, inside the data: frame', async () => {
+    await settledCapture({ url: `${fixtures.origin}/opaque-nested` });
+    const { res, found } = await reported('/opaque-nested-read');
     expect(found).toHaveProperty('frame');
     expect(found).toMatchObject({ frame: [], frameSession: [] });
     expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);

@@ -37,8 +37,9 @@ class DocumentLog {
   mainOrigin?: string;
   otherSite = false;
   /**
-   * A document in a frame whose parent's origin is opaque. Chromium keys its storage as one with a
-   * cross-site ancestor, partitioned apart from the origin's own, so clearing the origin leaves it.
+   * A frame made, or a document shown, inside a frame whose origin is opaque. Chromium keys storage
+   * under it as storage with a cross-site ancestor, partitioned apart from the origin's own, so
+   * clearing the origin leaves it.
    */
   underOpaque = false;
   /** Frames whose current document has an opaque origin (anything but http and https here). */
@@ -59,6 +60,11 @@ class DocumentLog {
         this.origins.add(frame.securityOrigin);
         this.opaqueFrames.delete(frame.id);
       } else this.opaqueFrames.add(frame.id);
+    });
+    // A frame made inside an opaque one keeps an opaque document until it navigates, if ever, and a
+    // frame of the site made inside it in turn has the cross-site ancestor all the same.
+    cdp.on('Page.frameAttached', ({ parentFrameId }: Protocol.Page.FrameAttachedEvent) => {
+      if (this.opaqueFrames.has(parentFrameId)) this.underOpaque = true;
     });
     cdp.on('Target.attachedToTarget', () => {
       this.otherSite = true;

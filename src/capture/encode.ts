@@ -16,15 +16,33 @@ export const HEAVY_PIXELS = 4 * 1024 * 1024;
 
 let lane: Promise<unknown> = Promise.resolve();
 
-/** `work` once every heavy encode asked for before it has ended; not at all if `signal` aborted meanwhile. */
-function inTurn(signal: AbortSignal | undefined, work: () => Promise<Buffer>): Promise<Buffer> {
-  const run = () => {
+/**
+ * `work` once every heavy encode asked for before it has ended. If `signal` aborts while it waits, it
+ * leaves the lane at once (its capture's slot is freed) and is never begun; those after it still wait
+ * for the encodes before it.
+ */
+async function inTurn(signal: AbortSignal | undefined, work: () => Promise<Buffer>): Promise<Buffer> {
+  const before = lane;
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  lane = before.then(() => mine);
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      before,
+      new Promise<void>((resolve) => {
+        onAbort = resolve;
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
     signal?.throwIfAborted();
-    return work();
-  };
-  const turn = lane.then(run, run);
-  lane = turn.catch(() => undefined);
-  return turn;
+    return await work();
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    done();
+  }
 }
 
 /** Width × height from a PNG's header (IHDR); 0 if the bytes are not a PNG. */

@@ -100,7 +100,9 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
         ? [431, 'the request headers are too large']
         : [400, 'the request is not well-formed HTTP'];
   const body = JSON.stringify({ error: 'bad_request', message } satisfies ErrorBody);
-  if (socket.writable)
+  // Not into the middle of an answer already under way on this connection (a pipelined bad request).
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (socket.writable && !answering)
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
