@@ -73,12 +73,14 @@ const transparentFormats = () => FORMATS.filter((f) => spec(f).transparency && !
  * a line break to some parsers): what Chromium will send.
  */
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$";
-const HEADER_VALUE = '^[^\\u0000-\\u0008\\u000A-\\u001F\\u007F-\\u009F]*$';
+/** Every control character but tab (C0 without U+0009, DEL, C1), as a character-class range. */
+const CONTROL_BUT_TAB = '\\u0000-\\u0008\\u000A-\\u001F\\u007F-\\u009F';
+const HEADER_VALUE = `^[^${CONTROL_BUT_TAB}]*$`;
 /** RFC 6265: a cookie name is a token; a value has no control characters, `;` or `,`. */
 const COOKIE_NAME = HEADER_NAME;
-const COOKIE_VALUE = '^[^\\u0000-\\u001F\\u007F-\\u009F;,]*$';
+const COOKIE_VALUE = `^[^\\u0009${CONTROL_BUT_TAB};,]*$`;
 /** `user:password`, neither with a control character. */
-const BASIC_AUTH = '^[^:\\u0000-\\u001F\\u007F-\\u009F]{1,256}:[^\\u0000-\\u001F\\u007F-\\u009F]{0,256}$';
+const BASIC_AUTH = `^[^:\\u0009${CONTROL_BUT_TAB}]{1,256}:[^\\u0009${CONTROL_BUT_TAB}]{0,256}$`;
 
 const literals = <T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
   Type.Union(

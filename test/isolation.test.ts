@@ -8,6 +8,7 @@ import net from 'node:net';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORMAT_SPECS } from '../src/formats.js';
 import { LIMITS } from '../src/options.js';
 import { colourPage, startFixtures, type FixtureServer } from './helpers/fixtures.js';
 import { binary, capture, type Query, shutdownClean, startService, type TestService } from './helpers/service.js';
@@ -139,7 +140,7 @@ describe('hostile pages beside ordinary captures', () => {
   it('an avif capture is cut to the pixels its encoder is given (4 Mpx), not to the texture limit', async () => {
     const res = await shot({ url: `${fixtures.origin}/tall`, fullPage: true, format: 'avif' });
     expect(res.status).toBe(200);
-    const maxPixels = 4 * 1024 * 1024;
+    const maxPixels = FORMAT_SPECS.avif.maxPixels;
     expect(res.headers['x-truncated']).toBe(`capturePixels=${maxPixels}`);
     const { width, height } = await sharp(res.body, { limitInputPixels: false }).metadata();
     expect(width! * height!).toBeLessThanOrEqual(maxPixels);

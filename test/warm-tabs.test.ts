@@ -370,21 +370,19 @@ describe('a warm tab shows the next capture of its site nothing of the last', ()
     expect(found).toMatchObject({ local: [], session: [], frame: [], frameSession: [], frameCookie: '' });
   });
 
-  it('closes, rather than keeps, a tab that showed a frame of its site inside a data: frame (storage partitioned)', async () => {
-    await settledCapture({ url: `${fixtures.origin}/opaque-frame` });
-    const { res, found } = await reported('/opaque-frame-read');
-    expect(found).toHaveProperty('frame');
-    expect(found).toMatchObject({ frame: [], frameSession: [] });
-    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
-  });
-
-  it('the same, with the frame of its site inside a frame that never navigated, inside the data: frame', async () => {
-    await settledCapture({ url: `${fixtures.origin}/opaque-nested` });
-    const { res, found } = await reported('/opaque-nested-read');
-    expect(found).toHaveProperty('frame');
-    expect(found).toMatchObject({ frame: [], frameSession: [] });
-    expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
-  });
+  it.each([
+    ['a data: frame', '/opaque-frame'],
+    ['a frame that never navigated, inside a data: frame', '/opaque-nested'],
+  ])(
+    'closes, rather than keeps, a tab that showed a frame of its site inside %s (storage partitioned)',
+    async (_where, plant) => {
+      await settledCapture({ url: `${fixtures.origin}${plant}` });
+      const { res, found } = await reported(`${plant}-read`);
+      expect(found).toHaveProperty('frame');
+      expect(found).toMatchObject({ frame: [], frameSession: [] });
+      expect(res.headers['server-timing']).not.toMatch(/page;desc=warm/);
+    },
+  );
 
   it('closes, rather than keeps, a tab whose page opened a pop-up (a tab of its own, in the same context)', async () => {
     await settledCapture({ url: `${fixtures.origin}/pop-up` });
